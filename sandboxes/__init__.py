@@ -1,0 +1,33 @@
+"""Isolated execution of candidate programs: ``get_sandbox(name).run(requests)``."""
+
+from __future__ import annotations
+
+from .docker_sandbox import DockerSandbox
+from .local import LocalSandbox
+from .pool import Sandbox, WorkerBroken
+from .records import ExecRequest, Limits, Status, Verdict
+
+SANDBOXES: dict[str, type[Sandbox]] = {"docker": DockerSandbox, "local": LocalSandbox}
+
+
+def default_sandbox_name() -> str:
+    """``docker`` when a daemon answers and the image is built, else ``local``."""
+    from .image import DockerUnavailable, docker_client, image_present
+
+    try:
+        return "docker" if image_present(docker_client()) else "local"
+    except DockerUnavailable:
+        return "local"
+
+
+def get_sandbox(name: str | None = None, workers: int | None = None) -> Sandbox:
+    name = name or default_sandbox_name()
+    try:
+        cls = SANDBOXES[name]
+    except KeyError:
+        raise ValueError(f"unknown sandbox {name!r}; choose from {', '.join(SANDBOXES)}") from None
+    return cls(workers=workers)
+
+
+__all__ = ["SANDBOXES", "ExecRequest", "Limits", "Sandbox", "Status", "Verdict", "WorkerBroken",
+           "default_sandbox_name", "get_sandbox"]

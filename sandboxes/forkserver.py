@@ -1,0 +1,531 @@
+"""Fork server: runs inside the isolation boundary (container or local namespace).
+
+Standard library only: this file is sent as ``python3 -c`` source into a bare image,
+so it cannot import the rest of the package. The host writes one JSON request per
+line on stdin and reads one JSON verdict per line on stdout (see ``protocol``).
+
+Each program runs in a fresh forked child of this warm interpreter (~1 ms instead of
+~100 ms for a new ``python3``): own session/process group, fresh private temp dir,
+RLIMIT_AS/CPU/FSIZE/NPROC, stdio on pipes with a byte cap, wall-clock deadline
+enforced from outside with SIGKILL. Afterwards every process it left behind is killed.
+
+When this server is PID 1 of its namespace (Docker, bwrap ``--as-pid-1``) the kernel
+drops SIGKILL/SIGTERM sent to it from inside the namespace, so a program that "kills
+its parent" cannot take the server down; the server also marks itself non-dumpable so
+a same-uid child cannot ptrace it or open its /proc fds.
+"""
+
+import ctypes
+import json
+import math
+import os
+import resource
+import selectors
+import signal
+import sys
+import tempfile
+import time
+
+# Warm the modules that candidate programs and tests import most, so a fork pays
+# nothing for them; their state is snapshotted below and restored before tests run.
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import copy  # noqa: F401
+import decimal  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import hashlib  # noqa: F401
+import heapq  # noqa: F401
+import io
+import itertools  # noqa: F401
+import random  # noqa: F401
+import re  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+import traceback
+import typing  # noqa: F401
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+RESULT_FD = 3
+TAIL_BYTES = 4096
+STDERR_KEEP = 1 << 20
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option, value):
+    return _libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+# Restoring every loaded module would copy most of the forked heap (refcount writes
+# on shared pages cost ~5 ms per program), so only the modules tests lean on.
+RESTORED_MODULES = ("builtins", "math")
+
+
+def _snapshot_modules():
+    return {name: (sys.modules[name], dict(vars(sys.modules[name]))) for name in RESTORED_MODULES}
+
+
+_SNAPSHOT = None
+
+
+def _restore_modules():
+    """Undo monkeypatching of builtins/stdlib by the candidate before the tests run."""
+    for name, (mod, saved) in _SNAPSHOT.items():
+        sys.modules[name] = mod
+        namespace = vars(mod)
+        if name == "builtins":
+            namespace.clear()  # no builtin lookups until the update below
+        namespace.update(saved)
+    sys.settrace(None)
+    sys.setprofile(None)
+
+
+# --------------------------------------------------------------------------- child
+
+
+def _report(nonce, status, detail=""):
+    line = json.dumps({"nonce": nonce, "status": status, "detail": detail[-2000:]}) + "\n"
+    try:
+        os.write(RESULT_FD, line.encode())
+    except OSError:
+        pass
+
+
+def _classify(exc):
+    if isinstance(exc, MemoryError):
+        return "oom"
+    return "runtime_error"
+
+
+def _describe(exc):
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _flush_std():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _exit_code(exc):
+    """Exit status Python itself would give for ``SystemExit(exc.code)``."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except Exception:
+        pass
+    return 1
+
+
+def _setup_child(req, workdir, fds, nproc_base):
+    stdin_fd, out_w, err_w, res_w = fds
+    lim = req["limits"]
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_DUMPABLE, 1)
+    os.dup2(stdin_fd, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.dup2(res_w, RESULT_FD)
+    os.closerange(RESULT_FD + 1, 1 << 16)
+    os.set_inheritable(RESULT_FD, False)
+    os.chdir(workdir)
+    os.umask(0o077)
+    mem = lim["memory_mb"] * 2**20
+    cpu = int(math.ceil(lim["timeout"])) + 1
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (lim["max_file_bytes"], lim["max_file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    nproc = nproc_base + lim["max_processes"]
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    stack = min(mem, 512 * 2**20)
+    resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.environ.clear()
+    os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=workdir, TMPDIR=workdir,
+                      LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
+    tempfile.tempdir = workdir
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                                   errors="backslashreplace", line_buffering=True)
+    sys.argv = ["main.py"]
+    sys.path[:] = [workdir] + [p for p in sys.path if p]
+    sys.setrecursionlimit(100000)
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)
+
+
+def _run_child(req, nonce):
+    """Runs in the forked child; never returns."""
+    test = req.get("test")
+    try:
+        code = compile(req["code"], "main.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
+        _report(nonce, "syntax_error", _describe(exc))
+        os._exit(1)
+    try:
+        test_code = compile(test, "tests.py", "exec", dont_inherit=True) if test is not None else None
+    except (SyntaxError, ValueError) as exc:
+        _report(nonce, "sandbox_error", "test code does not compile: " + _describe(exc))
+        os._exit(1)
+    namespace = {"__name__": "__main__" if test is None else "candidate", "__builtins__": __builtins__}
+    try:
+        exec(code, namespace)
+        if test_code is not None:
+            _restore_modules()
+            try:
+                exec(test_code, namespace)
+            except AssertionError as exc:
+                _flush_std()
+                _report(nonce, "failed", _describe(exc) or "AssertionError")
+                os._exit(1)
+            _flush_std()
+            _report(nonce, "passed")
+            os._exit(0)
+    except SystemExit as exc:
+        _flush_std()
+        os._exit(_exit_code(exc))
+    except BaseException as exc:
+        try:
+            traceback.print_exc()
+        except BaseException:
+            pass
+        _flush_std()
+        _report(nonce, _classify(exc), _describe(exc))
+        os._exit(1)
+    _flush_std()
+    os._exit(0)
+
+
+# -------------------------------------------------------------------------- server
+
+
+def _kill_leftovers(pgid):
+    """Kill the program's process group and every process it left behind, then reap."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        if os.getpid() == 1:
+            # PID 1 of our namespace: -1 reaches every other process in it.
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        else:
+            # Subreaper: orphans of the program became our children; find them.
+            for pid in _children():
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        reaped = False
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+            reaped = True
+        if not reaped:
+            time.sleep(0.001)
+
+
+def _children():
+    me = str(os.getpid())
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[1] == me:
+            out.append(int(entry))
+    return out
+
+
+def _rmtree(path):
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            full = os.path.join(root, name)
+            try:
+                os.chmod(full, 0o700)
+                os.rmdir(full)
+            except OSError:
+                if os.path.islink(full):
+                    os.unlink(full)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _tail(data):
+    return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
+
+
+def _verdict(status, detail="", **extra):
+    return dict(status=status, detail=detail, **extra)
+
+
+def _wipe(dirs):
+    """Empty scratch dirs private to this server: the program may write anywhere in
+    them, and the next program must find them as it found them."""
+    for d in dirs:
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for name in entries:
+            full = os.path.join(d, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                _rmtree(full)
+            else:
+                try:
+                    os.unlink(full)
+                except OSError:
+                    pass
+
+
+def run_one(req, tmp_root, nproc_base, wipe=()):
+    lim = req["limits"]
+    nonce = os.urandom(16).hex()
+    stdin_fd = os.memfd_create("stdin")
+    os.write(stdin_fd, req.get("stdin", "").encode("utf-8", errors="surrogateescape"))
+    os.lseek(stdin_fd, 0, os.SEEK_SET)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe()
+    workdir = tempfile.mkdtemp(prefix="run-", dir=tmp_root)
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _setup_child(req, workdir, (stdin_fd, out_w, err_w, res_w), nproc_base)
+        except BaseException as exc:
+            msg = json.dumps({"nonce": nonce, "status": "sandbox_error",
+                              "detail": "child setup: " + _describe(exc)}).encode()
+            for fd in (RESULT_FD, res_w):  # setup may have failed before or after the dup
+                try:
+                    os.write(fd, msg + b"\n")
+                    break
+                except OSError:
+                    pass
+            os._exit(70)
+        try:
+            _run_child(req, nonce)
+        finally:
+            os._exit(70)  # never return into the server loop
+    for fd in (stdin_fd, out_w, err_w, res_w):
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+    sel = selectors.DefaultSelector()
+    for fd in buffers:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ)
+    sel.register(pidfd, selectors.EVENT_READ)
+    deadline = start + lim["timeout"]
+    killed_for = None
+    exited = False
+    total_out = 0
+    while not exited:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            killed_for = "timeout"
+            break
+        for key, _ in sel.select(remaining):
+            fd = key.fd
+            if fd == pidfd:
+                exited = True
+                continue
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                sel.unregister(fd)
+                continue
+            if fd == res_r:
+                buffers[fd] += chunk[: 1 << 16]
+                continue
+            total_out += len(chunk)
+            if fd == err_r and len(buffers[fd]) >= STDERR_KEEP:
+                buffers[fd] = buffers[fd][-TAIL_BYTES:]
+            buffers[fd] += chunk
+            if total_out > lim["max_output_bytes"]:
+                killed_for = "output_limit"
+                break
+        if killed_for:
+            break
+    wall = time.monotonic() - start
+    if killed_for:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    _, wstatus, usage = os.wait4(pid, 0)
+    _kill_leftovers(pid)
+    # Drain what the program wrote before it ended; writers are all dead now.
+    for fd, buf in buffers.items():
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except (BlockingIOError, OSError):
+                break
+            if not chunk:
+                break
+            if fd != res_r and len(buf) + len(chunk) > lim["max_output_bytes"]:
+                break
+            buf += chunk
+    sel.close()
+    for fd in (out_r, err_r, res_r, pidfd):
+        os.close(fd)
+    _rmtree(workdir)
+    _wipe(wipe)
+
+    report = None
+    for line in bytes(buffers[res_r]).splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and msg.get("nonce") == nonce:
+            report = msg
+    extra = dict(
+        wall_time=round(wall, 6),
+        cpu_time=round(usage.ru_utime + usage.ru_stime, 6),
+        peak_memory_kb=usage.ru_maxrss,
+        stdout_tail=_tail(buffers[out_r]),
+        stderr_tail=_tail(buffers[err_r]),
+        total_tests=1 if req.get("test") is not None else 0,
+    )
+    if os.WIFSIGNALED(wstatus):
+        extra["signal"] = os.WTERMSIG(wstatus)
+    else:
+        extra["exit_code"] = os.WEXITSTATUS(wstatus)
+    return _decide(req, killed_for, report, extra)
+
+
+def _decide(req, killed_for, report, extra):
+    lim = req["limits"]
+    has_tests = req.get("test") is not None
+    sig = extra.get("signal")
+    if killed_for == "timeout":
+        return _verdict("timeout", f"wall-clock limit of {lim['timeout']} s exceeded", **extra)
+    if killed_for == "output_limit":
+        return _verdict("output_limit", f"more than {lim['max_output_bytes']} bytes of output", **extra)
+    if report is not None:
+        status = report["status"]
+        if status == "passed":
+            extra["passed_tests"] = 1
+        elif has_tests and status == "failed":
+            extra["failing_test"] = 0
+        return _verdict(status, report.get("detail", ""), **extra)
+    if sig == signal.SIGXCPU:
+        return _verdict("timeout", "CPU time limit exceeded", **extra)
+    if sig == signal.SIGXFSZ:
+        return _verdict("output_limit", f"file larger than {lim['max_file_bytes']} bytes", **extra)
+    if sig is not None:
+        return _verdict("runtime_error", f"killed by signal {signal.Signals(sig).name}", **extra)
+    code = extra["exit_code"]
+    if code != 0:
+        return _verdict("runtime_error", f"exit status {code}", **extra)
+    if has_tests:
+        return _verdict("failed", "program exited before the tests completed", **extra)
+    extra["passed_tests"] = 0
+    return _verdict("passed", "", **extra)
+
+
+def _drop_privileges(uid):
+    if os.getuid() == 0 and uid:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
+def count_tasks(uid):
+    """Tasks running as ``uid`` that this process can see: RLIMIT_NPROC counts them too."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def main(argv):
+    global _SNAPSHOT
+    opts = dict(zip(argv[0::2], argv[1::2]))
+    _drop_privileges(int(opts.get("--uid", 0)))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _prctl(PR_SET_DUMPABLE, 0)
+    if os.getpid() != 1:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    tmp_root = opts.get("--tmp") or tempfile.gettempdir()
+    os.makedirs(tmp_root, mode=0o700, exist_ok=True)
+    nproc_base = int(opts["--nproc-base"]) if "--nproc-base" in opts else count_tasks(os.getuid())
+    wipe = [d for d in opts.get("--wipe", "").split(",") if d]
+    # The protocol channel moves off fds 0/1 so no child can inherit or write to it.
+    chan_in = os.fdopen(os.dup(0), "rb")
+    chan_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    _SNAPSHOT = _snapshot_modules()
+
+    def send(obj):
+        chan_out.write(json.dumps(obj).encode() + b"\n")
+        chan_out.flush()
+
+    send({"ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
+    for line in chan_in:
+        try:
+            req = json.loads(line)
+        except ValueError as exc:
+            send(_verdict("sandbox_error", f"bad request: {exc}"))
+            continue
+        try:
+            verdict = run_one(req, tmp_root, nproc_base, wipe)
+        except Exception as exc:  # the harness failed, not the candidate
+            verdict = _verdict("sandbox_error", "fork server: " + _describe(exc))
+        verdict["id"] = req.get("id", "")
+        send(verdict)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,190 @@
+"""``local`` sandbox: the same fork server as Docker, run on the host.
+
+Isolation, strongest available first:
+
+* ``bwrap`` (bubblewrap): private network (loopback only), PID, IPC and UTS
+  namespaces; the file system is empty except read-only system and Python
+  directories and a private size-limited tmpfs ``/tmp``. Run as root, the server
+  drops to a fresh unprivileged uid before the first program.
+* ``unshare`` (util-linux): private network and PID namespaces only; the host's
+  files are visible with the program's uid's permissions.
+* ``none``: resource limits, process-group cleanup and a private temp dir only.
+
+What it cannot isolate, in every mode: CPU and memory are rlimits per process, not a
+cgroup (a program and its children can together use up to ``max_processes`` times
+the memory limit); without bwrap the program can read whatever its uid can read.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from .forkserver import count_tasks
+from .pool import FORKSERVER_SOURCE, Channel, Sandbox, Worker, WorkerBroken
+
+MODES = ("bwrap", "unshare", "none")
+SCRATCH_MB = 512
+
+
+class PipeChannel(Channel):
+    def __init__(self, proc: subprocess.Popen) -> None:
+        super().__init__()
+        self.proc = proc
+
+    def fileno(self) -> int:
+        return self.proc.stdout.fileno()
+
+    def _recv(self) -> bytes:
+        return os.read(self.fileno(), 1 << 16)
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+
+class ProcessWorker(Worker):
+    def __init__(self, argv: list[str]) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, close_fds=True, start_new_session=True)
+        self.channel = PipeChannel(self.proc)
+        self.handshake()
+
+    def diagnostics(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read()[-2000:].decode(errors="replace").strip()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stdin, self._stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def available_modes() -> list[str]:
+    """Isolation modes that actually work on this host, strongest first."""
+    modes = []
+    if shutil.which("bwrap") and _probe(_bwrap_prefix(0, probe=True) + [sys.executable, "-c", "pass"]):
+        modes.append("bwrap")
+    if shutil.which("unshare") and _probe(_unshare_prefix() + [sys.executable, "-c", "pass"]):
+        modes.append("unshare")
+    modes.append("none")
+    return modes
+
+
+def _probe(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _python_dirs() -> list[str]:
+    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                           os.path.dirname(os.path.realpath(sys.executable)))}
+    # Nested paths are covered by their parents.
+    return sorted(d for d in dirs if not any(d != o and d.startswith(o + os.sep) for o in dirs))
+
+
+def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
+            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--as-pid-1"]
+    if os.getuid() == 0:
+        # Root keeps just enough to drop to ``uid`` itself; the programs get nothing.
+        argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        argv += ["--unshare-user"]
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for d in _python_dirs():
+        if not d.startswith("/usr/"):
+            argv += ["--ro-bind", d, d]
+    for f in ("/etc/ld.so.cache", "/etc/localtime"):
+        if os.path.exists(f):
+            argv += ["--ro-bind", f, f]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_MB * 2**20), "--tmpfs", "/tmp",
+             "--chdir", "/tmp"]
+    return argv
+
+
+def _unshare_prefix() -> list[str]:
+    argv = ["unshare", "--net", "--pid", "--fork", "--mount-proc", "--ipc", "--uts", "--kill-child"]
+    if os.getuid() != 0:
+        argv.insert(1, "--map-root-user")
+    return argv
+
+
+class LocalSandbox(Sandbox):
+    name = "local"
+
+    def __init__(self, workers: int | None = None, mode: str | None = None) -> None:
+        super().__init__(workers)
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"unknown local isolation mode {mode!r}; choose from {', '.join(MODES)}")
+        self.mode = mode
+
+    def _prepare(self) -> None:
+        if self.mode is None:
+            self.mode = available_modes()[0]
+        self._scratch = tempfile.mkdtemp(prefix="codeharness-local-") if self.mode != "bwrap" else None
+
+    def describe(self) -> dict:
+        mode = self.mode or available_modes()[0]
+        private_fs = mode == "bwrap"
+        return {
+            "sandbox": self.name,
+            "mode": mode,
+            "network": "loopback only (private namespace)" if mode != "none" else "HOST NETWORK (not isolated)",
+            "filesystem": "read-only system dirs + private tmpfs" if private_fs
+            else "HOST FILES readable with the program's uid permissions",
+            "processes": "private PID namespace" if mode != "none" else "process group + subreaper cleanup",
+            "memory": "RLIMIT_AS per process (no cgroup)",
+            "uid": "fresh unprivileged uid" if os.getuid() == 0 else "your own uid",
+        }
+
+    def _spawn(self) -> Worker:
+        uid = random.randint(200_000, 2_000_000_000) if os.getuid() == 0 else 0
+        server = [sys.executable, "-I", "-S", "-c", FORKSERVER_SOURCE]
+        if self.mode == "bwrap":
+            argv = _bwrap_prefix(uid) + server + ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm", "--uid", str(uid)]
+            if os.getuid() != 0:
+                argv += ["--nproc-base", str(count_tasks(os.getuid()))]
+        else:
+            tmp = tempfile.mkdtemp(dir=self._scratch)
+            os.chmod(self._scratch, 0o755)
+            if uid:
+                os.chown(tmp, uid, uid)
+            prefix = _unshare_prefix() if self.mode == "unshare" else []
+            argv = prefix + server + ["--tmp", tmp, "--uid", str(uid)]
+            if not uid:
+                argv += ["--nproc-base", str(count_tasks(os.getuid()))]
+        try:
+            return ProcessWorker(argv)
+        except OSError as exc:
+            raise WorkerBroken(f"cannot start local fork server: {exc}") from None
+
+    def close(self) -> None:
+        super().close()
+        scratch = getattr(self, "_scratch", None)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)

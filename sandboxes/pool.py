@@ -1,0 +1,244 @@
+"""A pool of warm fork-server workers behind the ``Sandbox`` interface.
+
+Concrete sandboxes only say how to start one worker (a container, a namespaced host
+process); the pool owns concurrency, deadlines, retry of ``sandbox_error`` on a fresh
+worker, and shutdown on exit, Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import queue
+import selectors
+import threading
+import time
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from .records import ExecRequest, Status, Verdict
+
+FORKSERVER_SOURCE = (Path(__file__).with_name("forkserver.py")).read_text()
+# Time the worker may take beyond the program's own wall limit (fork, cleanup, I/O).
+GRACE_SECONDS = 10.0
+START_TIMEOUT = 60.0
+
+
+class WorkerBroken(Exception):
+    """The worker stopped answering or died; the request never got a verdict."""
+
+
+class Channel(ABC):
+    """A duplex byte stream to one fork server, read line by line with a deadline."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    @abstractmethod
+    def fileno(self) -> int: ...
+
+    @abstractmethod
+    def _recv(self) -> bytes:
+        """Bytes of the server's stdout; b"" at end of stream."""
+
+    @abstractmethod
+    def send(self, data: bytes) -> None: ...
+
+    def readline(self, timeout: float) -> bytes:
+        sel = selectors.DefaultSelector()
+        sel.register(self.fileno(), selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        try:
+            while b"\n" not in self._buf:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise WorkerBroken(f"no answer within {timeout:.0f} s")
+                chunk = self._recv()
+                if not chunk:
+                    raise WorkerBroken("fork server closed its output")
+                self._buf += chunk
+        finally:
+            sel.close()
+        line, _, rest = bytes(self._buf).partition(b"\n")
+        self._buf = bytearray(rest)
+        return line
+
+
+class Worker(ABC):
+    """One fork server: a process speaking the line protocol over a ``Channel``."""
+
+    channel: Channel
+    info: dict
+
+    def handshake(self) -> None:
+        try:
+            self.info = json.loads(self.channel.readline(START_TIMEOUT))
+        except WorkerBroken as exc:
+            raise WorkerBroken(f"fork server did not start: {exc}; {self.diagnostics()}") from None
+        if not self.info.get("ready"):
+            raise WorkerBroken(f"unexpected greeting from fork server: {self.info!r}")
+
+    def request(self, req: ExecRequest) -> Verdict:
+        try:
+            self.channel.send(json.dumps(req.to_wire()).encode() + b"\n")
+        except OSError as exc:
+            raise WorkerBroken(f"cannot send to fork server: {exc}") from None
+        line = self.channel.readline(req.limits.timeout + GRACE_SECONDS)
+        try:
+            return Verdict.from_wire(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WorkerBroken(f"garbled answer from fork server: {exc}") from None
+
+    def diagnostics(self) -> str:
+        return ""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the worker and release everything it holds; idempotent."""
+
+
+class Sandbox(ABC):
+    """Runs ``ExecRequest``s in isolated warm workers. Use as a context manager."""
+
+    name: str = ""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.size = workers or os.cpu_count() or 1
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._all: set[Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._started = False
+        _LIVE.add(self)
+
+    # ---- subclass hooks
+    @abstractmethod
+    def _spawn(self) -> Worker:
+        """Start one worker and complete its handshake."""
+
+    def _prepare(self) -> None:
+        """Once before the first worker starts (checks, image lookup, reaping)."""
+
+    def describe(self) -> dict:
+        """Isolation features, for ``sandbox check`` and run metadata."""
+        return {"sandbox": self.name}
+
+    # ---- lifecycle
+    def start(self) -> "Sandbox":
+        if self._started:
+            return self
+        self._prepare()
+        with ThreadPoolExecutor(self.size) as ex:
+            futures = [ex.submit(self._new_worker) for _ in range(self.size)]
+            errors = [f.exception() for f in futures if f.exception()]
+        for fut in futures:
+            if not fut.exception():
+                self._idle.put(fut.result())
+        if errors:
+            self.close()
+            raise errors[0]
+        self._started = True
+        return self
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers, self._all = list(self._all), set()
+        for w in workers:
+            w.close()
+
+    def _new_worker(self) -> Worker:
+        w = self._spawn()
+        with self._lock:
+            if self._closed:
+                w.close()
+                raise WorkerBroken("sandbox closed")
+            self._all.add(w)
+        return w
+
+    def _discard(self, w: Worker) -> None:
+        with self._lock:
+            self._all.discard(w)
+        w.close()
+
+    # ---- execution
+    def execute(self, req: ExecRequest) -> Verdict:
+        """Run one request; a harness failure is retried once on a fresh worker."""
+        self.start()
+        verdict = None
+        for attempt in (1, 2):
+            w = self._idle.get()
+            try:
+                verdict = w.request(req)
+            except WorkerBroken as exc:
+                self._discard(w)
+                verdict = Verdict(Status.SANDBOX_ERROR, str(exc), id=req.id)
+                w = self._replacement()
+            if w is not None:
+                self._idle.put(w)
+            if verdict.status is not Status.SANDBOX_ERROR:
+                break
+        return _with(verdict, id=req.id, attempts=attempt)
+
+    def _replacement(self) -> Worker | None:
+        try:
+            return self._new_worker()
+        except Exception:
+            if self._closed:
+                return None
+            raise
+
+    def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
+        """Verdicts in completion order (each carries its request's ``id``)."""
+        self.start()
+        pending: set[Future] = set()
+        it = iter(requests)
+        with ThreadPoolExecutor(self.size, thread_name_prefix=f"sandbox-{self.name}") as ex:
+            try:
+                for req in it:
+                    pending.add(ex.submit(self.execute, req))
+                    if len(pending) >= 2 * self.size:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            yield fut.result()
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        yield fut.result()
+            finally:
+                for fut in pending:
+                    fut.cancel()
+
+    def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
+        """Verdicts in request order."""
+        reqs = list(requests)
+        keyed = [ExecRequest(r.code, r.test, r.stdin, r.limits, id=str(i)) for i, r in enumerate(reqs)]
+        out: list[Verdict | None] = [None] * len(reqs)
+        for v in self.run(keyed):
+            i = int(v.id)
+            out[i] = _with(v, id=reqs[i].id)
+        return out  # type: ignore[return-value]
+
+
+def _with(verdict: Verdict, **changes) -> Verdict:
+    return dataclasses.replace(verdict, **changes)
+
+
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for sb in list(_LIVE):
+        sb.close()

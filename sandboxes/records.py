@@ -1,0 +1,96 @@
+"""Records that cross the sandbox boundary: what to run, and what happened."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    """Outcome of one program. ``SANDBOX_ERROR`` blames the harness, never the candidate."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    RUNTIME_ERROR = "runtime_error"
+    OOM = "oom"
+    OUTPUT_LIMIT = "output_limit"
+    SYNTAX_ERROR = "syntax_error"
+    SANDBOX_ERROR = "sandbox_error"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-program resource limits, applied in the forked child."""
+
+    timeout: float = 10.0  # wall clock, seconds
+    memory_mb: int = 1024  # RLIMIT_AS
+    max_output_bytes: int = 32 * 2**20  # stdout + stderr; beyond it: output_limit
+    max_file_bytes: int = 64 * 2**20  # RLIMIT_FSIZE; beyond it: output_limit
+    max_processes: int = 64  # RLIMIT_NPROC, counted for the sandbox uid
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.memory_mb < 32:
+            raise ValueError(f"memory_mb must be >= 32, got {self.memory_mb}")
+
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """One candidate program, optionally followed by test code run in its namespace.
+
+    Without ``test`` the program runs as a script (``__main__``) and passes when it
+    exits with status 0. With ``test`` it passes only when the test code ran to its end
+    in the same process, so exiting early or crashing the tests never counts as a pass.
+    """
+
+    code: str
+    test: str | None = None
+    stdin: str = ""
+    limits: Limits = field(default_factory=Limits)
+    id: str = ""
+
+    def to_wire(self) -> dict:
+        return {
+            "id": self.id,
+            "code": self.code,
+            "test": self.test,
+            "stdin": self.stdin,
+            "limits": dataclasses.asdict(self.limits),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    detail: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    wall_time: float = 0.0
+    cpu_time: float = 0.0
+    peak_memory_kb: int = 0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    passed_tests: int = 0
+    total_tests: int = 0
+    failing_test: int | None = None
+    id: str = ""
+    attempts: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+    @classmethod
+    def from_wire(cls, data: dict) -> "Verdict":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["status"] = Status(kwargs["status"])
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        return out
