@@ -150,7 +150,9 @@ def _setup_child(req, workdir, fds, nproc_base):
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     stack = min(mem, 512 * 2**20)
     resource.setrlimit(resource.RLIMIT_STACK, (stack, stack))
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT):
+    # SIGXFSZ back to "terminate" (Python ignores it): an over-long file must end the
+    # program, not raise an exception it could catch and carry on writing.
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.clear()
@@ -200,7 +202,7 @@ def _run_child(req, nonce):
         os._exit(_exit_code(exc))
     except BaseException as exc:
         try:
-            traceback.print_exc()
+            sys.__excepthook__(type(exc), exc, exc.__traceback__)  # C version: fast on deep stacks
         except BaseException:
             pass
         _flush_std()

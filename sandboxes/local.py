@@ -119,6 +119,12 @@ def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
     for d in _python_dirs():
         if not d.startswith("/usr/"):
             argv += ["--ro-bind", d, d]
+            # bwrap creates the parents (e.g. /root) with the host's 0700 modes;
+            # the dropped uid must be able to walk through them.
+            parent = os.path.dirname(d)
+            while parent != "/":
+                argv += ["--chmod", "0755", parent]
+                parent = os.path.dirname(parent)
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(f):
             argv += ["--ro-bind", f, f]

@@ -1,0 +1,44 @@
+import os
+
+import pytest
+
+from sandboxes import DockerSandbox, LocalSandbox
+from sandboxes.image import DockerUnavailable, docker_client, image_present
+
+SANDBOX_KINDS = ["local", "docker"]
+
+
+def docker_ready_or_skip() -> None:
+    """Docker tests skip on a laptop without Docker, but FAIL in CI (REQUIRE_DOCKER=1)."""
+    try:
+        ready = image_present(docker_client())
+        why = "sandbox image missing (python -m harness sandbox build)"
+    except DockerUnavailable as exc:
+        ready, why = False, str(exc)
+    if not ready:
+        if os.environ.get("REQUIRE_DOCKER") == "1":
+            pytest.fail(f"Docker is required here (REQUIRE_DOCKER=1) but {why}")
+        pytest.skip(why)
+
+
+def make_sandbox(kind: str, workers: int = 2):
+    if kind == "docker":
+        docker_ready_or_skip()
+        return DockerSandbox(workers=workers)
+    return LocalSandbox(workers=workers)
+
+
+@pytest.fixture(scope="session", params=SANDBOX_KINDS)
+def sandbox(request):
+    if request.param == "docker":
+        request.applymarker(pytest.mark.docker)
+    sb = make_sandbox(request.param)
+    with sb:
+        yield sb
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and callspec.params.get("sandbox") == "docker" or "docker" in item.name:
+            item.add_marker(pytest.mark.docker)

@@ -1,0 +1,315 @@
+"""Hostile programs: each gets an exact verdict, and the host and the pool survive.
+
+Runs in both sandboxes (``sandbox`` fixture: local with bwrap, and docker).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from sandboxes import ExecRequest, Limits, Status
+
+LIMITS = Limits(timeout=3.0, memory_mb=512, max_output_bytes=8 * 2**20, max_file_bytes=16 * 2**20,
+                max_processes=32)
+GOOD = ExecRequest("def f():\n    return 1\n", test="assert f() == 1\n", limits=LIMITS)
+
+
+def run(sandbox, code: str, test: str | None = None, limits: Limits = LIMITS):
+    verdict = sandbox.execute(ExecRequest(textwrap.dedent(code), test, limits=limits))
+    # Whatever the program did, the worker must still serve the next one, first time.
+    after = sandbox.execute(GOOD)
+    assert after.status is Status.PASSED, after
+    assert after.attempts == 1, after
+    return verdict
+
+
+def test_fork_bomb(sandbox):
+    v = run(sandbox, """
+        import os
+        while True:
+            os.fork()
+    """)
+    assert v.status is Status.RUNTIME_ERROR, v
+    assert "BlockingIOError" in v.detail
+
+
+def test_fork_bomb_catching_errors_times_out(sandbox):
+    v = run(sandbox, """
+        import os
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """)
+    assert v.status is Status.TIMEOUT, v
+
+
+def test_memory_bomb_single_allocation(sandbox):
+    v = run(sandbox, "x = bytearray(8 * 2**30)\n")
+    assert v.status is Status.OOM, v
+
+
+def test_memory_bomb_gradual(sandbox):
+    v = run(sandbox, """
+        hog = []
+        while True:
+            hog.append(bytearray(10 * 2**20))
+    """)
+    assert v.status is Status.OOM, v
+    assert v.peak_memory_kb < 600 * 1024
+
+
+def test_infinite_loop(sandbox):
+    v = run(sandbox, "while True:\n    pass\n")
+    assert v.status is Status.TIMEOUT, v
+    assert 3.0 <= v.wall_time < 5.0
+
+
+def test_sleep_past_timeout(sandbox):
+    v = run(sandbox, "import time\ntime.sleep(60)\n")
+    assert v.status is Status.TIMEOUT, v
+    assert v.wall_time < 5.0
+
+
+def test_ignoring_sigterm(sandbox):
+    v = run(sandbox, """
+        import signal, time
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        while True:
+            time.sleep(0.01)
+    """)
+    assert v.status is Status.TIMEOUT, v
+
+
+def test_one_gigabyte_of_stdout(sandbox):
+    v = run(sandbox, """
+        import sys
+        chunk = "x" * 2**20
+        for _ in range(1024):
+            sys.stdout.write(chunk)
+    """)
+    assert v.status is Status.OUTPUT_LIMIT, v
+    assert v.wall_time < 3.0
+    assert len(v.stdout_tail) <= 4096
+
+
+def test_one_gigabyte_of_stderr(sandbox):
+    v = run(sandbox, "import os\nwhile True:\n    os.write(2, b'e' * 65536)\n")
+    assert v.status is Status.OUTPUT_LIMIT, v
+
+
+def test_filling_the_disk_with_one_file(sandbox):
+    v = run(sandbox, """
+        with open("big", "wb") as fh:
+            while True:
+                fh.write(b"0" * 2**20)
+    """)
+    assert v.status is Status.OUTPUT_LIMIT, v
+    assert "file larger than" in v.detail
+
+
+def test_filling_the_disk_with_many_files(sandbox):
+    v = run(sandbox, """
+        import os
+        i = 0
+        while True:
+            with open(f"f{i}", "wb") as fh:
+                fh.write(b"0" * 15 * 2**20)
+            i += 1
+    """)
+    assert v.status is Status.RUNTIME_ERROR, v
+    assert "No space left on device" in v.detail
+    # The scratch space is empty again for the next program.
+    v2 = sandbox.execute(ExecRequest("import os\nprint(len(os.listdir('/tmp')), len(os.listdir('.')))\n",
+                                     limits=LIMITS))
+    assert v2.status is Status.PASSED and v2.stdout_tail.split() == ["1", "0"], v2
+
+
+@pytest.fixture
+def host_listener():
+    """A real listener on the host's 127.0.0.1 that records any connection."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    srv.settimeout(0.2)
+    accepted = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], accepted
+    stop.set()
+    t.join()
+    srv.close()
+
+
+def test_network_is_loopback_only(sandbox, host_listener):
+    port, accepted = host_listener
+    v = run(sandbox, f"""
+        import socket
+        print(sorted(name for _, name in socket.if_nameindex()))
+        socket.create_connection(("127.0.0.1", {port}), timeout=2)
+    """)
+    assert v.status is Status.RUNTIME_ERROR, v
+    assert v.stdout_tail.strip() == "['lo']"
+    assert "ConnectionRefusedError" in v.detail
+    assert accepted == []
+
+
+def test_reading_host_files(sandbox, tmp_path):
+    canary = tmp_path / "secret.txt"
+    canary.write_text("TOP-SECRET-CANARY")
+    home_canary = Path.home() / ".codeharness-canary"
+    home_canary.write_text("TOP-SECRET-CANARY")
+    try:
+        for path in (canary, home_canary, Path("/etc/shadow")):
+            v = run(sandbox, f"print(open({str(path)!r}).read())\n")
+            assert v.status is Status.RUNTIME_ERROR, (path, v)
+            assert "FileNotFoundError" in v.detail or "PermissionError" in v.detail, (path, v)
+            assert "TOP-SECRET" not in v.stdout_tail
+    finally:
+        home_canary.unlink()
+
+
+def test_writing_outside_its_temp_dir(sandbox):
+    for target in ("/etc/codeharness-pwned", "/usr/codeharness-pwned", "/codeharness-pwned"):
+        v = run(sandbox, f"open({target!r}, 'w').write('x')\n")
+        assert v.status is Status.RUNTIME_ERROR, (target, v)
+        assert not Path(target).exists()
+    # Writing into shared scratch outside its own dir works, but the next program
+    # never sees it.
+    v = run(sandbox, "import os\nopen('/tmp/left-behind', 'w').write('x')\nprint(os.getcwd())\n")
+    assert v.status is Status.PASSED, v
+    v2 = sandbox.execute(ExecRequest("import os\nprint(os.path.exists('/tmp/left-behind'))\n", limits=LIMITS))
+    assert v2.stdout_tail.strip() == "False", v2
+
+
+def test_killing_its_parent(sandbox):
+    v = run(sandbox, """
+        import os, signal, sys
+        for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGSTOP):
+            try:
+                os.kill(os.getppid(), sig)
+            except OSError:
+                pass
+        sys.exit(0)
+    """, test="assert f() == 1\n")
+    assert v.status is Status.FAILED, v
+    assert v.attempts == 1
+
+
+def test_detached_daemon_is_killed(sandbox):
+    v = run(sandbox, """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                while True:
+                    time.sleep(0.1)
+            os._exit(0)
+        def f():
+            return 2
+    """, test="assert f() == 1\n")
+    assert v.status is Status.FAILED, v
+    # Only the fork server (PID 1) and the probe itself are alive in the namespace.
+    probe = sandbox.execute(ExecRequest(
+        "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n", limits=LIMITS))
+    pids = eval(probe.stdout_tail)
+    assert len(pids) == 2 and 1 in pids, probe
+
+
+def test_recursion_overflow(sandbox):
+    v = run(sandbox, "def f(n):\n    return f(n + 1)\nf(0)\n")
+    assert v.status is Status.RUNTIME_ERROR, v
+    assert "RecursionError" in v.detail
+
+
+CHECK_ABS = "def check(candidate):\n    assert abs(candidate() - 1) < 1e-9\ncheck(f)\n"
+CHECK_ISCLOSE = "import math\nassert math.isclose(f(), 1)\n"
+
+
+@pytest.mark.parametrize("code,test", [
+    ("import sys\nsys.exit(0)\n", CHECK_ABS),
+    ("import os\nos._exit(0)\n", CHECK_ABS),
+    ("raise SystemExit\n", CHECK_ABS),
+    ("def f():\n    import sys; sys.exit(0)\n", CHECK_ABS),
+    ("def f():\n    import os; os._exit(0)\n", CHECK_ABS),
+    # Overriding the helpers the tests rely on.
+    ("import builtins\nbuiltins.abs = lambda x: 0\ndef f():\n    return 5\n", CHECK_ABS),
+    ("import math\nmath.isclose = lambda *a, **k: True\ndef f():\n    return 5\n", CHECK_ISCLOSE),
+    ("def check(candidate):\n    pass\ndef f():\n    return 5\n", CHECK_ABS),
+    ("import builtins\nbuiltins.AssertionError = SystemExit\ndef f():\n    return 5\n", CHECK_ABS),
+    # Forging the success report on the result channel.
+    ("import os\nos.write(3, b'{\"nonce\": \"x\", \"status\": \"passed\"}\\n')\nos._exit(0)\n", CHECK_ABS),
+    ("import atexit, os\natexit.register(lambda: os._exit(0))\ndef f():\n    return 5\n", CHECK_ABS),
+], ids=["sys.exit", "os._exit", "SystemExit", "exit-in-call", "os._exit-in-call", "builtins.abs",
+        "math.isclose", "shadow-check", "AssertionError", "forged-report", "atexit"])
+def test_cheating_never_passes(sandbox, code, test):
+    v = sandbox.execute(ExecRequest(code, test, limits=LIMITS))
+    assert v.status is Status.FAILED, v
+
+
+def test_syntax_error(sandbox):
+    v = run(sandbox, "def f(:\n")
+    assert v.status is Status.SYNTAX_ERROR, v
+    v = run(sandbox, "x = 1\x00\n")
+    assert v.status is Status.SYNTAX_ERROR, v
+
+
+def test_stdin_and_exit_codes(sandbox):
+    v = sandbox.execute(ExecRequest("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n",
+                                    stdin="1 2\n3\n", limits=LIMITS))
+    assert v.status is Status.PASSED and v.stdout_tail == "6\n", v
+    v = sandbox.execute(ExecRequest("import sys\nsys.exit(3)\n", limits=LIMITS))
+    assert v.status is Status.RUNTIME_ERROR and v.exit_code == 3, v
+    v = sandbox.execute(ExecRequest("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", limits=LIMITS))
+    assert v.status is Status.RUNTIME_ERROR and v.signal == 11, v
+
+
+def test_runs_as_unprivileged_user_in_fresh_dir(sandbox):
+    probe = "import os\nprint(os.getuid(), os.getgid(), os.getcwd(), os.listdir('.'))\n"
+    first = sandbox.execute(ExecRequest(probe + "open('mine', 'w')\n", limits=LIMITS))
+    second = sandbox.execute(ExecRequest(probe, limits=LIMITS))
+    for v in (first, second):
+        uid, gid, cwd, listing = v.stdout_tail.split(" ", 3)
+        assert int(uid) != 0 and int(gid) != 0
+        assert listing.strip() == "[]"
+    assert first.stdout_tail.split()[2] != second.stdout_tail.split()[2]
+
+
+def test_big_integers_and_deep_recursion_allowed(sandbox):
+    v = sandbox.execute(ExecRequest(
+        "import sys\nprint(len(str(10 ** 5000)))\n"
+        "def d(n):\n    return 0 if n == 0 else 1 + d(n - 1)\nprint(d(20000))\n", limits=LIMITS))
+    assert v.status is Status.PASSED and v.stdout_tail.split() == ["5001", "20000"], v
+
+
+def test_no_leftover_processes_on_host(sandbox):
+    """Everything a program starts dies with it: nothing runs as a sandbox uid on the host."""
+    run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n")
+    uids = {os.stat(f"/proc/{p}").st_uid for p in os.listdir("/proc") if p.isdigit()
+            and os.path.exists(f"/proc/{p}/cmdline") and b"sleep\x00300" in _cmdline(p)}
+    assert uids == set()
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
