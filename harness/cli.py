@@ -33,6 +33,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _k_list(text: str) -> tuple[int, ...]:
+    return tuple(_positive_int(part) for part in text.split(","))
+
+
 def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
     p.add_argument("--sandbox", choices=["docker", "local"], default=None,
                    help="where programs run (default: docker if its daemon and image are ready, else local)")
@@ -52,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--source", help="local problems file or HF dataset id (default: the bundled copy)")
     ev.add_argument("--out", help="results file (default: SAMPLES_results.jsonl)")
     ev.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
+    ev.add_argument("--k", type=_k_list, default=(1, 10, 100),
+                    help="pass@k values, comma-separated (default 1,10,100; a k above the fewest samples "
+                         "of any task is left out)")
     _add_sandbox_options(ev, timeout=10.0)
 
     ex = sub.add_parser("exec", help="run one program and print its verdict as a JSON line")
@@ -101,7 +108,7 @@ def cmd_evaluate(args) -> int:
 
     try:
         summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
-                           out=args.out, source=args.source)
+                           out=args.out, source=args.source, ks=args.k)
     except (WorkerBroken, DockerUnavailable) as exc:
         raise _sandbox_failure(exc) from None
     for key, value in summary.items():

@@ -64,7 +64,8 @@ def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sa
 
 
 def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers: int | None,
-             limits: Limits, out: str | None = None, source: str | None = None) -> dict:
+             limits: Limits, out: str | None = None, source: str | None = None,
+             ks: tuple[int, ...] = (1, 10, 100)) -> dict:
     from tqdm import tqdm
 
     from sandboxes import get_sandbox
@@ -85,14 +86,14 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v))
             for s, v in zip(samples, verdicts)]
     write_jsonl_atomic(out_path, rows)
-    return summarize(samples, verdicts, out_path)
+    return summarize(samples, verdicts, out_path, ks)
 
 
 def _result_text(v: Verdict) -> str:
     return "passed" if v.passed else f"{v.status.value}: {v.detail}".rstrip(": ")
 
 
-def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path) -> dict:
+def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path, ks: tuple[int, ...]) -> dict:
     by_task: dict[str, list[bool]] = defaultdict(list)
     for s, v in zip(samples, verdicts):
         if v.status is not Status.SANDBOX_ERROR:  # a harness failure is not the model's
@@ -100,7 +101,7 @@ def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path) ->
     return {
         "samples": len(samples),
         "tasks": len({s.task_id for s in samples}),
-        **pass_at_k(by_task),
+        **pass_at_k(by_task, ks),
         "statuses": dict(Counter(v.status.value for v in verdicts).most_common()),
         "results": str(out_path),
     }

@@ -15,7 +15,7 @@ import socket
 import struct
 
 from .image import DEFAULT_IMAGE, OWNER_LABEL, SANDBOX_LABEL, docker_client, owner_tag, reap_stale
-from .pool import FORKSERVER_SOURCE, Channel, Sandbox, Worker, WorkerBroken
+from .pool import BOOTSTRAP, Channel, Sandbox, Worker, WorkerBroken
 
 STDOUT = 1
 SCRATCH_MB = 512
@@ -71,10 +71,12 @@ class ContainerWorker(Worker):
             return f"(no logs: {exc})"
 
     def close(self) -> None:
+        # shutdown (not close) wakes a thread blocked reading the attach socket with
+        # EOF; the descriptor itself is freed with the channel.
         channel = getattr(self, "channel", None)
         if channel is not None:
             try:
-                channel.sock.close()
+                channel.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         try:
@@ -136,8 +138,7 @@ class DockerSandbox(Sandbox):
         )
         return dict(
             image=self.image,
-            command=["python3", "-I", "-S", "-c", FORKSERVER_SOURCE,
-                     "--tmp", "/tmp", "--wipe", "/tmp,/dev/shm"],
+            command=BOOTSTRAP + ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm"],
             user=f"{uid}:{uid}",
             working_dir="/tmp",
             labels={SANDBOX_LABEL: "1", OWNER_LABEL: owner_tag()},

@@ -317,7 +317,7 @@ def _wipe(dirs):
                     pass
 
 
-def run_one(req, tmp_root, nproc_base, wipe=()):
+def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
     lim = req["limits"]
     nonce = os.urandom(16).hex()
     stdin_fd = os.memfd_create("stdin")
@@ -355,6 +355,10 @@ def run_one(req, tmp_root, nproc_base, wipe=()):
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
     sel.register(pidfd, selectors.EVENT_READ)
+    if host_fd is not None:
+        # The host sends nothing while a program runs, so the channel turning
+        # readable means end of file: the host is gone (even killed -9).
+        sel.register(host_fd, selectors.EVENT_READ)
     deadline = start + lim["timeout"]
     killed_for = None
     exited = False
@@ -369,6 +373,9 @@ def run_one(req, tmp_root, nproc_base, wipe=()):
             if fd == pidfd:
                 exited = True
                 continue
+            if fd == host_fd:
+                killed_for = "host_gone"
+                break
             try:
                 chunk = os.read(fd, 1 << 16)
             except BlockingIOError:
@@ -443,6 +450,8 @@ def _decide(req, killed_for, report, extra):
     sig = extra.get("signal")
     if killed_for == "timeout":
         return _verdict("timeout", f"wall-clock limit of {lim['timeout']} s exceeded", **extra)
+    if killed_for == "host_gone":
+        return _verdict("sandbox_error", "the host closed the channel", **extra)
     if killed_for == "output_limit":
         return _verdict("output_limit", f"more than {lim['max_output_bytes']} bytes of output", **extra)
     if report is not None:
@@ -496,7 +505,6 @@ def main(argv):
     _prctl(PR_SET_DUMPABLE, 0)
     if os.getpid() != 1:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     tmp_root = opts.get("--tmp") or tempfile.gettempdir()
     os.makedirs(tmp_root, mode=0o700, exist_ok=True)
     nproc_base = int(opts["--nproc-base"]) if "--nproc-base" in opts else count_tasks(os.getuid())
@@ -511,8 +519,11 @@ def main(argv):
     _SNAPSHOT = _snapshot_modules()
 
     def send(obj):
-        chan_out.write(json.dumps(obj).encode() + b"\n")
-        chan_out.flush()
+        try:
+            chan_out.write(json.dumps(obj).encode() + b"\n")
+            chan_out.flush()
+        except OSError:  # host gone
+            sys.exit(0)
 
     send({"ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
     for line in chan_in:
@@ -522,7 +533,7 @@ def main(argv):
             send(_verdict("sandbox_error", f"bad request: {exc}"))
             continue
         try:
-            verdict = run_one(req, tmp_root, nproc_base, wipe)
+            verdict = run_one(req, tmp_root, nproc_base, wipe, chan_in.fileno())
         except Exception as exc:  # the harness failed, not the candidate
             verdict = _verdict("sandbox_error", "fork server: " + _describe(exc))
         verdict["id"] = req.get("id", "")

@@ -25,7 +25,7 @@ import sys
 import tempfile
 
 from .forkserver import count_tasks
-from .pool import FORKSERVER_SOURCE, Channel, Sandbox, Worker, WorkerBroken
+from .pool import BOOTSTRAP, Channel, Sandbox, Worker, WorkerBroken
 
 MODES = ("bwrap", "unshare", "none")
 SCRATCH_MB = 512
@@ -60,21 +60,19 @@ class ProcessWorker(Worker):
         return self._stderr.read()[-2000:].decode(errors="replace").strip()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stdin, self._stderr):
+        # End of file on its stdin makes the server kill the running program and
+        # exit, even mid-program. stdout stays open: another thread may be blocked
+        # reading it and must see EOF, not a closed (or reused) descriptor.
+        for f in (self.proc.stdin, self._stderr):
             try:
                 f.close()
             except OSError:
                 pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def available_modes() -> list[str]:
@@ -170,7 +168,7 @@ class LocalSandbox(Sandbox):
 
     def _spawn(self) -> Worker:
         uid = random.randint(200_000, 2_000_000_000) if os.getuid() == 0 else 0
-        server = [sys.executable, "-I", "-S", "-c", FORKSERVER_SOURCE]
+        server = [sys.executable] + BOOTSTRAP[1:]
         if self.mode == "bwrap":
             argv = _bwrap_prefix(uid) + server + ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm", "--uid", str(uid)]
             if os.getuid() != 0:

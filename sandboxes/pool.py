@@ -24,6 +24,10 @@ from pathlib import Path
 from .records import ExecRequest, Status, Verdict
 
 FORKSERVER_SOURCE = (Path(__file__).with_name("forkserver.py")).read_text()
+# The server's source arrives as the first line on its stdin, so it needs no file
+# inside the image or namespace, and `ps` shows a short command line.
+BOOTSTRAP = ["python3", "-I", "-S", "-c",
+             "import sys,json;exec(compile(json.loads(sys.stdin.buffer.readline()),'forkserver','exec'))"]
 # Time the worker may take beyond the program's own wall limit (fork, cleanup, I/O).
 GRACE_SECONDS = 10.0
 START_TIMEOUT = 60.0
@@ -77,8 +81,9 @@ class Worker(ABC):
 
     def handshake(self) -> None:
         try:
+            self.channel.send(json.dumps(FORKSERVER_SOURCE).encode() + b"\n")
             self.info = json.loads(self.channel.readline(START_TIMEOUT))
-        except WorkerBroken as exc:
+        except (WorkerBroken, OSError) as exc:
             raise WorkerBroken(f"fork server did not start: {exc}; {self.diagnostics()}") from None
         if not self.info.get("ready"):
             raise WorkerBroken(f"unexpected greeting from fork server: {self.info!r}")
@@ -86,7 +91,7 @@ class Worker(ABC):
     def request(self, req: ExecRequest) -> Verdict:
         try:
             self.channel.send(json.dumps(req.to_wire()).encode() + b"\n")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: pipe already closed
             raise WorkerBroken(f"cannot send to fork server: {exc}") from None
         line = self.channel.readline(req.limits.timeout + GRACE_SECONDS)
         try:
@@ -178,6 +183,8 @@ class Sandbox(ABC):
         self.start()
         verdict = None
         for attempt in (1, 2):
+            if self._closed:
+                raise WorkerBroken("sandbox closed")
             w = self._idle.get()
             try:
                 verdict = w.request(req)
@@ -192,6 +199,8 @@ class Sandbox(ABC):
         return _with(verdict, id=req.id, attempts=attempt)
 
     def _replacement(self) -> Worker | None:
+        if self._closed:
+            return None
         try:
             return self._new_worker()
         except Exception:
@@ -203,22 +212,23 @@ class Sandbox(ABC):
         """Verdicts in completion order (each carries its request's ``id``)."""
         self.start()
         pending: set[Future] = set()
-        it = iter(requests)
         with ThreadPoolExecutor(self.size, thread_name_prefix=f"sandbox-{self.name}") as ex:
             try:
-                for req in it:
+                for req in requests:
                     pending.add(ex.submit(self.execute, req))
                     if len(pending) >= 2 * self.size:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            yield fut.result()
+                        yield from (fut.result() for fut in done)
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
-            finally:
+                    yield from (fut.result() for fut in done)
+            except BaseException:
+                # Ctrl-C or an abandoned iterator: stop the workers now, so the threads
+                # blocked on them return at once instead of after the programs' timeouts.
                 for fut in pending:
                     fut.cancel()
+                self.close()
+                raise
 
     def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
         """Verdicts in request order."""

@@ -1,0 +1,165 @@
+"""The CLI as users call it: real subprocesses, real files, real sandboxes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def harness(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def test_help_imports_nothing_heavy():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "evaluate" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert not imported & {"docker", "numpy", "tqdm", "pandas", "datasets", "torch"}
+
+
+
+
+@pytest.fixture
+def samples(tmp_path):
+    """Two tasks x three samples: HumanEval/0 has 2 correct, HumanEval/2 has 0."""
+    good0 = ("    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
+             "            if abs(a - b) < threshold:\n                return True\n    return False\n")
+    return write_jsonl(tmp_path / "samples.jsonl", [
+        {"task_id": "HumanEval/0", "completion": good0},
+        {"task_id": "HumanEval/2", "completion": "    return 0.0\n"},
+        {"task_id": "HumanEval/0", "completion": "    return None\n"},
+        {"task_id": "HumanEval/2", "completion": "    while True: pass\n"},
+        {"task_id": "HumanEval/0", "completion": good0, "extra": [1, 2]},
+        {"task_id": "HumanEval/2", "solution": "def truncate_number(number):\n    return number\n"},
+    ])
+
+
+@pytest.mark.parametrize("sandbox_name", ["local", "docker"])
+def test_evaluate_writes_results_in_input_order(samples, sandbox_name):
+    if sandbox_name == "docker":
+        from conftest import docker_ready_or_skip
+
+        docker_ready_or_skip()
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", sandbox_name,
+                   "--timeout", "2", "--k", "1,2,3,5")
+    assert proc.returncode == 0, proc.stderr
+    out = Path(str(samples) + "_results.jsonl")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["passed", "failed", "failed", "timeout", "passed", "failed"]
+    assert [r["passed"] for r in rows] == [True, False, False, False, True, False]
+    assert rows[4]["extra"] == [1, 2]
+    assert rows[0]["result"] == "passed" and rows[3]["result"].startswith("timeout: ")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Task 0: n=3, c=2 -> pass@1 2/3, pass@2 1, pass@3 1. Task 2: c=0 -> 0.
+    assert summary["pass@1"] == pytest.approx((2 / 3 + 0) / 2)
+    assert summary["pass@2"] == pytest.approx(0.5)
+    assert summary["pass@3"] == pytest.approx(0.5)
+    assert "pass@5" not in summary
+    assert summary["statuses"] == {"failed": 3, "passed": 2, "timeout": 1}
+    assert "pass@1: 0.3333" in proc.stdout
+
+
+def test_evaluate_out_option(samples, tmp_path):
+    out = tmp_path / "sub" / "r.jsonl"
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", "local",
+                   "--timeout", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert len(out.read_text().splitlines()) == 6
+    assert not Path(str(samples) + "_results.jsonl").exists()
+
+
+@pytest.mark.parametrize("rows,message", [
+    (['{"task_id": "HumanEval/0", "completion": "x"}', "{not json"], "samples.jsonl:2: invalid JSON"),
+    (['{"task_id": "HumanEval/0", "completion": "x"}', "", '{"task_id": "HumanEval/999", "completion": ""}'],
+     "samples.jsonl:3: unknown task_id 'HumanEval/999' for dataset humaneval"),
+    (['{"task_id": "HumanEval/0"}'], "samples.jsonl:1: needs a 'completion'"),
+    (['{"completion": "x"}'], "samples.jsonl:1: missing or non-string 'task_id'"),
+    (['{"task_id": "HumanEval/0", "completion": 5}'], "samples.jsonl:1: 'completion' must be a string"),
+    (['[1, 2]'], "samples.jsonl:1: expected a JSON object"),
+    ([], "samples.jsonl: no samples in file"),
+])
+def test_evaluate_bad_input_names_the_line(tmp_path, rows, message):
+    f = write_jsonl(tmp_path / "samples.jsonl", rows)
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not Path(str(f) + "_results.jsonl").exists()
+
+
+def test_evaluate_missing_file_and_unknown_dataset(tmp_path):
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(tmp_path / "nope.jsonl"))
+    assert proc.returncode == 2 and "nope.jsonl: no such samples file" in proc.stderr
+    proc = harness("evaluate", "--dataset", "nosuch", "--samples", str(tmp_path / "x.jsonl"))
+    assert proc.returncode == 2 and "unknown dataset 'nosuch'" in proc.stderr
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", "x", "--timeout", "-1")
+    assert proc.returncode == 2 and "must be > 0" in proc.stderr
+
+
+def test_interrupted_evaluate_writes_nothing(tmp_path):
+    rows = [{"task_id": "HumanEval/0", "completion": "    import time; time.sleep(30)\n"}] * 8
+    f = write_jsonl(tmp_path / "samples.jsonl", rows)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "evaluate", "--dataset", "humaneval",
+                             "--samples", str(f), "--sandbox", "local", "--timeout", "30"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    err = ""
+    while "executing" not in err and time.time() < deadline:
+        err += proc.stderr.read(1)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err + rest
+    assert "interrupted" in rest
+    assert sorted(os.listdir(tmp_path)) == ["samples.jsonl"]
+
+
+def test_exec_prints_one_verdict(tmp_path):
+    prog = tmp_path / "p.py"
+    prog.write_text("import sys\nprint(sys.stdin.read().upper(), end='')\n")
+    stdin = tmp_path / "in.txt"
+    stdin.write_text("hello")
+    proc = harness("exec", str(prog), "--stdin", str(stdin), "--sandbox", "local")
+    assert proc.returncode == 0, proc.stderr
+    verdict = json.loads(proc.stdout)
+    assert verdict["status"] == "passed" and verdict["stdout_tail"] == "HELLO"
+
+
+def test_exec_exit_zero_whatever_the_verdict(tmp_path):
+    prog = tmp_path / "p.py"
+    prog.write_text("x = [0] * (10 ** 10)\n")
+    proc = harness("exec", str(prog), "--sandbox", "local", "--memory-mb", "256")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["status"] == "oom"
+    prog.write_text("import time\ntime.sleep(5)\n")
+    proc = harness("exec", str(prog), "--sandbox", "local", "--timeout", "0.5")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "timeout"
+
+
+def test_exec_bad_input(tmp_path):
+    proc = harness("exec", str(tmp_path / "missing.py"), "--sandbox", "local")
+    assert proc.returncode == 2 and "missing.py: cannot read program" in proc.stderr
+    binary = tmp_path / "b.py"
+    binary.write_bytes(b"\xff\xfe\x00")
+    proc = harness("exec", str(binary), "--sandbox", "local")
+    assert proc.returncode == 2 and "not UTF-8" in proc.stderr
+
+
+def test_sandbox_check_reports():
+    proc = harness("sandbox", "check")
+    assert proc.returncode == 0, proc.stderr
+    assert "default sandbox:" in proc.stdout and "local isolation modes:" in proc.stdout

@@ -1,0 +1,176 @@
+"""Pools shut down cleanly: on exit, on Ctrl-C, when the parent is killed; dead
+workers are replaced; stale containers are reaped."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import docker_ready_or_skip, make_sandbox
+from sandboxes import ExecRequest, Limits, Status
+from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, debian_mirror, docker_client, owner_tag, reap_stale
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOLDER = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from sandboxes import DockerSandbox, LocalSandbox, ExecRequest, Limits
+sb = {{"docker": DockerSandbox, "local": LocalSandbox}}[sys.argv[1]](workers=2).start()
+import os
+pipes = [os.fstat(w.proc.stdin.fileno()).st_ino for w in sb._all] if sys.argv[1] == "local" else []
+print(json.dumps({{"pipes": pipes}}), flush=True)
+sb.execute(ExecRequest("import time\\ntime.sleep(60)\\n", limits=Limits(timeout=60)))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_until(cond, seconds: float = 20.0) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+@pytest.mark.parametrize("kind", ["local", "docker"])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["kill-9", "term", "int"])
+def test_parent_death_leaves_nothing(kind, how):
+    if kind == "docker":
+        docker_ready_or_skip()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER.format(root=str(ROOT)), kind],
+                              stdout=subprocess.PIPE, text=True)
+    info = json.loads(holder.stdout.readline())
+    owner = owner_tag(holder.pid)
+    if kind == "docker":
+        client = docker_client()
+        mine = lambda: client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
+        assert len(mine()) == 2
+    time.sleep(0.5)  # a program is running in one worker
+    holder.send_signal(how)
+    holder.wait(30)
+    if kind == "docker":
+        assert _wait_until(lambda: mine() == []), mine()
+    else:
+        assert _wait_until(lambda: not _fork_servers_reading(info["pipes"]))
+        # The 60 s sleep they were running died with them.
+        assert _wait_until(lambda: not [p for p in _pids() if b"time.sleep(60)" in _cmdline(p)])
+
+
+def _pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _fork_servers_reading(pipe_inodes):
+    """Live processes (other than us) holding one of these pipes: the fork servers."""
+    out = []
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.stat(f"/proc/{pid}/fd/{fd}").st_ino in pipe_inodes and _alive(pid):
+                    out.append(pid)
+                    break
+            except OSError:
+                continue
+    return out
+
+
+@pytest.mark.parametrize("kind", ["local", "docker"])
+def test_dead_worker_is_replaced_and_request_retried(kind):
+    with make_sandbox(kind, workers=1) as sb:
+        (worker,) = sb._all
+        # The fork server dies under the pool (OOM killer, crash, someone's kill -9).
+        if kind == "docker":
+            worker.container.kill()
+        else:
+            (pid,) = _fork_servers_reading([os.fstat(worker.proc.stdin.fileno()).st_ino])
+            os.kill(pid, signal.SIGKILL)
+        v = sb.execute(ExecRequest("print('still here')\n", limits=Limits(timeout=5)))
+        assert v.status is Status.PASSED and v.stdout_tail == "still here\n"
+        assert v.attempts == 2
+        assert len(sb._all) == 1 and worker not in sb._all
+
+
+def test_sandbox_error_is_not_a_model_failure_and_is_retried_once():
+    with make_sandbox("local", workers=1) as sb:
+        # Test code that does not compile is the harness's fault, never the candidate's.
+        v = sb.execute(ExecRequest("def f(): return 1\n", test="assert f( == 1\n", limits=Limits(timeout=5)))
+        assert v.status is Status.SANDBOX_ERROR and v.attempts == 2
+        assert "test code does not compile" in v.detail
+
+
+def test_stale_containers_are_reaped():
+    docker_ready_or_skip()
+    client = docker_client()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    stale_owner = owner_tag(dead.pid)
+    dead.wait()
+    live_owner = owner_tag()
+    made = [client.containers.create("codeharness-sandbox:py3.11", ["sleep", "300"],
+                                     labels={SANDBOX_LABEL: "1", OWNER_LABEL: o}, network_mode="none")
+            for o in (stale_owner, live_owner)]
+    try:
+        removed = reap_stale(client)
+        assert made[0].short_id in removed
+        assert made[1].short_id not in removed
+        ids = {c.id for c in client.containers.list(all=True, filters={"label": SANDBOX_LABEL})}
+        assert made[0].id not in ids and made[1].id in ids
+    finally:
+        for c in made:
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
+
+
+def test_closed_pool_leaves_no_containers():
+    docker_ready_or_skip()
+    client = docker_client()
+    with make_sandbox("docker", workers=2) as sb:
+        sb.execute(ExecRequest("print(1)\n"))
+        ids = {w.container.id for w in sb._all}
+    assert len(ids) == 2
+    left = lambda: ids & {c.id for c in client.containers.list(all=True, filters={"label": SANDBOX_LABEL})}
+    assert _wait_until(lambda: not left(), 10), left()
+
+
+def test_debian_mirror_from_apt_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n")
+    assert debian_mirror(tmp_path) == "http://mirror.example/debian"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "sources.list").write_text("# comment\ndeb [arch=amd64] http://old.example/debian bookworm main\n")
+    assert debian_mirror(other) == "http://old.example/debian"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert debian_mirror(empty) == "http://deb.debian.org/debian"
