@@ -40,8 +40,10 @@ def _k_list(text: str) -> tuple[int, ...]:
 def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
     p.add_argument("--sandbox", choices=["docker", "local"], default=None,
                    help="where programs run (default: docker if its daemon and image are ready, else local)")
-    p.add_argument("--timeout", type=_positive_float, default=timeout, help=f"wall-clock seconds per program (default {timeout})")
-    p.add_argument("--memory-mb", type=_positive_int, default=1024, help="address-space limit per program (default 1024)")
+    p.add_argument("--timeout", type=_positive_float, default=timeout,
+                   help=f"wall-clock seconds per program (default {timeout})")
+    p.add_argument("--memory-mb", type=_positive_int, default=1024,
+                   help="address-space limit per program (default 1024)")
 
 
 def build_parser() -> argparse.ArgumentParser:

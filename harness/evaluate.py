@@ -84,7 +84,7 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
             verdicts[int(v.id)] = v
             bar.update()
     rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v))
-            for s, v in zip(samples, verdicts)]
+            for s, v in zip(samples, verdicts, strict=True)]
     write_jsonl_atomic(out_path, rows)
     return summarize(samples, verdicts, out_path, ks)
 
@@ -95,7 +95,7 @@ def _result_text(v: Verdict) -> str:
 
 def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path, ks: tuple[int, ...]) -> dict:
     by_task: dict[str, list[bool]] = defaultdict(list)
-    for s, v in zip(samples, verdicts):
+    for s, v in zip(samples, verdicts, strict=True):
         if v.status is not Status.SANDBOX_ERROR:  # a harness failure is not the model's
             by_task[s.task_id].append(v.passed)
     return {

@@ -126,8 +126,8 @@ def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(f):
             argv += ["--ro-bind", f, f]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_MB * 2**20), "--tmpfs", "/tmp",
-             "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(SCRATCH_MB * 2**20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
     return argv
 
 

@@ -126,6 +126,7 @@ class Sandbox(ABC):
     def _spawn(self) -> Worker:
         """Start one worker and complete its handshake."""
 
+    @abstractmethod
     def _prepare(self) -> None:
         """Once before the first worker starts (checks, image lookup, reaping)."""
 
@@ -134,7 +135,7 @@ class Sandbox(ABC):
         return {"sandbox": self.name}
 
     # ---- lifecycle
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._started:
             return self
         self._prepare()
@@ -150,7 +151,7 @@ class Sandbox(ABC):
         self._started = True
         return self
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -182,7 +183,9 @@ class Sandbox(ABC):
         """Run one request; a harness failure is retried once on a fresh worker."""
         self.start()
         verdict = None
-        for attempt in (1, 2):
+        attempts = 0
+        while attempts < 2:
+            attempts += 1
             if self._closed:
                 raise WorkerBroken("sandbox closed")
             w = self._idle.get()
@@ -196,7 +199,7 @@ class Sandbox(ABC):
                 self._idle.put(w)
             if verdict.status is not Status.SANDBOX_ERROR:
                 break
-        return _with(verdict, id=req.id, attempts=attempt)
+        return _with(verdict, id=req.id, attempts=attempts)
 
     def _replacement(self) -> Worker | None:
         if self._closed:
@@ -245,7 +248,7 @@ def _with(verdict: Verdict, **changes) -> Verdict:
     return dataclasses.replace(verdict, **changes)
 
 
-_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
 
 
 @atexit.register

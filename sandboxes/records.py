@@ -84,7 +84,7 @@ class Verdict:
         return self.status is Status.PASSED
 
     @classmethod
-    def from_wire(cls, data: dict) -> "Verdict":
+    def from_wire(cls, data: dict) -> Verdict:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["status"] = Status(kwargs["status"])

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import docker_ready_or_skip, make_sandbox
+
 from sandboxes import ExecRequest, Limits, Status
 from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, debian_mirror, docker_client, owner_tag, reap_stale
 
