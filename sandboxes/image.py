@@ -53,21 +53,30 @@ def owner_tag(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
 
 
+def sandbox_containers(client, owner: str | None = None) -> list[dict]:
+    """Our containers (id, labels), from one list call: inspecting each one would race
+    with ``auto_remove``."""
+    label = f"{OWNER_LABEL}={owner}" if owner else SANDBOX_LABEL
+    return client.api.containers(all=True, filters={"label": label})
+
+
 def reap_stale(client) -> list[str]:
     """Remove sandbox containers whose owning process on this host is gone."""
+    import docker.errors
+
     removed = []
     host = socket.gethostname()
-    for c in client.containers.list(all=True, filters={"label": SANDBOX_LABEL}):
-        owner = c.labels.get(OWNER_LABEL, "")
+    for c in sandbox_containers(client):
+        owner = (c.get("Labels") or {}).get(OWNER_LABEL, "")
         parts = owner.split(":")
-        if len(parts) != 3 or parts[0] != host:
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
             continue
         if owner_tag(int(parts[1])) == owner:
             continue  # owner still running
         try:
-            c.remove(force=True)
-            removed.append(c.short_id)
-        except Exception:
+            client.api.remove_container(c["Id"], force=True)
+            removed.append(c["Id"])
+        except docker.errors.NotFound:
             pass  # auto_remove got there first
     return removed
 

@@ -13,7 +13,15 @@ import pytest
 from conftest import docker_ready_or_skip, make_sandbox
 
 from sandboxes import ExecRequest, Limits, Status
-from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, debian_mirror, docker_client, owner_tag, reap_stale
+from sandboxes.image import (
+    OWNER_LABEL,
+    SANDBOX_LABEL,
+    debian_mirror,
+    docker_client,
+    owner_tag,
+    reap_stale,
+    sandbox_containers,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +33,7 @@ sb = {{"docker": DockerSandbox, "local": LocalSandbox}}[sys.argv[1]](workers=2).
 import os
 pipes = [os.fstat(w.proc.stdin.fileno()).st_ino for w in sb._all] if sys.argv[1] == "local" else []
 print(json.dumps({{"pipes": pipes}}), flush=True)
-sb.execute(ExecRequest("import time\\ntime.sleep(60)\\n", limits=Limits(timeout=60)))
+sb.execute(ExecRequest("import os\\nos.execvp('sleep', ['sleep', '3061'])\\n", limits=Limits(timeout=60)))
 """
 
 
@@ -57,17 +65,21 @@ def test_parent_death_leaves_nothing(kind, how):
     owner = owner_tag(holder.pid)
     if kind == "docker":
         client = docker_client()
-        mine = lambda: client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner}"})
+        mine = lambda: sandbox_containers(client, owner)
         assert len(mine()) == 2
-    time.sleep(0.5)  # a program is running in one worker
+    assert _wait_until(lambda: _running(b"sleep\x003061"), 10)  # a program is running in one worker
     holder.send_signal(how)
     holder.wait(30)
     if kind == "docker":
         assert _wait_until(lambda: mine() == []), mine()
     else:
         assert _wait_until(lambda: not _fork_servers_reading(info["pipes"]))
-        # The 60 s sleep they were running died with them.
-        assert _wait_until(lambda: not [p for p in _pids() if b"time.sleep(60)" in _cmdline(p)])
+        # The program they were running died with them.
+        assert _wait_until(lambda: not _running(b"sleep\x003061"))
+
+
+def _running(cmdline: bytes) -> list[int]:
+    return [p for p in _pids() if cmdline in _cmdline(p)]
 
 
 def _pids():
@@ -82,11 +94,9 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _fork_servers_reading(pipe_inodes):
-    """Live processes (other than us) holding one of these pipes: the fork servers."""
+    """Live fork servers holding one of these pipes."""
     out = []
-    for pid in _pids():
-        if pid == os.getpid():
-            continue
+    for pid in _running(b"forkserver"):
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
@@ -137,9 +147,9 @@ def test_stale_containers_are_reaped():
             for o in (stale_owner, live_owner)]
     try:
         removed = reap_stale(client)
-        assert made[0].short_id in removed
-        assert made[1].short_id not in removed
-        ids = {c.id for c in client.containers.list(all=True, filters={"label": SANDBOX_LABEL})}
+        assert made[0].id in removed
+        assert made[1].id not in removed
+        ids = {c["Id"] for c in sandbox_containers(client)}
         assert made[0].id not in ids and made[1].id in ids
     finally:
         for c in made:
@@ -156,7 +166,7 @@ def test_closed_pool_leaves_no_containers():
         sb.execute(ExecRequest("print(1)\n"))
         ids = {w.container.id for w in sb._all}
     assert len(ids) == 2
-    left = lambda: ids & {c.id for c in client.containers.list(all=True, filters={"label": SANDBOX_LABEL})}
+    left = lambda: ids & {c["Id"] for c in sandbox_containers(client)}
     assert _wait_until(lambda: not left(), 10), left()
 
 
@@ -174,3 +184,28 @@ def test_debian_mirror_from_apt_sources(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert debian_mirror(empty) == "http://deb.debian.org/debian"
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "unshare", "none"])
+def test_every_local_mode_runs_and_cleans_up(mode):
+    from sandboxes.local import LocalSandbox, available_modes
+
+    if mode not in available_modes():
+        pytest.skip(f"{mode} does not work on this host")
+    before = set(Path("/tmp").glob("codeharness-local-*"))
+    daemon = ("import os\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '3062'])\n"
+              "open('scratch.txt', 'w').write('x')\n")
+    with LocalSandbox(workers=2, mode=mode) as sb:
+        assert sb.describe()["mode"] == mode
+        verdicts = sb.map([
+            ExecRequest("def f():\n    return 1\n", test="assert f() == 1\n"),
+            ExecRequest("def f():\n    return 2\n", test="assert f() == 1\n"),
+            ExecRequest("while True:\n    pass\n", limits=Limits(timeout=1)),
+            ExecRequest(daemon),
+        ])
+        assert [v.status for v in verdicts] == [Status.PASSED, Status.FAILED, Status.TIMEOUT, Status.PASSED]
+        pipes = [os.fstat(w.proc.stdin.fileno()).st_ino for w in sb._all]
+    # The daemon died with its program; servers and temp dirs are gone with the pool.
+    assert not _running(b"sleep\x003062")
+    assert _wait_until(lambda: not _fork_servers_reading(pipes), 10)
+    assert set(Path("/tmp").glob("codeharness-local-*")) == before
