@@ -139,7 +139,7 @@ def cmd_exec(args) -> int:
     req = ExecRequest(text(args.program, "program"), stdin=text(args.stdin, "stdin") if args.stdin else "",
                       limits=_limits(args))
     try:
-        with get_sandbox(args.sandbox, workers=1) as sandbox:
+        with get_sandbox(args.sandbox, workers=1, memory_mb=args.memory_mb) as sandbox:
             verdict = sandbox.execute(req)
     except (WorkerBroken, DockerUnavailable) as exc:
         raise _sandbox_failure(exc) from None

@@ -76,13 +76,19 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     requests = [ExecRequest(s.program, s.test, limits=limits, id=str(i))
                 for i, s in enumerate(samples)]
     verdicts: list[Verdict | None] = [None] * len(samples)
-    sandbox = get_sandbox(sandbox_name, workers)
-    print(f"sandbox: {sandbox.name} ({sandbox.size} workers); {len(samples)} samples of "
-          f"{len({s.task_id for s in samples})} tasks", file=sys.stderr)
-    with sandbox, tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
-        for v in sandbox.run(requests):
-            verdicts[int(v.id)] = v
-            bar.update()
+    sandbox = get_sandbox(sandbox_name, workers, limits.memory_mb)
+    with sandbox:
+        isolation = sandbox.describe()
+        label = " ".join(filter(None, [sandbox.name, isolation.get("mode")]))
+        print(f"sandbox: {label} ({sandbox.size} workers); "
+              f"{len(samples)} samples of {len({s.task_id for s in samples})} tasks", file=sys.stderr)
+        if isolation.get("mode") in ("unshare", "none"):
+            print(f"warning: weak isolation: {isolation['filesystem']}; network: {isolation['network']}",
+                  file=sys.stderr)
+        with tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
+            for v in sandbox.run(requests):
+                verdicts[int(v.id)] = v
+                bar.update()
     rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v))
             for s, v in zip(samples, verdicts, strict=True)]
     write_jsonl_atomic(out_path, rows)

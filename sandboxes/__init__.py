@@ -20,12 +20,17 @@ def default_sandbox_name() -> str:
         return "local"
 
 
-def get_sandbox(name: str | None = None, workers: int | None = None) -> Sandbox:
+def get_sandbox(name: str | None = None, workers: int | None = None, memory_mb: int | None = None) -> Sandbox:
+    """A sandbox by name (default: ``default_sandbox_name()``). ``memory_mb``, the
+    largest per-program limit it will see, sizes Docker's per-container cgroup so
+    that the program's own limit, not the cgroup's OOM killer, is what stops it."""
     name = name or default_sandbox_name()
     try:
         cls = SANDBOXES[name]
     except KeyError:
         raise ValueError(f"unknown sandbox {name!r}; choose from {', '.join(SANDBOXES)}") from None
+    if cls is DockerSandbox and memory_mb:
+        return DockerSandbox(workers=workers, container_memory_mb=max(4096, 2 * memory_mb))
     return cls(workers=workers)
 
 

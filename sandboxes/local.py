@@ -153,6 +153,7 @@ class LocalSandbox(Sandbox):
         self._scratch = tempfile.mkdtemp(prefix="codeharness-local-") if self.mode != "bwrap" else None
 
     def describe(self) -> dict:
+        """Isolation of this sandbox (probes the host if the mode is not chosen yet)."""
         mode = self.mode or available_modes()[0]
         private_fs = mode == "bwrap"
         return {

@@ -94,9 +94,11 @@ def _cmdline(pid: int) -> bytes:
 
 
 def _fork_servers_reading(pipe_inodes):
-    """Live fork servers holding one of these pipes."""
+    """Live fork servers (python, not the bwrap launcher) holding one of these pipes."""
     out = []
     for pid in _running(b"forkserver"):
+        if not _cmdline(pid).startswith(sys.executable.encode()):
+            continue
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
