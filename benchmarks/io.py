@@ -66,7 +66,8 @@ def load_hf(dataset_id: str, split: str, config: str | None = None) -> list[dict
 
 
 def load_rows(source: str, split: str, config: str | None = None) -> list[dict]:
-    """A local file when ``source`` exists or looks like one, else a HuggingFace id."""
-    if Path(source).exists() or source.endswith(DATA_SUFFIXES):
+    """``source``: a data file (exists or looks like one), else a HuggingFace dataset id
+    or a local dataset folder, both read by `datasets`."""
+    if Path(source).is_file() or source.endswith(DATA_SUFFIXES):
         return read_records(source)
     return load_hf(source, split, config)

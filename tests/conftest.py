@@ -1,9 +1,14 @@
 import os
 
-import pytest
+# Tests never reach the HuggingFace hub (it is not reachable here): `datasets` must
+# fail fast instead of retrying, and local dataset folders must load offline.
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from sandboxes import DockerSandbox, LocalSandbox
-from sandboxes.image import DockerUnavailable, docker_client, image_present
+import pytest  # noqa: E402
+
+from sandboxes import DockerSandbox, LocalSandbox  # noqa: E402
+from sandboxes.image import DockerUnavailable, docker_client, image_present  # noqa: E402
 
 SANDBOX_KINDS = ["local", "docker"]
 

@@ -48,9 +48,18 @@ def test_bad_local_files(tmp_path):
         bench.load(str(bad))
 
 
-def test_hf_id_needs_datasets_or_names_dataset():
-    with pytest.raises(DataError, match="openai_humaneval"):
+def test_hf_id_unreachable_names_the_dataset():
+    with pytest.raises(DataError, match="cannot load HuggingFace dataset 'openai_humaneval' split 'test'"):
         get_benchmark("humaneval").load("openai_humaneval")
+
+
+def test_load_through_datasets_from_a_local_dataset_folder(tmp_path, problems):
+    """The same `datasets.load_dataset` code path as a hub id, on a folder laid out as a
+    hub dataset repo (data/<split>-*.jsonl)."""
+    rows = [json.loads(line) for line in gzip.open(get_benchmark("humaneval").default_source, "rt")][:4]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "test-00000-of-00001.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert get_benchmark("humaneval").load(str(tmp_path)) == problems[:4]
 
 
 def _requests(problems, body):
