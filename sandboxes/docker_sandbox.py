@@ -53,12 +53,14 @@ class AttachChannel(Channel):
 
 class ContainerWorker(Worker):
     def __init__(self, client, config: dict) -> None:
-        created = client.api.create_container(**config)
-        self.container = client.containers.get(created["Id"])
+        self.client = client
+        self.container_id = None
+        self.channel = None
         try:
-            sock = self.container.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
+            self.container_id = client.api.create_container(**config)["Id"]
+            sock = client.api.attach_socket(self.container_id, params={"stdin": 1, "stdout": 1, "stream": 1})
             self.channel = AttachChannel(sock)
-            self.container.start()
+            client.api.start(self.container_id)
             self.handshake()
         except BaseException:
             self.close()
@@ -66,23 +68,25 @@ class ContainerWorker(Worker):
 
     def diagnostics(self) -> str:
         try:
-            return self.container.logs(stdout=False, stderr=True, tail=20).decode(errors="replace").strip()
+            logs = self.client.api.logs(self.container_id, stdout=False, stderr=True, tail=20)
+            return logs.decode(errors="replace").strip()
         except Exception as exc:  # the container may be gone already
             return f"(no logs: {exc})"
 
     def close(self) -> None:
-        # shutdown (not close) wakes a thread blocked reading the attach socket with
-        # EOF; the descriptor itself is freed with the channel.
-        channel = getattr(self, "channel", None)
-        if channel is not None:
+        # shutdown, not close: it wakes a thread blocked reading the socket with EOF,
+        # where a descriptor closed under its select() would never wake it. The
+        # socket is closed when the worker is dropped.
+        if self.channel is not None:
             try:
-                channel.sock.shutdown(socket.SHUT_RDWR)
+                self.channel.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        try:
-            self.container.remove(force=True)
-        except Exception:
-            pass  # already removed (auto_remove) or daemon gone
+        if self.container_id is not None:
+            try:
+                self.client.api.remove_container(self.container_id, force=True)
+            except Exception:
+                pass  # already removed (auto_remove) or daemon gone
 
 
 class DockerSandbox(Sandbox):
@@ -149,6 +153,11 @@ class DockerSandbox(Sandbox):
             tty=False,
             host_config=host_config,
         )
+
+    def close(self) -> None:
+        super().close()
+        if self._client is not None:
+            self._client.close()
 
     def _spawn(self) -> Worker:
         import docker.errors

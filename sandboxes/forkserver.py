@@ -43,15 +43,18 @@ import sys
 import tempfile
 import time
 import traceback
+import types
 import typing  # noqa: F401
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
 RESULT_FD = 3
 WORKDIR = "work"  # under --tmp; created empty for each program, removed after it
 TAIL_BYTES = 4096
 STDERR_KEEP = 1 << 20
+RESULT_KEEP = 1 << 16  # the result channel carries one short JSON line
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -87,11 +90,20 @@ def _restore_modules():
 
 # --------------------------------------------------------------------------- child
 
+# Captured before any candidate runs: a program that replaces os._exit, os.write or
+# json.dumps does not change what the harness itself calls afterwards.
+_exit = os._exit
+_write = os.write
+_dumps = json.dumps
+_excepthook = sys.__excepthook__
+_BUILTINS = sys.modules["builtins"]
+_BUILTIN_NAMES = frozenset(vars(_BUILTINS))
+
 
 def _report(nonce, status, detail=""):
-    line = json.dumps({"nonce": nonce, "status": status, "detail": detail[-2000:]}) + "\n"
+    line = _dumps({"nonce": nonce, "status": status, "detail": detail[-2000:]}) + "\n"
     try:
-        os.write(RESULT_FD, line.encode())
+        _write(RESULT_FD, line.encode())
     except OSError:
         pass
 
@@ -135,6 +147,7 @@ def _setup_child(req, workdir, fds, nproc_base):
     os.setsid()
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_DUMPABLE, 1)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)  # setuid binaries give it nothing, in every mode
     os.dup2(stdin_fd, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
@@ -180,45 +193,73 @@ def _prepare_children(workdir):
 
 
 def _run_child(req, nonce):
-    """Runs in the forked child; never returns."""
+    """Runs in the forked child; never returns. One exit point, through the captured
+    ``_exit``, and ``passed`` is only reported after the test code ran to its end."""
+    status, detail, exit_code = _run_program(req)
+    _flush_std()
+    if status is not None:
+        _report(nonce, status, detail)
+    _exit(exit_code)
+
+
+def _candidate_module(name):
+    """The candidate's namespace as a real module, also registered as ``__main__`` so
+    that pickle finds its classes and ``import __main__`` does not reach the server."""
+    module = types.ModuleType(name)
+    module.__builtins__ = _BUILTINS
+    sys.modules[name] = sys.modules["__main__"] = module
+    return vars(module)
+
+
+def _test_namespace(candidate):
+    """Tests see the candidate's functions and helpers, but never its shadowing of a
+    builtin (a module-level ``abs = lambda x: 0`` must not change the tests' ``abs``)."""
+    namespace = {k: v for k, v in candidate.items() if k not in _BUILTIN_NAMES}
+    namespace.update(__name__="tests", __builtins__=_BUILTINS)
+    return namespace
+
+
+def _crash(exc):
+    """Python's own report of an uncaught exception, without the harness's frame."""
+    try:
+        if exc.__traceback__ is not None:
+            exc.with_traceback(exc.__traceback__.tb_next)
+        _excepthook(type(exc), exc, exc.__traceback__)
+    except BaseException:
+        pass
+    return _classify(exc), _describe(exc), 1
+
+
+def _run_program(req):
+    """(status to report or None, detail, exit status)."""
     test = req.get("test")
     try:
         code = compile(req["code"], "main.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
-        _report(nonce, "syntax_error", _describe(exc))
-        os._exit(1)
+        return "syntax_error", _describe(exc), 1
     try:
         test_code = compile(test, "tests.py", "exec", dont_inherit=True) if test is not None else None
     except (SyntaxError, ValueError) as exc:
-        _report(nonce, "sandbox_error", "test code does not compile: " + _describe(exc))
-        os._exit(1)
-    namespace = {"__name__": "__main__" if test is None else "candidate", "__builtins__": __builtins__}
+        return "sandbox_error", "test code does not compile: " + _describe(exc), 1
+    namespace = _candidate_module("__main__" if test_code is None else "candidate")
     try:
         exec(code, namespace)
-        if test_code is not None:
-            _restore_modules()
-            try:
-                exec(test_code, namespace)
-            except AssertionError as exc:
-                _flush_std()
-                _report(nonce, "failed", _describe(exc) or "AssertionError")
-                os._exit(1)
-            _flush_std()
-            _report(nonce, "passed")
-            os._exit(0)
     except SystemExit as exc:
-        _flush_std()
-        os._exit(_exit_code(exc))
+        return None, "", _exit_code(exc)
     except BaseException as exc:
-        try:
-            sys.__excepthook__(type(exc), exc, exc.__traceback__)  # C version: fast on deep stacks
-        except BaseException:
-            pass
-        _flush_std()
-        _report(nonce, _classify(exc), _describe(exc))
-        os._exit(1)
-    _flush_std()
-    os._exit(0)
+        return _crash(exc)
+    if test_code is None:
+        return None, "", 0
+    _restore_modules()
+    try:
+        exec(test_code, _test_namespace(namespace))
+    except AssertionError as exc:
+        return "failed", _describe(exc) or "AssertionError", 1
+    except SystemExit as exc:
+        return None, "", _exit_code(exc)
+    except BaseException as exc:
+        return _crash(exc)
+    return "passed", "", 0
 
 
 # -------------------------------------------------------------------------- server
@@ -279,20 +320,21 @@ def _children():
 
 
 def _rmtree(path):
-    for root, dirs, files in os.walk(path, topdown=False):
-        for name in files:
+    """Remove a tree the program may have made unreadable (chmod 0): it ran as our
+    uid, so we can always give ourselves the permissions back first."""
+    try:
+        os.chmod(path, 0o700, follow_symlinks=False)
+        entries = list(os.scandir(path))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            _rmtree(entry.path)
+        else:
             try:
-                os.unlink(os.path.join(root, name))
+                os.unlink(entry.path)
             except OSError:
                 pass
-        for name in dirs:
-            full = os.path.join(root, name)
-            try:
-                os.chmod(full, 0o700)
-                os.rmdir(full)
-            except OSError:
-                if os.path.islink(full):
-                    os.unlink(full)
     try:
         os.rmdir(path)
     except OSError:
@@ -326,6 +368,72 @@ def _wipe(dirs):
                     pass
 
 
+def _watch(pid, buffers, res_r, err_r, lim, start, host_fd):
+    """Collect the program's output until it exits; returns why we must kill it
+    (``timeout``, ``output_limit``, ``host_gone``) or None."""
+    pidfd = os.pidfd_open(pid)
+    sel = selectors.DefaultSelector()
+    try:
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(pidfd, selectors.EVENT_READ)
+        if host_fd is not None:
+            # The host sends nothing while a program runs, so the channel turning
+            # readable means end of file: the host is gone (even killed -9).
+            sel.register(host_fd, selectors.EVENT_READ)
+        deadline = start + lim["timeout"]
+        total_out = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            events = sel.select(remaining)
+            for key, _ in events:
+                fd = key.fd
+                if fd == host_fd:
+                    return "host_gone"
+                if fd == pidfd:
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    continue
+                # Everything the program writes counts toward its output cap, the
+                # result channel too; what is kept is bounded per stream.
+                total_out += len(chunk)
+                if fd == res_r:
+                    buffers[fd] += chunk[: max(0, RESULT_KEEP - len(buffers[fd]))]
+                else:
+                    if fd == err_r and len(buffers[fd]) >= STDERR_KEEP:
+                        buffers[fd] = buffers[fd][-TAIL_BYTES:]
+                    buffers[fd] += chunk
+                if total_out > lim["max_output_bytes"]:
+                    return "output_limit"
+            if any(key.fd == pidfd for key, _ in events):
+                return None
+    finally:
+        sel.close()
+        os.close(pidfd)
+
+
+def _drain(buffers, res_r, lim):
+    """What the program wrote before it ended; every writer is dead by now."""
+    for fd, buf in buffers.items():
+        keep = RESULT_KEEP if fd == res_r else lim["max_output_bytes"]
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not chunk or len(buf) + len(chunk) > keep:
+                break
+            buf += chunk
+
+
 def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
     """Run one request in a forked child; returns the verdict as a dict."""
     lim = req["limits"]
@@ -337,6 +445,8 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
     workdir = os.path.join(tmp_root, WORKDIR)
+    if os.path.lexists(workdir):  # left by a program the last cleanup could not undo
+        _rmtree(workdir)
     os.mkdir(workdir, 0o700)
     start = time.monotonic()
     pid = os.fork()
@@ -359,78 +469,24 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
             os._exit(70)  # never return into the server loop
     for fd in (stdin_fd, out_w, err_w, res_w):
         os.close(fd)
-    pidfd = os.pidfd_open(pid)
     buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
-    sel = selectors.DefaultSelector()
-    for fd in buffers:
-        os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_READ)
-    sel.register(pidfd, selectors.EVENT_READ)
-    if host_fd is not None:
-        # The host sends nothing while a program runs, so the channel turning
-        # readable means end of file: the host is gone (even killed -9).
-        sel.register(host_fd, selectors.EVENT_READ)
-    deadline = start + lim["timeout"]
-    killed_for = None
-    exited = False
-    total_out = 0
-    while not exited:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            killed_for = "timeout"
-            break
-        for key, _ in sel.select(remaining):
-            fd = key.fd
-            if fd == pidfd:
-                exited = True
-                continue
-            if fd == host_fd:
-                killed_for = "host_gone"
-                break
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                sel.unregister(fd)
-                continue
-            if fd == res_r:
-                buffers[fd] += chunk[: 1 << 16]
-                continue
-            total_out += len(chunk)
-            if fd == err_r and len(buffers[fd]) >= STDERR_KEEP:
-                buffers[fd] = buffers[fd][-TAIL_BYTES:]
-            buffers[fd] += chunk
-            if total_out > lim["max_output_bytes"]:
-                killed_for = "output_limit"
-                break
-        if killed_for:
-            break
-    wall = time.monotonic() - start
-    if killed_for:
+    try:
+        killed_for = _watch(pid, buffers, res_r, err_r, lim, start, host_fd)
+    finally:
+        # Also on a harness error: the program and all it started never outlive this.
+        # (SIGKILL to a program that already exited only hits its zombie.)
+        wall = time.monotonic() - start
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    _, wstatus, usage = os.wait4(pid, 0)
-    _kill_leftovers(pid)
-    # Drain what the program wrote before it ended; writers are all dead now.
-    for fd, buf in buffers.items():
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except (BlockingIOError, OSError):
-                break
-            if not chunk:
-                break
-            if fd != res_r and len(buf) + len(chunk) > lim["max_output_bytes"]:
-                break
-            buf += chunk
-    sel.close()
-    for fd in (out_r, err_r, res_r, pidfd):
-        os.close(fd)
-    _rmtree(workdir)
-    _wipe(wipe)
+        _, wstatus, usage = os.wait4(pid, 0)
+        _kill_leftovers(pid)
+        _drain(buffers, res_r, lim)
+        for fd in buffers:
+            os.close(fd)
+        _rmtree(workdir)
+        _wipe(wipe)
 
     report = None
     for line in bytes(buffers[res_r]).splitlines():

@@ -61,8 +61,9 @@ class ProcessWorker(Worker):
 
     def close(self) -> None:
         # End of file on its stdin makes the server kill the running program and
-        # exit, even mid-program. stdout stays open: another thread may be blocked
-        # reading it and must see EOF, not a closed (or reused) descriptor.
+        # exit, even mid-program. stdout is left to be closed when the worker is
+        # dropped: a thread blocked reading it must see that EOF, and a descriptor
+        # closed under a blocked select() would never wake it.
         for f in (self.proc.stdin, self._stderr):
             try:
                 f.close()

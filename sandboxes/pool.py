@@ -54,6 +54,12 @@ class Channel(ABC):
     def send(self, data: bytes) -> None: ...
 
     def readline(self, timeout: float) -> bytes:
+        try:
+            return self._readline(timeout)
+        except (OSError, ValueError) as exc:  # closed under us by a shutdown
+            raise WorkerBroken(f"channel closed: {exc}") from None
+
+    def _readline(self, timeout: float) -> bytes:
         sel = selectors.DefaultSelector()
         sel.register(self.fileno(), selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
@@ -180,7 +186,8 @@ class Sandbox(ABC):
 
     # ---- execution
     def execute(self, req: ExecRequest) -> Verdict:
-        """Run one request; a harness failure is retried once on a fresh worker."""
+        """Run one request. A harness failure (``sandbox_error``: the worker died, hung
+        or reported one) retires that worker and is retried once on a fresh one."""
         self.start()
         verdict = None
         attempts = 0
@@ -191,9 +198,10 @@ class Sandbox(ABC):
             w = self._idle.get()
             try:
                 verdict = w.request(req)
-            except WorkerBroken as exc:
+            except Exception as exc:  # WorkerBroken, or anything else that broke the exchange
+                verdict = Verdict(Status.SANDBOX_ERROR, f"{exc.__class__.__name__}: {exc}", id=req.id)
+            if verdict.status is Status.SANDBOX_ERROR:
                 self._discard(w)
-                verdict = Verdict(Status.SANDBOX_ERROR, str(exc), id=req.id)
                 w = self._replacement()
             if w is not None:
                 self._idle.put(w)

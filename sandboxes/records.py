@@ -20,6 +20,10 @@ class Status(str, Enum):
     SANDBOX_ERROR = "sandbox_error"
 
 
+MAX_TIMEOUT = 86400.0  # a day; beyond it timers overflow
+MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-program resource limits, applied in the forked child."""
@@ -31,10 +35,10 @@ class Limits:
     max_processes: int = 64  # RLIMIT_NPROC, counted for the sandbox uid
 
     def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
-        if self.memory_mb < 32:
-            raise ValueError(f"memory_mb must be >= 32, got {self.memory_mb}")
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds, got {self.timeout}")
+        if self.memory_mb < MIN_MEMORY_MB:
+            raise ValueError(f"memory_mb must be >= {MIN_MEMORY_MB}, got {self.memory_mb}")
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ def test_evaluate_out_option(samples, tmp_path):
                    "--timeout", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert len(out.read_text().splitlines()) == 6
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
     assert not Path(str(samples) + "_results.jsonl").exists()
 
 
@@ -99,6 +102,66 @@ def test_evaluate_bad_input_names_the_line(tmp_path, rows, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not Path(str(f) + "_results.jsonl").exists()
+
+
+def test_evaluate_bytes_level_problems_name_the_line(tmp_path):
+    f = tmp_path / "samples.jsonl"
+    good = json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}).encode()
+    f.write_bytes(good + b"\n" + good + b"\n" + b'{"task_id": "HumanEval/0", "completion": "\xff"}\n')
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    assert proc.returncode == 2 and "samples.jsonl:3: not UTF-8 text" in proc.stderr, proc.stderr
+    f.write_bytes(b"[" * 200000 + b"\n")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    assert proc.returncode == 2 and "samples.jsonl:1: invalid JSON" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    f.write_bytes(b"\xef\xbb\xbf" + good + b"\n")  # a byte-order mark is fine
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--samples", "."], ".: not a file"),
+    (["--out", "{tmp}/file.txt/r.jsonl"], "file.txt/r.jsonl: cannot write results there"),
+    (["--out", "{tmp}"], ": is a directory, not a results file"),
+    (["--memory-mb", "8"], "memory_mb must be >= 32"),
+    (["--timeout", "inf"], "timeout must be in (0, 86400.0]"),
+    (["--timeout", "1e308"], "timeout must be in (0, 86400.0]"),
+    (["--source", "{tmp}/empty.jsonl"], "empty.jsonl: no problems in the humaneval source"),
+])
+def test_evaluate_bad_options_fail_before_running(tmp_path, samples, args, message):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "empty.jsonl").write_text("")
+    args = [a.format(tmp=tmp_path) for a in args]
+    base = ["evaluate", "--dataset", "humaneval", "--sandbox", "local"]
+    if "--samples" not in args:
+        base += ["--samples", str(samples)]
+    proc = harness(*base, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr and "executing" not in proc.stderr
+
+
+def test_evaluate_exits_3_when_the_harness_fails(tmp_path):
+    """Samples whose test code cannot even compile get sandbox_error: reported apart,
+    left out of pass@k, and the command fails."""
+    import gzip
+
+    from benchmarks import get_benchmark
+
+    rows = [json.loads(line) for line in gzip.open(get_benchmark("humaneval").default_source, "rt")][:2]
+    rows[1]["test"] = "def check(candidate):\n    assert (\n"
+    source = write_jsonl(tmp_path / "he.jsonl", rows)
+    samples = write_jsonl(tmp_path / "s.jsonl", [
+        {"task_id": rows[0]["task_id"], "completion": rows[0]["canonical_solution"]},
+        {"task_id": rows[1]["task_id"], "completion": rows[1]["canonical_solution"]},
+    ])
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--source", str(source),
+                   "--sandbox", "local")
+    assert proc.returncode == 3, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["statuses"] == {"passed": 1, "sandbox_error": 1}
+    assert summary["pass@1"] == 1.0 and summary["unscored_tasks"] == ["HumanEval/1"]
+    assert "1 samples got sandbox_error" in proc.stderr
 
 
 def test_evaluate_missing_file_and_unknown_dataset(tmp_path):
@@ -122,7 +185,8 @@ def test_interrupted_evaluate_writes_nothing(tmp_path):
         err += proc.stderr.read(1)
     time.sleep(1)
     proc.send_signal(signal.SIGINT)
-    _, rest = proc.communicate(timeout=60)
+    # Ctrl-C stops the running programs instead of waiting out their 30 s.
+    _, rest = proc.communicate(timeout=20)
     assert proc.returncode == 130, err + rest
     assert "interrupted" in rest
     assert sorted(os.listdir(tmp_path)) == ["samples.jsonl"]
@@ -137,6 +201,13 @@ def test_exec_prints_one_verdict(tmp_path):
     assert proc.returncode == 0, proc.stderr
     verdict = json.loads(proc.stdout)
     assert verdict["status"] == "passed" and verdict["stdout_tail"] == "HELLO"
+
+
+def test_exec_empty_stdin_file(tmp_path):
+    prog = tmp_path / "p.py"
+    prog.write_text("import sys\nprint(repr(sys.stdin.read()))\n")
+    proc = harness("exec", str(prog), "--stdin", "", "--sandbox", "local")
+    assert proc.returncode == 2 and "cannot read stdin" in proc.stderr
 
 
 def test_exec_exit_zero_whatever_the_verdict(tmp_path):

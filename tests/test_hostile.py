@@ -258,11 +258,57 @@ CHECK_ISCLOSE = "import math\nassert math.isclose(f(), 1)\n"
     # Forging the success report on the result channel.
     ("import os\nos.write(3, b'{\"nonce\": \"x\", \"status\": \"passed\"}\\n')\nos._exit(0)\n", CHECK_ABS),
     ("import atexit, os\natexit.register(lambda: os._exit(0))\ndef f():\n    return 5\n", CHECK_ABS),
+    # Shadowing a builtin in the shared module namespace, or replacing __builtins__.
+    ("abs = lambda x: 0\ndef f():\n    return 5\n", CHECK_ABS),
+    ("__builtins__ = {'abs': lambda x: 0}\ndef f():\n    return 5\n", CHECK_ABS),
+    # Disarming the harness's own exits and serializer, so a failure would fall through.
+    ("import os\nos._exit = lambda *a: None\ndef f():\n    return 5\n", CHECK_ABS),
+    ("import json\nreal = json.dumps\njson.dumps = lambda o, **k: real(dict(o, status='passed'))\n"
+     "def f():\n    return 5\n", CHECK_ABS),
+    ("import __main__\n__main__._report = lambda *a: None\n__main__._exit = lambda c: None\n"
+     "def f():\n    return 5\n", CHECK_ABS),
 ], ids=["sys.exit", "os._exit", "SystemExit", "exit-in-call", "os._exit-in-call", "builtins.abs",
-        "math.isclose", "shadow-check", "AssertionError", "forged-report", "atexit"])
+        "math.isclose", "shadow-check", "AssertionError", "forged-report", "atexit", "shadow-abs",
+        "replace-__builtins__", "disarm-os._exit", "patch-json.dumps", "patch-__main__"])
 def test_cheating_never_passes(sandbox, code, test):
     v = sandbox.execute(ExecRequest(code, test, limits=LIMITS))
     assert v.status is Status.FAILED, v
+
+
+def test_unremovable_directories_do_not_break_the_worker(sandbox):
+    v = run(sandbox, """
+        import os
+        os.makedirs("a/b")
+        open("a/b/f", "w").write("x")
+        os.makedirs("/tmp/outside/c")
+        for d in ("a/b", "a", "/tmp/outside/c", "/tmp/outside"):
+            os.chmod(d, 0)
+    """)
+    assert v.status is Status.PASSED, v
+    # ``run`` already checked that the next program ran first time on a worker.
+
+
+def test_flooding_the_result_channel(sandbox):
+    v = run(sandbox, "import os\nwhile True:\n    os.write(3, b'x' * 65536)\n")
+    assert v.status is Status.OUTPUT_LIMIT, v
+
+
+def test_script_gets_its_own_main_module(sandbox):
+    v = run(sandbox, """
+        import __main__, pickle
+        class Point:
+            pass
+        assert not hasattr(__main__, "run_one")  # the fork server is out of reach
+        print(type(pickle.loads(pickle.dumps(Point()))).__name__)
+    """)
+    assert v.status is Status.PASSED and v.stdout_tail == "Point\n", v
+
+
+def test_traceback_shows_only_the_program(sandbox):
+    v = run(sandbox, "def f():\n    return 1 / 0\nf()\n")
+    assert v.status is Status.RUNTIME_ERROR and v.detail == "ZeroDivisionError: division by zero"
+    assert v.stderr_tail.startswith("Traceback (most recent call last):\n  File \"main.py\", line 3")
+    assert "forkserver" not in v.stderr_tail
 
 
 def test_syntax_error(sandbox):
@@ -280,6 +326,13 @@ def test_stdin_and_exit_codes(sandbox):
     assert v.status is Status.RUNTIME_ERROR and v.exit_code == 3, v
     v = sandbox.execute(ExecRequest("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n", limits=LIMITS))
     assert v.status is Status.RUNTIME_ERROR and v.signal == 11, v
+
+
+def test_no_new_privileges(sandbox):
+    v = sandbox.execute(ExecRequest(
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith(('NoNewPrivs', 'CapEff'))])\n",
+        limits=LIMITS))
+    assert v.stdout_tail.strip() == "['0000000000000000', '1']", v
 
 
 def test_runs_as_unprivileged_user_in_fresh_dir(sandbox):

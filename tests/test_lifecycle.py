@@ -119,7 +119,7 @@ def test_dead_worker_is_replaced_and_request_retried(kind):
         (worker,) = sb._all
         # The fork server dies under the pool (OOM killer, crash, someone's kill -9).
         if kind == "docker":
-            worker.container.kill()
+            worker.client.api.kill(worker.container_id)
         else:
             (pid,) = _fork_servers_reading([os.fstat(worker.proc.stdin.fileno()).st_ino])
             os.kill(pid, signal.SIGKILL)
@@ -166,7 +166,7 @@ def test_closed_pool_leaves_no_containers():
     client = docker_client()
     with make_sandbox("docker", workers=2) as sb:
         sb.execute(ExecRequest("print(1)\n"))
-        ids = {w.container.id for w in sb._all}
+        ids = {w.container_id for w in sb._all}
     assert len(ids) == 2
     left = lambda: ids & {c["Id"] for c in sandbox_containers(client)}
     assert _wait_until(lambda: not left(), 10), left()
