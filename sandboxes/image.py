@@ -13,7 +13,11 @@ from pathlib import Path
 
 IMAGE_REPO = "codeharness-sandbox"
 PYTHON_TAG = "py3.11"  # Debian bookworm's python3; the Dockerfile pins the same version
-DEFAULT_IMAGE = f"{IMAGE_REPO}:{PYTHON_TAG}"
+IMAGE_REVISION = "r2"  # bump when the image's contents change: r2 added sortedcontainers
+DEFAULT_IMAGE = f"{IMAGE_REPO}:{PYTHON_TAG}-{IMAGE_REVISION}"
+# Importable in every sandbox, as on the judges the benchmarks come from (LeetCode's
+# reference solutions use sortedcontainers).
+EXTRA_DEBIAN_PACKAGES = ("python3-sortedcontainers",)
 SANDBOX_LABEL = "org.codeharness.sandbox"
 OWNER_LABEL = "org.codeharness.owner"
 DOCKERFILE_DIR = Path(__file__).with_name("docker")
@@ -145,7 +149,8 @@ def _build_debootstrap(client, tag: str, mirror: str, log: Callable[[str], None]
         rootfs = Path(tmp) / "rootfs"
         log(f"  debootstrap {SUITE} from {mirror} (a few minutes) ...")
         proc = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3", SUITE, str(rootfs), mirror],
+            ["debootstrap", "--variant=minbase", "--include=" + ",".join(("python3",) + EXTRA_DEBIAN_PACKAGES),
+             SUITE, str(rootfs), mirror],
             capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"debootstrap failed: {(proc.stderr or proc.stdout).strip()[-500:]}")

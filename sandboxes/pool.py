@@ -23,11 +23,16 @@ from pathlib import Path
 
 from .records import ExecRequest, Status, Verdict
 
-FORKSERVER_SOURCE = (Path(__file__).with_name("forkserver.py")).read_text()
-# The server's source arrives as the first line on its stdin, so it needs no file
-# inside the image or namespace, and `ps` shows a short command line.
+# The server's modules arrive as the first line on its stdin, [[name, source], ...,
+# [main name, main source]], so they need no file inside the image or namespace,
+# never go stale there, and `ps` shows a short command line.
+SERVER_MODULES = [[name, (Path(__file__).parent / f"{name}.py").read_text()] for name in ("judge", "forkserver")]
 BOOTSTRAP = ["python3", "-I", "-S", "-c",
-             "import sys,json;exec(compile(json.loads(sys.stdin.buffer.readline()),'forkserver','exec'))"]
+             "import sys,json,types\n"
+             "*mods,(name,src)=json.loads(sys.stdin.buffer.readline())\n"
+             "for n,s in mods:\n"
+             " m=types.ModuleType(n);exec(compile(s,n,'exec'),vars(m));sys.modules[n]=m\n"
+             "exec(compile(src,name,'exec'))"]
 # Time the worker may take beyond the program's own wall limit (fork, cleanup, I/O).
 GRACE_SECONDS = 10.0
 START_TIMEOUT = 60.0
@@ -87,7 +92,7 @@ class Worker(ABC):
 
     def handshake(self) -> None:
         try:
-            self.channel.send(json.dumps(FORKSERVER_SOURCE).encode() + b"\n")
+            self.channel.send(json.dumps(SERVER_MODULES).encode() + b"\n")
             self.info = json.loads(self.channel.readline(START_TIMEOUT))
         except (WorkerBroken, OSError) as exc:
             raise WorkerBroken(f"fork server did not start: {exc}; {self.diagnostics()}") from None
@@ -244,7 +249,7 @@ class Sandbox(ABC):
     def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
         """Verdicts in request order."""
         reqs = list(requests)
-        keyed = [ExecRequest(r.code, r.test, r.stdin, r.limits, id=str(i)) for i, r in enumerate(reqs)]
+        keyed = [dataclasses.replace(r, id=str(i)) for i, r in enumerate(reqs)]
         out: list[Verdict | None] = [None] * len(reqs)
         for v in self.run(keyed):
             i = int(v.id)

@@ -42,12 +42,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class ExecRequest:
-    """One candidate program, optionally followed by test code run in its namespace.
+class IOCase:
+    stdin: str
+    expected: str
 
-    Without ``test`` the program runs as a script (``__main__``) and passes when it
-    exits with status 0. With ``test`` it passes only when the test code ran to its end
-    in the same process, so exiting early or crashing the tests never counts as a pass.
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """One candidate program and how to judge it.
+
+    * ``test``: test code run after the program, in its namespace; passes only when the
+      test code ran to its end in the same process, so exiting early or crashing the
+      tests never counts as a pass.
+    * ``cases``: the program runs as a script once per case, in a fresh process, with
+      the case's stdin; its stdout is judged against the expected one (rules in
+      ``sandboxes.judge``). Stops at the first failing case unless ``all_cases``.
+    * neither: the program runs as a script and passes when it exits with status 0.
+    ``limits`` apply to each run (each case).
     """
 
     code: str
@@ -55,15 +66,28 @@ class ExecRequest:
     stdin: str = ""
     limits: Limits = field(default_factory=Limits)
     id: str = ""
+    cases: tuple[IOCase, ...] | None = None
+    case_sensitive: bool = True
+    float_tol: float = 1e-6
+    all_cases: bool = False
+
+    def __post_init__(self) -> None:
+        if self.test is not None and self.cases is not None:
+            raise ValueError("an ExecRequest has test code or stdin/stdout cases, not both")
 
     def to_wire(self) -> dict:
-        return {
+        wire = {
             "id": self.id,
             "code": self.code,
             "test": self.test,
             "stdin": self.stdin,
             "limits": dataclasses.asdict(self.limits),
         }
+        if self.cases is not None:
+            wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]
+            wire["compare"] = {"case_sensitive": self.case_sensitive, "float_tol": self.float_tol}
+            wire["all_cases"] = self.all_cases
+        return wire
 
 
 @dataclass(frozen=True)

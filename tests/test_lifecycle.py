@@ -14,6 +14,7 @@ from conftest import docker_ready_or_skip, make_sandbox
 
 from sandboxes import ExecRequest, Limits, Status
 from sandboxes.image import (
+    DEFAULT_IMAGE,
     OWNER_LABEL,
     SANDBOX_LABEL,
     debian_mirror,
@@ -96,7 +97,7 @@ def _cmdline(pid: int) -> bytes:
 def _fork_servers_reading(pipe_inodes):
     """Live fork servers (python, not the bwrap launcher) holding one of these pipes."""
     out = []
-    for pid in _running(b"forkserver"):
+    for pid in _running(b"sys.stdin.buffer.readline()"):
         if not _cmdline(pid).startswith(sys.executable.encode()):
             continue
         try:
@@ -144,7 +145,7 @@ def test_stale_containers_are_reaped():
     stale_owner = owner_tag(dead.pid)
     dead.wait()
     live_owner = owner_tag()
-    made = [client.containers.create("codeharness-sandbox:py3.11", ["sleep", "300"],
+    made = [client.containers.create(DEFAULT_IMAGE, ["sleep", "300"],
                                      labels={SANDBOX_LABEL: "1", OWNER_LABEL: o}, network_mode="none")
             for o in (stale_owner, live_owner)]
     try:

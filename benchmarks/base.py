@@ -1,0 +1,67 @@
+"""What every benchmark adapter shares: where problems come from and how a sample
+becomes a program."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io import DataError, load_rows, read_records
+from .records import Problem
+
+DATA = Path(__file__).parent / "data"
+
+
+class Benchmark:
+    name = ""
+    hf_id = ""
+    hf_config: str | None = None
+    test_kind = ""
+    # Bundled sources (name -> file under data/) and the ones loaded by default.
+    bundled: dict[str, str] = {}
+    default: tuple[str, ...] = ()
+
+    @property
+    def default_source(self) -> str:
+        return str(DATA / self.bundled[self.default[0]])
+
+    def load(self, source: str | None = None, split: str = "test") -> list[Problem]:
+        """``source``: None (the bundled default sources), a bundled source name, a local
+        file (JSONL/JSON/Parquet, .gz ok), a local dataset folder or a HF dataset id.
+        Problems that appear in several sources are kept once (first wins)."""
+        names = self.default if source is None else (source,) if source in self.bundled else None
+        if names is None:
+            return self.from_rows(load_rows(source, split, self.hf_config), source)
+        problems: dict[str, Problem] = {}
+        for name in names:
+            for p in self.from_rows(read_records(DATA / self.bundled[name]), name):
+                problems.setdefault(p.id, p)
+        return list(problems.values())
+
+    def from_rows(self, rows: list[dict], source: str) -> list[Problem]:
+        out = []
+        for i, row in enumerate(rows, 1):
+            problem = self.problem(row, f"{source} row {i}")
+            if problem is not None:
+                out.append(problem)
+        return out
+
+    def problem(self, row: dict, where: str) -> Problem | None:
+        """One row of any supported format as a Problem (None: a row without tests)."""
+        raise NotImplementedError
+
+    def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
+        """The program a sample stands for; by default a complete program."""
+        return solution if solution is not None else completion or ""
+
+    def prompt(self, problem: Problem, style: str = "default") -> str:
+        return problem.prompt
+
+    def aliases(self, problems: list[Problem]) -> dict[str, str]:
+        """Other ids for these problems (AdaptiveLLM's) -> our id."""
+        return {}
+
+
+def require(row: dict, fields: tuple[str, ...], where: str) -> None:
+    missing = [f for f in fields if f not in row]
+    if missing:
+        raise DataError(f"{where}: missing field(s) {', '.join(missing)}")

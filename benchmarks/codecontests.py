@@ -1,0 +1,90 @@
+"""CodeContests (DeepMind): stdin/stdout problems.
+
+Bundled sources (see data/codecontests/SOURCE.md):
+  ``test66``      66 of the 165 test-split problems (AdaptiveLLM's code_contests/N) with
+                  their complete public+private+generated tests, no references;
+  ``train300``    300 train-split problems with ~10 tests and one Python solution each;
+  ``sandboxfusion`` 20 train-split problems in SandboxFusion's row format.
+HF ``deepmind/code_contests`` rows load too (Python 3 solutions become references)."""
+
+from __future__ import annotations
+
+from .base import Benchmark, require
+from .io import DataError
+from .literal import parse_literal
+from .records import IOTests, Problem
+
+PYTHON3 = 3  # deepmind's Language enum
+SANDBOXFUSION_SUFFIX = ("Please implement a complete Python script. Your program should read input from "
+                        "standard input and write output to standard output.")
+
+
+class CodeContests(Benchmark):
+    name = "codecontests"
+    hf_id = "deepmind/code_contests"
+    test_kind = "stdin/stdout"
+    bundled = {"test66": "codecontests/codecontests_test_mapcoder_format_66.jsonl.gz",
+               "train300": "codecontests/codecontests_train_subset300.jsonl.gz",
+               "sandboxfusion": "codecontests/sandboxfusion_code_contests_sample.jsonl.gz"}
+    default = ("test66", "train300", "sandboxfusion")
+
+    def problem(self, row: dict, where: str) -> Problem:
+        if "content" in row and "test" in row:  # SandboxFusion
+            labels = parse_literal(row["labels"]) if isinstance(row["labels"], str) else row["labels"]
+            tests = parse_literal(row["test"]) if isinstance(row["test"], str) else row["test"]
+            cases = [(t["input"]["stdin"], t["output"]["stdout"]) for t in tests]
+            return self._build(labels["name"], row["content"], cases, (), None, {"source": "sandboxfusion"})
+        require(row, ("name", "description"), where)
+        if "test_list" in row:  # MapCoder (test66)
+            cases = [(t["input"], t["output"][0]) for t in _field(row, "sample_io") + _field(row, "test_list")]
+            meta = {"adaptivellm_id": row.get("adaptivellm_id"), "source": "test66"}
+            return self._build(row["name"], row["description"], cases, (), _seconds(_field(row, "time_limit")), meta)
+        if "tests" in row:  # train300
+            tests = _field(row, "tests")
+            cases = list(zip(tests["input"], tests["output"], strict=True))
+            return self._build(row["name"], row["description"], cases, _python3(_field(row, "solutions")), None,
+                               {"source": "train300"})
+        require(row, ("public_tests", "private_tests", "generated_tests"), where)  # deepmind
+        cases = []
+        for key in ("public_tests", "private_tests", "generated_tests"):
+            cases += list(zip(row[key]["input"], row[key]["output"], strict=True))
+        return self._build(row["name"], row["description"], cases, _python3(row.get("solutions") or {}),
+                           _seconds(row.get("time_limit")), {"source": "deepmind"})
+
+    def _build(self, name, description, cases, references, time_limit, meta) -> Problem:
+        if not cases:
+            raise DataError(f"{name}: no tests")
+        pid = name.split(".", 1)[0].strip()
+        title = name.split(".", 1)[1].strip() if "." in name else name
+        return Problem(benchmark=self.name, id=pid, prompt=description, tests=IOTests(tuple(cases)),
+                       references=tuple(references), time_limit=time_limit,
+                       metadata=dict(meta, name=name, title=title))
+
+    def aliases(self, problems: list[Problem]) -> dict[str, str]:
+        """AdaptiveLLM ``code_contests/N`` -> our id, for the problems we have tests for."""
+        return {p.metadata["adaptivellm_id"]: p.id for p in problems if p.metadata.get("adaptivellm_id")}
+
+    def prompt(self, problem: Problem, style: str = "default") -> str:
+        """AdaptiveLLM's (SandboxFusion's) code_contests prompt."""
+        return f"# {problem.metadata['title']}\n\n{problem.prompt}\n\n{SANDBOXFUSION_SUFFIX}"
+
+
+def _field(row: dict, key: str):
+    value = row.get(key)
+    if value is None:
+        return []
+    return parse_literal(value) if isinstance(value, str) else value
+
+
+def _python3(solutions: dict) -> tuple[str, ...]:
+    langs = solutions.get("language", [])
+    return tuple(s for lang, s in zip(langs, solutions.get("solution", []), strict=False) if lang == PYTHON3)
+
+
+def _seconds(limit) -> float | None:
+    if not limit:
+        return None
+    return limit.get("seconds", 0) + limit.get("nanos", 0) / 1e9
+
+
+

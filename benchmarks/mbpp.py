@@ -1,0 +1,41 @@
+"""MBPP (Google, 974 problems; sanitized subset 427): functions checked by asserts.
+
+Tests run ``test_setup_code`` (full) or ``test_imports`` (sanitized), then the
+``test_list`` asserts, then the ``challenge_test_list`` asserts where present."""
+
+from __future__ import annotations
+
+from .base import Benchmark, require
+from .io import DataError
+from .records import AssertTests, Problem
+
+
+class MBPP(Benchmark):
+    name = "mbpp"
+    hf_id = "mbpp"
+    hf_config = "full"
+    test_kind = "assert"
+    bundled = {"full": "mbpp/mbpp.jsonl.gz", "sanitized": "mbpp/mbpp_sanitized_427.jsonl.gz"}
+    default = ("full",)
+
+    def problem(self, row: dict, where: str) -> Problem:
+        require(row, ("task_id", "code", "test_list"), where)
+        text = row.get("text", row.get("prompt"))
+        if text is None:
+            raise DataError(f"{where}: missing field(s) text (full) or prompt (sanitized)")
+        setup = row.get("test_setup_code") or "\n".join(row.get("test_imports") or [])
+        asserts = list(row["test_list"]) + list(row.get("challenge_test_list") or [])
+        return Problem(
+            benchmark=self.name,
+            id=f"MBPP/{row['task_id']}",
+            prompt=text,
+            tests=AssertTests("\n".join([setup, *asserts]) + "\n"),
+            references=(row["code"],),
+            metadata={"sanitized": "prompt" in row and "text" not in row, "test_list": list(row["test_list"])},
+        )
+
+    def prompt(self, problem: Problem, style: str = "default") -> str:
+        """The MBPP paper's prompt: the task and the three tests the code must pass."""
+        tests = "\n".join(problem.metadata["test_list"])
+        return f"You are an expert Python programmer, and here is your task: {problem.prompt} " \
+               f"Your code should pass these tests:\n\n{tests}\n"

@@ -1,0 +1,86 @@
+"""``benchmarks validate``: run every reference solution (and every known-wrong
+program) of a benchmark in the sandbox; a harness that fails correct code or passes
+broken code shows up here before it poisons a pass matrix."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from benchmarks import Problem, get_benchmark
+from benchmarks.quarantine import quarantined
+from sandboxes import Limits, Verdict, get_sandbox
+
+from .requests import exec_request
+
+# A limit calibrated from the reference's time on this machine, as evalplus does:
+# max(MIN_LIMIT, FACTOR x reference time).
+MIN_LIMIT = 2.0
+FACTOR = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    problem: Problem
+    program: str
+    must_pass: bool  # reference (True) or known-wrong program (False)
+    what: str
+
+
+def checks_for(problem: Problem) -> list[Check]:
+    out = [Check(problem, r, True, f"reference {i}") for i, r in enumerate(problem.references)]
+    wrong = list(problem.metadata.get("wrong", ()))
+    if "buggy_code" in problem.metadata:
+        wrong.append(problem.metadata["buggy_code"])
+    out += [Check(problem, w, False, f"wrong program {i}") for i, w in enumerate(wrong)]
+    return out
+
+
+def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: str | None,
+             workers: int | None, timeout: float, log=print) -> dict:
+    from tqdm import tqdm
+
+    bench = get_benchmark(dataset)
+    problems = bench.load(source)[:limit] if limit else bench.load(source)
+    skip = quarantined(dataset)
+    in_quarantine = [p for p in problems if p.id in skip]
+    checked = [p for p in problems if p.references and p.id not in skip]
+    checks = [c for p in checked for c in checks_for(p)]
+    limits = Limits(timeout=timeout)
+    requests = [exec_request(c.problem, bench.program(c.problem, solution=c.program), limits, id=str(i),
+                             all_cases=False) for i, c in enumerate(checks)]
+    verdicts: list[Verdict | None] = [None] * len(checks)
+    start = time.monotonic()
+    with get_sandbox(sandbox_name, workers) as sandbox, \
+            tqdm(total=len(requests), desc=f"validating {dataset}", unit="prog", file=sys.stderr) as bar:
+        for v in sandbox.run(requests):
+            verdicts[int(v.id)] = v
+            bar.update()
+    wall = time.monotonic() - start
+    failures: dict[str, list[str]] = defaultdict(list)
+    ref_time: dict[str, float] = defaultdict(float)
+    for c, v in zip(checks, verdicts, strict=True):
+        if c.must_pass and v.passed:
+            ref_time[c.problem.id] = max(ref_time[c.problem.id], v.wall_time)
+        if v.passed != c.must_pass:
+            failures[c.problem.id].append(
+                f"{c.what} {'failed' if c.must_pass else 'PASSED'}: {v.status.value} {v.detail[:300]}".rstrip())
+    for pid, lines in failures.items():
+        for line in lines:
+            log(f"{dataset} {pid}: {line}")
+    return {
+        "dataset": dataset,
+        "problems": len(problems),
+        "tests": sum(p.test_count for p in problems),
+        "with_reference": sum(bool(p.references) for p in problems),
+        "checked": len(checked),
+        "passed": len(checked) - len(failures),
+        "failed": len(failures),
+        "failed_ids": sorted(failures),
+        "quarantined": len(in_quarantine),
+        "programs_run": len(checks),
+        "wall_seconds": round(wall, 1),
+        "time_limits": {pid: round(max(MIN_LIMIT, FACTOR * t), 2) for pid, t in sorted(ref_time.items())},
+    }
