@@ -9,12 +9,19 @@ HF ``deepmind/code_contests`` rows load too (Python 3 solutions become reference
 
 from __future__ import annotations
 
+import re
+
 from .base import Benchmark, require
 from .io import DataError
 from .literal import parse_literal
 from .records import IOTests, Problem
 
 PYTHON3 = 3  # deepmind's Language enum
+# Statements that accept YES/NO answers in any letter case (Codeforces' usual
+# "You can output ... in any case"): then, and only then, judging ignores case.
+ANY_CASE = re.compile(r"in any (letter )?(case|register)|any letter case|case[- ]insensitive|"
+                      r"upper ?case and lower ?case|lowercase and uppercase|"
+                      r"(upper|lower)case .{0,40}(accepted|allowed)", re.I)
 SANDBOXFUSION_SUFFIX = ("Please implement a complete Python script. Your program should read input from "
                         "standard input and write output to standard output.")
 
@@ -36,8 +43,10 @@ class CodeContests(Benchmark):
             return self._build(labels["name"], row["content"], cases, (), None, {"source": "sandboxfusion"})
         require(row, ("name", "description"), where)
         if "test_list" in row:  # MapCoder (test66)
-            cases = [(t["input"], t["output"][0]) for t in _field(row, "sample_io") + _field(row, "test_list")]
-            meta = {"adaptivellm_id": row.get("adaptivellm_id"), "source": "test66"}
+            samples = _field(row, "sample_io")
+            cases = [(t["input"], t["output"][0]) for t in samples + _field(row, "test_list")]
+            meta = {"adaptivellm_id": row.get("adaptivellm_id"), "source": "test66", "sample_count": len(samples),
+                    "deepmind_test_case_count": int(row.get("deepmind_test_case_count") or 0)}
             return self._build(row["name"], row["description"], cases, (), _seconds(_field(row, "time_limit")), meta)
         if "tests" in row:  # train300
             tests = _field(row, "tests")
@@ -56,7 +65,8 @@ class CodeContests(Benchmark):
             raise DataError(f"{name}: no tests")
         pid = name.split(".", 1)[0].strip()
         title = name.split(".", 1)[1].strip() if "." in name else name
-        return Problem(benchmark=self.name, id=pid, prompt=description, tests=IOTests(tuple(cases)),
+        tests = IOTests(tuple(cases), case_sensitive=not ANY_CASE.search(description))
+        return Problem(benchmark=self.name, id=pid, prompt=description, tests=tests,
                        references=tuple(references), time_limit=time_limit,
                        metadata=dict(meta, name=name, title=title))
 

@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--out", help="write the full summary (with calibrated time limits) as JSON here")
     _add_sandbox_options(va, timeout=60.0)
 
+    rp = sub.add_parser("report", help="reports over data and runs")
+    rpsub = rp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ag = rpsub.add_parser("adaptivellm-agreement",
+                          help="re-execute the AdaptiveLLM generations and compare with the authors' verdicts")
+    ag.add_argument("--dataset", required=True, choices=["humaneval", "leetcode", "codecontests"])
+    ag.add_argument("--models", help="comma-separated model names (default: all in the artifact)")
+    ag.add_argument("--workers", type=_positive_int)
+    ag.add_argument("--out", help="write the full report (every disagreement) as JSON here")
+    _add_sandbox_options(ag, timeout=10.0)
+
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = sbsub.add_parser("build", help="build the Docker sandbox image")
@@ -222,4 +232,25 @@ def cmd_benchmarks(args) -> int:
     return 0 if summary["failed"] == 0 else 1
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "sandbox": cmd_sandbox, "benchmarks": cmd_benchmarks}
+def cmd_report(args) -> int:
+    from sandboxes import WorkerBroken
+    from sandboxes.image import DockerUnavailable
+
+    from .agreement import agreement
+
+    _limits(args)
+    models = args.models.split(",") if args.models else None
+    try:
+        report = agreement(args.dataset, args.sandbox, args.workers, args.timeout, models)
+    except (WorkerBroken, DockerUnavailable) as exc:
+        raise _sandbox_failure(exc) from None
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "disagreements"}, indent=1))
+    return 0
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
+            "sandbox": cmd_sandbox}

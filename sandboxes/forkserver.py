@@ -27,7 +27,6 @@ import functools  # noqa: F401
 import gc
 import hashlib  # noqa: F401
 import heapq  # noqa: F401
-import io
 import itertools  # noqa: F401
 import json
 import math
@@ -183,10 +182,12 @@ def _prepare_children(workdir):
                       LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
     tempfile.tempdir = workdir
     sys.path[:] = [workdir] + [p for p in sys.path if p]
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
-                                                   errors="backslashreplace", line_buffering=True)
+    # open() rather than bare TextIOWrapper: programs read attributes such as .mode
+    # and .buffer that the interpreter's own streams have.
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False,
+                                       buffering=1)
     # SIGXFSZ back to "terminate" (Python ignores it): an over-long file must end the
     # program, not raise an exception it could catch and carry on writing.
     for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT, signal.SIGXFSZ):
@@ -201,10 +202,27 @@ def _run_child(req, nonce):
     """Runs in the forked child; never returns. One exit point, through the captured
     ``_exit``, and ``passed`` is only reported after the test code ran to its end."""
     status, detail, exit_code = _run_program(req)
+    if req.get("test") is None:
+        _finish_script()
     _flush_std()
     if status is not None:
         _report(nonce, status, detail)
     _exit(exit_code)
+
+
+def _finish_script():
+    """What the interpreter does at exit, which os._exit skips: wait for non-daemon
+    threads (contest solutions often run main() in a thread with a big stack), then
+    run atexit handlers (fast-I/O wrappers flush there)."""
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
 
 
 def _candidate_module(name):

@@ -27,7 +27,7 @@ from .records import ExecRequest, Status, Verdict
 # [main name, main source]], so they need no file inside the image or namespace,
 # never go stale there, and `ps` shows a short command line.
 SERVER_MODULES = [[name, (Path(__file__).parent / f"{name}.py").read_text()] for name in ("judge", "forkserver")]
-BOOTSTRAP = ["python3", "-I", "-S", "-c",
+BOOTSTRAP = ["python3", "-I", "-c",  # with site: distro packages (sortedcontainers) import
              "import sys,json,types\n"
              "*mods,(name,src)=json.loads(sys.stdin.buffer.readline())\n"
              "for n,s in mods:\n"
@@ -104,7 +104,8 @@ class Worker(ABC):
             self.channel.send(json.dumps(req.to_wire()).encode() + b"\n")
         except (OSError, ValueError) as exc:  # ValueError: pipe already closed
             raise WorkerBroken(f"cannot send to fork server: {exc}") from None
-        line = self.channel.readline(req.limits.timeout + GRACE_SECONDS)
+        runs = len(req.cases) if req.cases else 1  # each case runs under its own limit
+        line = self.channel.readline(req.limits.timeout * runs + GRACE_SECONDS * runs ** 0.5)
         try:
             return Verdict.from_wire(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
