@@ -50,7 +50,10 @@ class CodeContests(Benchmark):
             return self._build(row["name"], row["description"], cases, (), _seconds(_field(row, "time_limit")), meta)
         if "tests" in row:  # train300
             tests = _field(row, "tests")
-            cases = list(zip(tests["input"], tests["output"], strict=True))
+            # Its builder stripped the final newline that every upstream input file
+            # has; programs doing readline()[:-1] need it back.
+            inputs = [i if i.endswith("\n") else i + "\n" for i in tests["input"]]
+            cases = list(zip(inputs, tests["output"], strict=True))
             return self._build(row["name"], row["description"], cases, _python3(_field(row, "solutions")), None,
                                {"source": "train300"})
         require(row, ("public_tests", "private_tests", "generated_tests"), where)  # deepmind
