@@ -203,16 +203,16 @@ def _prepare_children(workdir):
 def _run_child(req, nonce):
     """Runs in the forked child; never returns. One exit point, through the captured
     ``_exit``, and ``passed`` is only reported after the test code ran to its end."""
-    status, detail, exit_code = _run_program(req)
-    if req.get("test") is None:
-        _finish_script()
+    status, detail, exit_code, namespace = _run_program(req)
+    if req.get("test") is None and namespace is not None:
+        _finish_script(namespace)
     _flush_std()
     if status is not None:
         _report(nonce, status, detail)
     _exit(exit_code)
 
 
-def _finish_script():
+def _finish_script(namespace):
     """What the interpreter does at exit, which os._exit skips: wait for non-daemon
     threads (contest solutions often run main() in a thread with a big stack), run
     atexit handlers, then tear the program's module down so that objects flushing in
@@ -226,16 +226,18 @@ def _finish_script():
         atexit._run_exitfuncs()
         _flush_std()
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        main = sys.modules.get("__main__")
-        namespace = vars(main) if main is not None else {}
         for value in list(namespace.values()):
             # Flushed while the module's globals (which flush() may use) still exist.
             if isinstance(value, io.IOBase) and not value.closed:
                 value.flush()
         namespace.clear()
         gc.collect()
-    except BaseException:
-        pass
+    except BaseException as exc:  # the program's exit code failed; say so, as Python does
+        try:
+            print("Exception ignored at program exit:", file=sys.__stderr__)
+            _excepthook(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            pass
 
 
 def _candidate_module(name):
@@ -274,35 +276,35 @@ def _crash(exc):
 
 
 def _run_program(req):
-    """(status to report or None, detail, exit status)."""
+    """(status to report or None, detail, exit status, the program's namespace or None)."""
     test = req.get("test")
     try:
         code = compile(req["code"], "main.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
-        return "syntax_error", _describe(exc), 1
+        return "syntax_error", _describe(exc), 1, None
     try:
         test_code = compile(test, "tests.py", "exec", dont_inherit=True) if test is not None else None
     except (SyntaxError, ValueError) as exc:
-        return "sandbox_error", "test code does not compile: " + _describe(exc), 1
+        return "sandbox_error", "test code does not compile: " + _describe(exc), 1, None
     namespace = _candidate_module("__main__" if test_code is None else "candidate")
     try:
         exec(code, namespace)
     except SystemExit as exc:
-        return None, "", _exit_code(exc)
+        return None, "", _exit_code(exc), namespace
     except BaseException as exc:
-        return _crash(exc)
+        return (*_crash(exc), namespace)
     if test_code is None:
-        return None, "", 0
+        return None, "", 0, namespace
     _restore_modules()
     try:
         exec(test_code, _test_namespace(namespace))
     except AssertionError as exc:
-        return "failed", _describe(exc) or "AssertionError", 1
+        return "failed", _describe(exc) or "AssertionError", 1, namespace
     except SystemExit as exc:
-        return None, "", _exit_code(exc)
+        return None, "", _exit_code(exc), namespace
     except BaseException as exc:
-        return _crash(exc)
-    return "passed", "", 0
+        return (*_crash(exc), namespace)
+    return "passed", "", 0, namespace
 
 
 # -------------------------------------------------------------------------- server
