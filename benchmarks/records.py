@@ -20,6 +20,7 @@ class IOTests:
 
     cases: tuple[tuple[str, str], ...]
     case_sensitive: bool = True
+    strict_integers: bool = False  # "50.0" is not "50" (AtCoder); else numeric tolerance applies
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class RunBugRun(Benchmark):
             benchmark=self.name,
             id=str(row["id"]),
             prompt=row["buggy_code"],
-            tests=IOTests(tuple(cases)),
+            tests=IOTests(tuple(cases), strict_integers=True),  # AtCoder/AOJ judge integers exactly
             references=(row["fixed_code"],),
             metadata={"problem_id": row["problem_id"], "buggy_code": row["buggy_code"],
                       "errors": row.get("errors") or [], "derived": self._derived},

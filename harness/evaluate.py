@@ -7,11 +7,12 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks import DataError, Problem, get_benchmark
 from benchmarks.io import iter_jsonl
+from benchmarks.quarantine import quarantined
 from sandboxes import Limits, Status, Verdict
 
 from .errors import UserError
@@ -69,7 +70,9 @@ def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sa
 
 def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers: int | None,
              limits: Limits, out: str | None = None, source: str | None = None,
-             ks: tuple[int, ...] = (1, 10, 100)) -> dict:
+             ks: tuple[int, ...] = (1, 10, 100), time_limits: dict[str, float] | None = None) -> dict:
+    """``time_limits``: per-problem seconds (``benchmarks validate --out`` calibrates them
+    on this machine); problems not in it get ``limits.timeout``."""
     from tqdm import tqdm
 
     from sandboxes import get_sandbox
@@ -78,7 +81,10 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     samples = read_samples(path, dataset, source)
     out_path = Path(out) if out else Path(str(path) + "_results.jsonl")
     check_writable(out_path)  # before the run, not after it
-    requests = [exec_request(s.problem, s.program, limits, id=str(i)) for i, s in enumerate(samples)]
+    per_problem = {pid: replace(limits, timeout=t) for pid, t in (time_limits or {}).items()}
+    requests = [exec_request(s.problem, s.program, per_problem.get(s.problem.id, limits), id=str(i))
+                for i, s in enumerate(samples)]
+    skip = quarantined(dataset)
     verdicts: list[Verdict | None] = [None] * len(samples)
     sandbox = get_sandbox(sandbox_name, workers, limits.memory_mb)
     with sandbox:
@@ -93,10 +99,14 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
             for v in sandbox.run(requests):
                 verdicts[int(v.id)] = v
                 bar.update()
-    rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v))
+    rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v),
+                 **({"quarantined": skip[s.problem.id]} if s.problem.id in skip else {}))
             for s, v in zip(samples, verdicts, strict=True)]
     write_jsonl_atomic(out_path, rows)
-    return summarize(samples, verdicts, out_path, ks)
+    summary = summarize(samples, verdicts, out_path, ks)
+    # Scored like the rest, never hidden: their verdicts may be wrong (a checker is needed).
+    summary["quarantined_tasks"] = sorted({s.problem.id for s in samples if s.problem.id in skip})
+    return summary
 
 
 def _result_text(v: Verdict) -> str:

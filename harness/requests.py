@@ -42,5 +42,6 @@ def exec_request(problem: Problem, program: str, limits: Limits, id: str = "", a
         return ExecRequest(program, call_test_code(tests), limits=limits, id=id)
     if isinstance(tests, IOTests):
         return ExecRequest(program, limits=limits, id=id, cases=tuple(IOCase(i, o) for i, o in tests.cases),
-                           case_sensitive=tests.case_sensitive, all_cases=all_cases)
+                           case_sensitive=tests.case_sensitive, strict_integers=tests.strict_integers,
+                           all_cases=all_cases)
     raise TypeError(f"{problem.benchmark} {problem.id}: unknown test kind {type(tests).__name__}")

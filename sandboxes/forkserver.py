@@ -573,7 +573,8 @@ def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
         total["peak_memory_kb"] = max(total["peak_memory_kb"], verdict["peak_memory_kb"])
         if verdict["status"] == "passed":
             diff = judge.compare_stdout(stdout.decode("utf-8", errors="replace"), case["expected"],
-                                        rules.get("float_tol", judge.FLOAT_TOL), rules.get("case_sensitive", True))
+                                        rules.get("float_tol", judge.FLOAT_TOL), rules.get("case_sensitive", True),
+                                        rules.get("strict_integers", False))
             if diff is not None:
                 verdict = dict(verdict, status="failed", detail=f"test {i}: wrong answer: {diff}")
         elif verdict["status"] != "sandbox_error":

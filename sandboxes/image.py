@@ -13,11 +13,11 @@ from pathlib import Path
 
 IMAGE_REPO = "codeharness-sandbox"
 PYTHON_TAG = "py3.11"  # Debian bookworm's python3; the Dockerfile pins the same version
-IMAGE_REVISION = "r2"  # bump when the image's contents change: r2 added sortedcontainers
+IMAGE_REVISION = "r3"  # bump when the image's contents change: r2 sortedcontainers, r3 numpy
 DEFAULT_IMAGE = f"{IMAGE_REPO}:{PYTHON_TAG}-{IMAGE_REVISION}"
 # Importable in every sandbox, as on the judges the benchmarks come from (LeetCode's
-# reference solutions use sortedcontainers).
-EXTRA_DEBIAN_PACKAGES = ("python3-sortedcontainers",)
+# reference solutions use sortedcontainers; AtCoder's, in RunBugRun, numpy).
+EXTRA_DEBIAN_PACKAGES = ("python3-sortedcontainers", "python3-numpy")
 SANDBOX_LABEL = "org.codeharness.sandbox"
 OWNER_LABEL = "org.codeharness.owner"
 DOCKERFILE_DIR = Path(__file__).with_name("docker")

@@ -69,6 +69,7 @@ class ExecRequest:
     cases: tuple[IOCase, ...] | None = None
     case_sensitive: bool = True
     float_tol: float = 1e-6
+    strict_integers: bool = False
     all_cases: bool = False
 
     def __post_init__(self) -> None:
@@ -85,7 +86,8 @@ class ExecRequest:
         }
         if self.cases is not None:
             wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]
-            wire["compare"] = {"case_sensitive": self.case_sensitive, "float_tol": self.float_tol}
+            wire["compare"] = {"case_sensitive": self.case_sensitive, "float_tol": self.float_tol,
+                               "strict_integers": self.strict_integers}
             wire["all_cases"] = self.all_cases
         return wire
 

@@ -27,12 +27,22 @@ def harness(*args):
     ("codecontests", "train300", 300, 300),
     ("codecontests", "sandboxfusion", 20, 0),
     ("leetcode", None, 437, 437),
+    ("runbugrun", None, 732, 732),  # bug records of the 95 problems with derived tests
 ])
 def test_bundled_counts(name, source, problems, with_refs):
     loaded = get_benchmark(name).load(source)
     assert len(loaded) == problems
     assert sum(bool(p.references) for p in loaded) == with_refs
     assert len({p.id for p in loaded}) == problems
+
+
+def test_runbugrun_tests_are_marked_derived():
+    problems = get_benchmark("runbugrun").load()
+    assert {p.metadata["problem_id"] for p in problems} and len({p.metadata["problem_id"] for p in problems}) == 95
+    assert all(p.metadata["derived"] for p in problems)
+    assert sum(p.test_count for p in problems) == 7406
+    prompt = get_benchmark("runbugrun").prompt(problems[0])
+    assert prompt.startswith("Provide a fix for the buggy function") and problems[0].metadata["buggy_code"] in prompt
 
 
 def test_test_kinds_and_aliases():
@@ -69,6 +79,7 @@ def test_benchmarks_list():
     ("apps", []),  # every fixture: 16 references pass, 32 wrong variants fail
     ("codecontests", ["--source", "train300", "--limit", "15"]),
     ("leetcode", ["--limit", "15"]),
+    ("runbugrun", ["--limit", "25"]),  # fixed programs pass, buggy ones fail
 ])
 def test_validate_references(sandbox_name, dataset, args):
     if sandbox_name == "docker":
@@ -92,3 +103,26 @@ def test_evaluate_resolves_adaptivellm_ids(tmp_path):
     row = json.loads(Path(str(samples) + "_results.jsonl").read_text())
     assert row["status"] == "failed" and row["result"].startswith("failed: test 0: wrong answer")
     assert "1575_A" in cc
+
+
+def test_evaluate_marks_quarantined_and_uses_calibrated_limits(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "27_B", "solution": "print(1, 2)\n"}) + "\n"
+                       + json.dumps({"task_id": "1575_A", "solution": "import time\ntime.sleep(3)\n"}) + "\n")
+    limits = tmp_path / "limits.json"
+    limits.write_text(json.dumps({"time_limits": {"1575_A": 0.5}}))
+    proc = harness("evaluate", "--dataset", "codecontests", "--samples", str(samples), "--sandbox", "local",
+                   "--timeout", "20", "--time-limits", str(limits))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()]
+    from benchmarks.quarantine import quarantined
+
+    assert rows[0]["quarantined"] == quarantined("codecontests")["27_B"]
+    assert rows[0]["quarantined"].startswith('"If there are several solutions, output any of them"')
+    assert "quarantined" not in rows[1]
+    assert rows[1]["status"] == "timeout" and "0.5 s" in rows[1]["result"]
+    assert "1 tasks are quarantined" in proc.stderr
+    limits.write_text("{}")
+    proc = harness("evaluate", "--dataset", "codecontests", "--samples", str(samples), "--sandbox", "local",
+                   "--time-limits", str(limits))
+    assert proc.returncode == 2 and "limits.json: not a `benchmarks validate --out` file" in proc.stderr

@@ -40,6 +40,15 @@ def test_floats_within_1e_6(contests):
     assert not tokens_equal("nan", "NaN") and not tokens_equal("inf", "1e309")
 
 
+def test_strict_integers_for_judges_that_want_them():
+    # RunBugRun p03035's buggy programs print B/2 as "50.0" where AtCoder wants "50".
+    rbr = [p for p in get_benchmark("runbugrun").load()]
+    assert rbr and all(p.tests.strict_integers for p in rbr)
+    assert compare_stdout("50.0", "50\n", strict_integers=True) == "token 1: expected '50', got '50.0'"
+    assert compare_stdout("50.0", "50\n") is None
+    assert compare_stdout("50", "50.0\n", strict_integers=True) is None  # floats keep their tolerance
+
+
 def test_huge_integers_compare_exactly(contests):
     # 1407_E test 5 expects a 20-digit integer; a float compare would call n and n+1 equal.
     expected = contests["1407_E"].tests.cases[5][1]
