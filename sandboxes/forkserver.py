@@ -56,6 +56,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 RESULT_FD = 3
+EXIT_OOM = 71  # the child ran out of memory where it could no longer report
 WORKDIR = "work"  # under --tmp; created empty for each program, removed after it
 TAIL_BYTES = 4096
 STDERR_KEEP = 1 << 20
@@ -510,6 +511,8 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
             os._exit(70)
         try:
             _run_child(req, nonce)
+        except MemoryError:  # out of memory even for the harness's own exit path
+            os._exit(EXIT_OOM)
         finally:
             os._exit(70)  # never return into the server loop
     for fd in (stdin_fd, out_w, err_w, res_w):
@@ -614,6 +617,8 @@ def _decide(req, killed_for, report, extra):
     if sig is not None:
         return _verdict("runtime_error", f"killed by signal {signal.Signals(sig).name}", **extra)
     code = extra["exit_code"]
+    if code == EXIT_OOM:
+        return _verdict("oom", "MemoryError", **extra)
     if code != 0:
         return _verdict("runtime_error", f"exit status {code}", **extra)
     if has_tests:
