@@ -40,7 +40,10 @@ class PipeChannel(Channel):
         return self.proc.stdout.fileno()
 
     def _recv(self) -> bytes:
-        return os.read(self.fileno(), 1 << 16)
+        data = os.read(self.fileno(), 1 << 16)
+        if not data:
+            raise WorkerBroken("fork server closed its output")
+        return data
 
     def send(self, data: bytes) -> None:
         self.proc.stdin.write(data)

@@ -53,7 +53,8 @@ class Channel(ABC):
 
     @abstractmethod
     def _recv(self) -> bytes:
-        """Bytes of the server's stdout; b"" at end of stream."""
+        """Bytes of the server's stdout now readable (maybe none yet, e.g. half a
+        frame); raises WorkerBroken at end of stream."""
 
     @abstractmethod
     def send(self, data: bytes) -> None: ...
@@ -73,10 +74,7 @@ class Channel(ABC):
                 left = deadline - time.monotonic()
                 if left <= 0 or not sel.select(left):
                     raise WorkerBroken(f"no answer within {timeout:.0f} s")
-                chunk = self._recv()
-                if not chunk:
-                    raise WorkerBroken("fork server closed its output")
-                self._buf += chunk
+                self._buf += self._recv()
         finally:
             sel.close()
         line, _, rest = bytes(self._buf).partition(b"\n")
