@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from .base import DATA, Benchmark, require
 from .io import DataError, read_records
@@ -70,8 +71,6 @@ class APPS(Benchmark):
 def _with_fixture(problem: Problem, fixture: dict | None) -> Problem:
     if fixture is None:
         return problem
-    from dataclasses import replace
-
     return replace(problem, references=problem.references + (fixture["solution"],),
                    metadata=dict(problem.metadata, wrong=tuple(fixture.get("wrong", ()))))
 

@@ -43,14 +43,15 @@ def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: 
     from tqdm import tqdm
 
     bench = get_benchmark(dataset)
-    problems = bench.load(source)[:limit] if limit else bench.load(source)
+    problems = bench.load(source)[:limit]
     skip = quarantined(dataset)
     in_quarantine = [p for p in problems if p.id in skip]
     checked = [p for p in problems if p.references and p.id not in skip]
     checks = [c for p in checked for c in checks_for(p)]
     limits = Limits(timeout=timeout)
-    requests = [exec_request(c.problem, bench.program(c.problem, solution=c.program), limits, id=str(i),
-                             all_cases=False) for i, c in enumerate(checks)]
+    # References and known-wrong programs are complete programs already (LeetCode's
+    # include the preamble), so they run as they are.
+    requests = [exec_request(c.problem, c.program, limits, id=str(i)) for i, c in enumerate(checks)]
     verdicts: list[Verdict | None] = [None] * len(checks)
     start = time.monotonic()
     with get_sandbox(sandbox_name, workers) as sandbox, \

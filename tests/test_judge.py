@@ -88,6 +88,6 @@ def test_apps_call_arguments_are_one_per_line():
     apps = {p.id: p for p in get_benchmark("apps").load()}
     assert apps["1642"].tests.fn_name == "multiply"
     assert apps["1642"].tests.cases[0][0] == "[24, 2]"  # stored as "24\n2"
-    unquoted = [p for p in apps.values() if p.tests.__class__.__name__ == "CallTests"
-                and any('"' in a for a, _ in p.tests.cases)]
-    assert unquoted  # string arguments stored unquoted upstream arrive as strings
+    # 4724 (drop_cap) stores its string argument unquoted: "apple of banana".
+    assert apps["4724"].tests.fn_name == "drop_cap"
+    assert apps["4724"].tests.cases[0] == ('["apple of banana"]', '["Apple of Banana"]')
