@@ -126,3 +126,57 @@ def test_evaluate_marks_quarantined_and_uses_calibrated_limits(tmp_path):
     proc = harness("evaluate", "--dataset", "codecontests", "--samples", str(samples), "--sandbox", "local",
                    "--time-limits", str(limits))
     assert proc.returncode == 2 and "limits.json: not a `benchmarks validate --out` file" in proc.stderr
+
+
+LCS_FIXTURE = ROOT / "tests/fixtures/leetcodesample_format.jsonl"
+
+
+def test_leetcodesample_rows_run_like_sandboxfusion(tmp_path):
+    """SandboxFusion AutoEval rows (sine/LeetCodeSample's format): both test layouts
+    (#<INSERT> and appended), ids resolved from AdaptiveLLM's question ids, and the
+    authors' generations get the same verdicts as through the LeetCodeDataset rows
+    that hold the same tests."""
+    lc = get_benchmark("leetcode")
+    rows = lc.load(str(LCS_FIXTURE))
+    assert [p.id for p in rows] == ["9000", "9001", "9002"]
+    assert lc.aliases(rows) == {"LeetCode/0": "9000", "LeetCode/1": "9001", "LeetCode/2": "9002"}
+    appended = rows[2]
+    assert appended.metadata["autoeval_prefix"] is None
+    assert "if __name__" not in lc.program(appended, solution="x = 1\nif __name__ == '__main__':\n    main()\n")
+    proc = harness("benchmarks", "validate", "--dataset", "leetcode", "--source", str(LCS_FIXTURE),
+                   "--sandbox", "local")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (summary["checked"], summary["passed"], summary["failed"]) == (3, 3, 0), proc.stdout
+
+    from benchmarks.io import read_records
+    from harness.extract import extract_code
+
+    samples, lines = tmp_path / "s.jsonl", []
+    gens = sorted((ROOT / "benchmarks/data/adaptivellm/generations").glob("*-Leetcode.jsonl.gz"))
+    for path in gens:
+        for r in read_records(path):
+            if r["id"] in ("LeetCode/0", "LeetCode/1", "LeetCode/2"):
+                lines += [json.dumps({"task_id": r["id"], "solution": extract_code(c)}) for c in r["responses"]]
+    samples.write_text("\n".join(lines) + "\n")
+    results = {}
+    for source in (str(LCS_FIXTURE), None):
+        out = tmp_path / f"{bool(source)}.jsonl"
+        proc = harness("evaluate", "--dataset", "leetcode", "--samples", str(samples), "--sandbox", "local",
+                       "--timeout", "2", "--out", str(out), *(["--source", source] if source else []))
+        assert proc.returncode == 0, proc.stderr
+        results[bool(source)] = [json.loads(x)["passed"] for x in out.read_text().splitlines()]
+    assert len(results[True]) == 105 and results[True] == results[False]
+    assert sum(results[True]) == 2  # measured (the authors' LeetCodeSample tests: 4)
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"id": 1, "content": "q", "labels": "{}", "test": "{not json"}, "field 'test' is neither JSON"),
+    ({"id": 1, "content": "q", "labels": {"programming_language": "cpp"}, "test": {"code": ""}},
+     "only Python rows"),
+    ({"id": 1, "content": "q", "labels": {}, "test": {"code": "x = #<INSERT>"}}, "must start a line"),
+    ({"id": 1, "content": "q", "labels": {}, "test": {"code": "", "asset": {"a.txt": "eA=="}}}, "asset files"),
+    ({"id": 1, "content": "q", "labels": [], "test": {"code": ""}}, "'labels' must be an object"),
+])
+def test_leetcodesample_bad_rows(row, message):
+    with pytest.raises(DataError, match=message):
+        get_benchmark("leetcode").from_rows([row], "rows.jsonl")
