@@ -14,7 +14,8 @@ DATA = Path(__file__).parent / "data"
 class Benchmark:
     name = ""
     hf_id = ""
-    hf_config: str | None = None
+    # HF dataset id -> its config (subset) name, for ids that need one.
+    hf_configs: dict[str, str] = {}
     test_kind = ""
     # Bundled sources (name -> file under data/) and the ones loaded by default.
     bundled: dict[str, str] = {}
@@ -30,7 +31,7 @@ class Benchmark:
         Problems that appear in several sources are kept once (first wins)."""
         names = self.default if source is None else (source,) if source in self.bundled else None
         if names is None:
-            return self.from_rows(load_rows(source, split, self.hf_config), source)
+            return self.from_rows(load_rows(source, split, self.hf_configs.get(source)), source)
         problems: dict[str, Problem] = {}
         for name in names:
             for p in self.from_rows(read_records(DATA / self.bundled[name]), name):

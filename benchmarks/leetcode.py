@@ -30,6 +30,7 @@ INSERT = "#<INSERT>"
 class LeetCode(Benchmark):
     name = "leetcode"
     hf_id = "newfacade/LeetCodeDataset"
+    hf_configs = {"sine/LeetCodeSample": "python"}
     test_kind = "assert (call-based)"
     bundled = {"v0.3.1-test": "leetcode/LeetCodeDataset-v0.3.1-test.jsonl.gz",
                "adaptivellm": "leetcode/adaptivellm_leetcode_subset.jsonl.gz"}

@@ -13,7 +13,7 @@ from .records import AssertTests, Problem
 class MBPP(Benchmark):
     name = "mbpp"
     hf_id = "mbpp"
-    hf_config = "full"
+    hf_configs = {"mbpp": "full", "google-research-datasets/mbpp": "full"}
     test_kind = "assert"
     bundled = {"full": "mbpp/mbpp.jsonl.gz", "sanitized": "mbpp/mbpp_sanitized_427.jsonl.gz"}
     default = ("full",)

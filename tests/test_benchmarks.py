@@ -180,3 +180,19 @@ def test_leetcodesample_rows_run_like_sandboxfusion(tmp_path):
 def test_leetcodesample_bad_rows(row, message):
     with pytest.raises(DataError, match=message):
         get_benchmark("leetcode").from_rows([row], "rows.jsonl")
+
+
+def test_hf_ids_get_their_config(monkeypatch):
+    """LeetCodeSample lives in the `python` subset; the hub is unreachable here, so
+    the call `datasets` receives is checked, and feeding its rows back works."""
+    import datasets
+
+    calls = []
+    rows = [json.loads(line) for line in LCS_FIXTURE.read_text().splitlines()]
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **kw: calls.append((a, kw)) or rows)
+    problems = get_benchmark("leetcode").load("sine/LeetCodeSample")
+    assert calls == [(("sine/LeetCodeSample", "python"), {"split": "test"})]
+    assert [p.id for p in problems] == ["9000", "9001", "9002"]
+    with pytest.raises(DataError, match="mbpp row 1: missing field"):  # LeetCode rows are not MBPP's
+        get_benchmark("mbpp").load("mbpp", split="test")
+    assert calls[1] == (("mbpp", "full"), {"split": "test"})
