@@ -67,6 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
                          "of any task is left out)")
     _add_sandbox_options(ev, timeout=10.0)
 
+    rn = sub.add_parser("run", help="generate with a model pool, execute, store the pass matrix (resumable)")
+    rn.add_argument("--dataset", required=True, help="benchmark name, or several comma-separated")
+    rn.add_argument("--models", required=True, help="pool.yaml (see examples/)")
+    rn.add_argument("--split", default="test", help="dataset split, for HF sources (default test)")
+    rn.add_argument("--source", help="local problems file or HF dataset id (default: the bundled copy)")
+    rn.add_argument("--limit", type=_positive_int, help="first N problems of each dataset")
+    rn.add_argument("--n", type=_positive_int, help="samples per problem for every model (default: each model's n)")
+    rn.add_argument("--workers", type=_positive_int, help="parallel sandbox workers (default: one per core)")
+    rn.add_argument("--run-dir", help="where the run is stored (default results/<dataset>__<pool stem>); "
+                                      "re-running the same command resumes it")
+    rn.add_argument("--fresh", action="store_true", help="start the run over (deletes its stored samples)")
+    rn.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                    help="do not calibrate per-problem time limits from the references; use --timeout")
+    rn.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    _add_sandbox_options(rn, timeout=10.0)
+
+    mx = sub.add_parser("matrix", help="export a run's samples, pass matrix and cost matrix")
+    mx.add_argument("run", help="run directory")
+    mx.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    mx.add_argument("--out", help="output directory (default: the run directory)")
+
     ex = sub.add_parser("exec", help="run one program and print its verdict as a JSON line")
     ex.add_argument("program", help="Python file to run")
     ex.add_argument("--stdin", help="file whose content is the program's stdin")
@@ -178,6 +199,43 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from sandboxes import WorkerBroken
+    from sandboxes.image import DockerUnavailable
+
+    from .run import RunConfig, run
+    from .summary import format_table
+
+    _limits(args)
+    cfg = RunConfig(datasets=tuple(d.strip() for d in args.dataset.split(",") if d.strip()), pool=args.models,
+                    run_dir=args.run_dir, split=args.split, source=args.source, limit=args.limit, n=args.n,
+                    sandbox=args.sandbox, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
+                    fresh=args.fresh, calibrate=args.calibrate)
+    try:
+        summary = run(cfg)
+    except (WorkerBroken, DockerUnavailable) as exc:
+        raise _sandbox_failure(exc) from None
+    print(json.dumps(summary) if args.json else format_table(summary))
+    from .matrix import write_matrix
+
+    written = write_matrix(summary["run"])
+    print(f"run: {summary['run']}; matrix: {', '.join(p.name for p in written)}", file=sys.stderr)
+    errors = sum(m["statuses"].get("sandbox_error", 0) for m in summary["models"])
+    if errors:
+        print(f"error: {errors} samples got sandbox_error (the harness failed, twice); re-run to retry them",
+              file=sys.stderr)
+        return EXIT_SANDBOX_ERROR
+    return 0
+
+
+def cmd_matrix(args) -> int:
+    from .matrix import write_matrix
+
+    for path in write_matrix(args.run, args.format, args.out):
+        print(path)
+    return 0
+
+
 def cmd_exec(args) -> int:
     from pathlib import Path
 
@@ -274,5 +332,5 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
+COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "evaluate": cmd_evaluate, "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
             "sandbox": cmd_sandbox}

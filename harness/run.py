@@ -1,0 +1,253 @@
+"""``python -m harness run``: generate with every model of a pool, execute in the
+sandbox, store each sample as soon as it exists. Generation and execution overlap:
+a sample goes to the sandbox the moment it is generated."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from benchmarks import DataError, Problem, get_benchmark
+from sandboxes import Limits, Verdict
+
+from .config import ModelSpec, load_pool
+from .errors import UserError
+from .extract import program_for
+from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
+from .requests import exec_request
+from .store import DB_NAME, RunStore, SampleKey
+from .validate import FACTOR, MIN_LIMIT
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    datasets: tuple[str, ...]
+    pool: str
+    run_dir: str | None = None
+    split: str = "test"
+    source: str | None = None
+    limit: int | None = None
+    n: int | None = None  # samples per problem for every model (default: each model's `n`)
+    sandbox: str | None = None
+    workers: int | None = None
+    timeout: float = 10.0  # for problems without a reference to calibrate from
+    memory_mb: int = 1024
+    fresh: bool = False
+    calibrate: bool = True
+
+    @property
+    def directory(self) -> Path:
+        if self.run_dir:
+            return Path(self.run_dir)
+        return Path("results") / f"{'+'.join(self.datasets)}__{Path(self.pool).stem}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    dataset: str
+    problems: dict[str, Problem]
+    aliases: dict[str, tuple[str, ...]]  # our id -> other ids (AdaptiveLLM's...)
+
+
+def load_workloads(cfg: RunConfig) -> list[Workload]:
+    out = []
+    for dataset in cfg.datasets:
+        try:
+            bench = get_benchmark(dataset)
+            problems = bench.load(cfg.source, cfg.split)[:cfg.limit]
+        except (KeyError, DataError) as exc:
+            raise UserError(str(exc).strip("'\"")) from None
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for alias, pid in bench.aliases(problems).items():
+            aliases[pid].append(alias)
+        out.append(Workload(dataset, {p.id: p for p in problems}, {k: tuple(v) for k, v in aliases.items()}))
+    return out
+
+
+def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
+    """The run's store, checked against this command before anything is written: a
+    resume must mean the same datasets and the same models."""
+    directory = cfg.directory
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory}: exists and is not a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / DB_NAME).exists():
+        raise UserError(f"{directory}: not empty and not a run directory; choose another --run-dir")
+    if cfg.fresh:
+        for suffix in ("", "-wal", "-shm"):
+            (directory / (DB_NAME + suffix)).unlink(missing_ok=True)
+    store = RunStore(directory)
+    run_key = {"datasets": list(cfg.datasets), "split": cfg.split, "source": cfg.source}
+    stored = store.get_meta("run")
+    if stored is not None and stored != run_key:
+        store.close()
+        raise UserError(f"{directory}: holds a run of {stored}, not {run_key}; use --fresh or another --run-dir")
+    known = store.models()
+    for spec in specs:
+        if spec.name in known and known[spec.name]["identity"] != _normal(spec.identity()):
+            store.close()
+            raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
+                            f"({spec.origin}); use --fresh, another --run-dir or a new model name")
+    store.set_meta("run", run_key)
+    for spec in specs:
+        store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output)
+    return store
+
+
+def _normal(identity: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(identity, sort_keys=True))
+
+
+def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], cfg: RunConfig, log) -> None:
+    """Per-problem limits, measured once per run and stored with it: max(MIN_LIMIT,
+    FACTOR x the reference's time) where a reference passes here, else --timeout."""
+    have = store.time_limits(work.dataset)
+    todo = [work.problems[p] for p in sorted(problem_ids - set(have))]
+    if not todo:
+        return
+    limits = Limits(timeout=max(cfg.timeout, 20.0), memory_mb=cfg.memory_mb)
+    refs = [p for p in todo if p.references and cfg.calibrate]
+    requests = [exec_request(p, p.references[0], limits, id=p.id) for p in refs]
+    found: dict[str, tuple[float, str]] = {p.id: (cfg.timeout, "default") for p in todo}
+    if requests:
+        from tqdm import tqdm
+
+        with tqdm(total=len(requests), desc=f"calibrating {work.dataset} limits", unit="ref", file=sys.stderr,
+                  leave=False) as bar:
+            for v in sandbox.run(requests):
+                bar.update()
+                if v.passed:
+                    found[v.id] = (round(max(MIN_LIMIT, FACTOR * v.wall_time), 2), "reference")
+        failed = sum(found[p.id][1] != "reference" for p in refs)
+        log(f"{work.dataset}: time limits from {len(refs) - failed} references"
+            + (f" ({failed} references failed here: --timeout {cfg.timeout} s for them)" if failed else ""))
+    store.set_time_limits(work.dataset, found)
+
+
+class Runner:
+    def __init__(self, cfg: RunConfig, specs: list[ModelSpec], work: list[Workload], store: RunStore, log) -> None:
+        self.cfg, self.specs, self.work, self.store, self.log = cfg, specs, {w.dataset: w for w in work}, store, log
+        self.providers: dict[str, Provider] = {}
+        self.limits: dict[str, dict[str, float]] = {}
+
+    def tasks(self) -> list[tuple[ModelSpec, Task]]:
+        generated, _ = self.store.progress()
+        out = []
+        for w in self.work.values():
+            bench = get_benchmark(w.dataset)
+            for pid, problem in w.problems.items():
+                for spec in self.specs:
+                    prompt = None
+                    for i in range(spec.params.n):
+                        if SampleKey(w.dataset, pid, spec.name, i) in generated:
+                            continue
+                        prompt = prompt if prompt is not None else bench.prompt(problem, spec.prompt_style)
+                        task = Task(w.dataset, problem, (pid, *w.aliases.get(pid, ())), prompt, i)
+                        if self.providers[spec.name].available(task):
+                            out.append((spec, task))
+        return out
+
+    def request(self, key: SampleKey, program: str):
+        w = self.work[key.dataset]
+        timeout = self.limits[key.dataset].get(key.problem, self.cfg.timeout)
+        limits = Limits(timeout=timeout, memory_mb=self.cfg.memory_mb)
+        return exec_request(w.problems[key.problem], program, limits, id=key.problem)
+
+    async def main(self, sandbox) -> None:
+        from tqdm import tqdm
+
+        for spec in self.specs:
+            self.providers[spec.name] = make_provider(spec)
+        try:
+            await asyncio.gather(*(p.start() for p in self.providers.values()))
+            todo = self.tasks()
+            pending = [(k, c) for k, c in self.store.pending_execution()
+                       if k.dataset in self.work and k.problem in self.work[k.dataset].problems]
+            for w in self.work.values():
+                ids = {t.problem.id for _, t in todo if t.dataset == w.dataset}
+                ids |= {k.problem for k, _ in pending if k.dataset == w.dataset}
+                await asyncio.to_thread(calibrate, self.store, sandbox, w, ids, self.cfg, self.log)
+                self.limits[w.dataset] = self.store.time_limits(w.dataset)
+            self.log(f"{len(todo)} samples to generate, {len(todo) + len(pending)} to execute "
+                     f"({sandbox.name}, {sandbox.size} workers)")
+            pool = ThreadPoolExecutor(sandbox.size, thread_name_prefix="exec")
+            gen_bar = tqdm(total=len(todo), desc="generating", unit="sample", file=sys.stderr)
+            exec_bar = tqdm(total=len(todo) + len(pending), desc="executing ", unit="sample", file=sys.stderr)
+            sems = {s.name: asyncio.Semaphore(s.concurrency) for s in self.specs}
+            in_flight = asyncio.Semaphore(2 * sandbox.size)
+            loop = asyncio.get_running_loop()
+
+            async def execute(key: SampleKey, program: str) -> None:
+                async with in_flight:
+                    req = self.request(key, program)
+                    v: Verdict = await loop.run_in_executor(pool, sandbox.execute, req)
+                self.store.add_verdict(key, v, req.limits.timeout)
+                exec_bar.update()
+
+            async def one(spec: ModelSpec, task: Task) -> None:
+                key = SampleKey(task.dataset, task.problem.id, spec.name, task.index)
+                async with sems[spec.name]:
+                    try:
+                        gen: Generation | None = await self.providers[spec.name].generate(task)
+                        error = None
+                    except GenerationError as exc:
+                        gen, error = None, str(exc)
+                bench = get_benchmark(task.dataset)
+                code, program = program_for(bench, task.problem, gen.completion, gen.code) if gen else (None, "")
+                cost = spec.price.cost(gen.tokens_in, gen.tokens_out) if gen else 0.0
+                self.store.add_generation(key, task.prompt, gen, code if gen else None, cost, error)
+                gen_bar.update()
+                if gen is None:
+                    exec_bar.update()
+                    return
+                await execute(key, program)
+
+            async def resume(key: SampleKey, code: str) -> None:
+                problem = self.work[key.dataset].problems[key.problem]
+                await execute(key, get_benchmark(key.dataset).program(problem, solution=code))
+
+            jobs = [asyncio.ensure_future(resume(k, c)) for k, c in pending]
+            jobs += [asyncio.ensure_future(one(s, t)) for s, t in todo]
+            try:
+                for fut in asyncio.as_completed(jobs):
+                    await fut  # the first ProviderError stops the run
+            finally:
+                for j in jobs:
+                    j.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
+                gen_bar.close()
+                exec_bar.close()
+                pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            await asyncio.gather(*(p.close() for p in self.providers.values()), return_exceptions=True)
+
+
+def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
+    """Run (or resume) and return the summary; raises UserError/ProviderError for
+    what the user must fix."""
+    from sandboxes import get_sandbox
+
+    specs = load_pool(cfg.pool)
+    work = load_workloads(cfg)
+    if cfg.n is not None:
+        specs = [replace(s, params=replace(s.params, n=cfg.n)) for s in specs]
+    store = open_store(cfg, specs)
+    try:
+        runner = Runner(cfg, specs, work, store, log)
+        with get_sandbox(cfg.sandbox, cfg.workers, cfg.memory_mb) as sandbox:
+            try:
+                asyncio.run(runner.main(sandbox))
+            except ProviderError:
+                log(f"stopped; what was stored is kept in {store.dir}: re-run the same command to resume")
+                raise
+        from .summary import summarize_run
+
+        return summarize_run(store, [s.name for s in specs], list(cfg.datasets))
+    finally:
+        store.close()
+

@@ -1,0 +1,137 @@
+"""The run store: one SQLite file (WAL) per run. A sample is committed when it is
+generated and again when it is executed, so a crash, Ctrl-C or ``kill -9`` loses at
+most the samples in flight, and a re-run picks up exactly where it stopped."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandboxes import Verdict
+
+from .errors import UserError
+
+DB_NAME = "run.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (name TEXT PRIMARY KEY, identity TEXT NOT NULL,
+                                   price_in REAL NOT NULL, price_out REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS time_limits (dataset TEXT, problem TEXT, seconds REAL NOT NULL, how TEXT NOT NULL,
+                                        PRIMARY KEY (dataset, problem));
+CREATE TABLE IF NOT EXISTS samples (
+    dataset TEXT NOT NULL, problem TEXT NOT NULL, model TEXT NOT NULL, sample INTEGER NOT NULL,
+    prompt TEXT NOT NULL, completion TEXT, code TEXT, thinking TEXT,
+    tokens_in INTEGER, tokens_out INTEGER, thinking_tokens INTEGER, latency REAL, cost REAL,
+    recorded_passed INTEGER, generation_error TEXT, extra TEXT, generated_at REAL NOT NULL,
+    status TEXT, passed INTEGER, passed_tests INTEGER, total_tests INTEGER, detail TEXT,
+    wall_time REAL, cpu_time REAL, peak_memory_kb INTEGER, timeout REAL, executed_at REAL,
+    PRIMARY KEY (dataset, problem, model, sample));
+"""
+
+
+@dataclass(frozen=True)
+class SampleKey:
+    dataset: str
+    problem: str
+    model: str
+    sample: int
+
+
+class RunStore:
+    def __init__(self, run_dir: str | Path, create: bool = True) -> None:
+        self.dir = Path(run_dir)
+        self.path = self.dir / DB_NAME
+        if not self.path.exists() and not create:
+            raise UserError(f"{self.dir}: not a run directory (no {DB_NAME})")
+        try:
+            if create:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we commit explicitly, one sample at a time.
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed sample survives the process being killed (only a
+            # power cut can lose the last ones), without an fsync per sample.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise UserError(f"{self.path}: cannot open the run store ({exc})") from None
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise UserError(f"{self.path}: run store version {version}, this codeharness reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- run metadata
+    def get_meta(self, key: str):
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def models(self) -> dict[str, dict]:
+        return {name: {"identity": json.loads(ident), "price": (pin, pout)}
+                for name, ident, pin, pout in self.db.execute("SELECT * FROM models")}
+
+    def set_model(self, name: str, identity: dict, price_in: float, price_out: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?)",
+                        (name, json.dumps(identity, sort_keys=True), price_in, price_out))
+
+    def time_limits(self, dataset: str) -> dict[str, float]:
+        return dict(self.db.execute("SELECT problem, seconds FROM time_limits WHERE dataset=?", (dataset,)))
+
+    def set_time_limits(self, dataset: str, limits: dict[str, tuple[float, str]]) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO time_limits VALUES (?, ?, ?, ?)",
+                                [(dataset, p, s, how) for p, (s, how) in limits.items()])
+
+    # ---- samples
+    def progress(self) -> tuple[set[SampleKey], set[SampleKey]]:
+        """(generated, executed) keys: what a resumed run must not redo."""
+        generated, executed = set(), set()
+        for d, p, m, s, status, err in self.db.execute(
+                "SELECT dataset, problem, model, sample, status, generation_error FROM samples"):
+            key = SampleKey(d, p, m, s)
+            generated.add(key)
+            if err is not None or status not in (None, "sandbox_error"):
+                executed.add(key)
+        return generated, executed
+
+    def add_generation(self, key: SampleKey, prompt: str, gen, code: str | None, cost: float,
+                       error: str | None = None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO samples (dataset, problem, model, sample, prompt, completion, code, thinking, "
+            "tokens_in, tokens_out, thinking_tokens, latency, cost, recorded_passed, generation_error, extra, "
+            "generated_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (key.dataset, key.problem, key.model, key.sample, prompt,
+             gen.completion if gen else None, code, gen.thinking if gen else None,
+             gen.tokens_in if gen else None, gen.tokens_out if gen else None, gen.thinking_tokens if gen else None,
+             gen.latency if gen else None, cost,
+             None if gen is None or gen.recorded_passed is None else int(gen.recorded_passed),
+             error, json.dumps(gen.extra) if gen and gen.extra else None, time.time(),
+             "generation_error" if error else None))
+
+    def pending_execution(self) -> list[tuple[SampleKey, str]]:
+        """Samples generated but not executed (the run stopped between the two), and
+        those whose execution hit a harness failure (``sandbox_error``)."""
+        return [(SampleKey(d, p, m, s), code) for d, p, m, s, code in self.db.execute(
+            "SELECT dataset, problem, model, sample, code FROM samples WHERE generation_error IS NULL "
+            "AND (status IS NULL OR status = 'sandbox_error')")]
+
+    def add_verdict(self, key: SampleKey, v: Verdict, timeout: float) -> None:
+        self.db.execute(
+            "UPDATE samples SET status=?, passed=?, passed_tests=?, total_tests=?, detail=?, wall_time=?, "
+            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=? "
+            "WHERE dataset=? AND problem=? AND model=? AND sample=?",
+            (v.status.value, int(v.passed), v.passed_tests, v.total_tests, v.detail[:2000], v.wall_time,
+             v.cpu_time, v.peak_memory_kb, timeout, time.time(), key.dataset, key.problem, key.model, key.sample))

@@ -1,0 +1,47 @@
+"""The end-of-run table: per dataset and model, pass@k, tokens, cost, statuses."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from .metrics import pass_at_k
+from .store import RunStore
+
+
+def summarize_run(store: RunStore, models: list[str], datasets: list[str]) -> dict:
+    rows = store.db.execute("SELECT dataset, model, problem, status, passed, tokens_in, tokens_out, cost "
+                            "FROM samples").fetchall()
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for r in rows:
+        groups[(r[0], r[1])].append(r)
+    out = []
+    for dataset in datasets:
+        for model in models:
+            mine = groups.get((dataset, model), [])
+            outcomes: dict[str, list[bool]] = defaultdict(list)
+            for _, _, problem, status, passed, *_ in mine:
+                if status not in (None, "sandbox_error"):
+                    outcomes[problem].append(bool(passed))
+            fewest = min((len(v) for v in outcomes.values()), default=0)
+            ks = sorted({1, fewest} - {0})
+            out.append({
+                "dataset": dataset, "model": model, "problems": len(outcomes), "samples": len(mine),
+                **{k: round(v, 4) for k, v in pass_at_k(outcomes, ks).items()},
+                "tokens_in": sum(r[5] or 0 for r in mine), "tokens_out": sum(r[6] or 0 for r in mine),
+                "cost_usd": round(sum(r[7] or 0.0 for r in mine), 6),
+                "statuses": dict(Counter(r[3] or "not executed" for r in mine).most_common()),
+            })
+    return {"run": str(store.dir), "models": out}
+
+
+def format_table(summary: dict) -> str:
+    ks = sorted({k for m in summary["models"] for k in m if k.startswith("pass@")}, key=lambda k: int(k[5:]))
+    head = ["dataset", "model", "problems", "samples", *ks, "tokens in", "tokens out", "$ cost", "statuses"]
+    lines = []
+    for m in summary["models"]:
+        lines.append([m["dataset"], m["model"], str(m["problems"]), str(m["samples"]),
+                      *[f"{m[k]:.3f}" if k in m else "-" for k in ks], str(m["tokens_in"]), str(m["tokens_out"]),
+                      f"{m['cost_usd']:.4f}", " ".join(f"{s}={c}" for s, c in m["statuses"].items())])
+    widths = [max(len(x) for x in col) for col in zip(head, *lines)]
+    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, lines)])
