@@ -332,5 +332,6 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "evaluate": cmd_evaluate, "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
+COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "evaluate": cmd_evaluate,
+            "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
             "sandbox": cmd_sandbox}

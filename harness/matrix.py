@@ -6,11 +6,15 @@ failures): missing is not failing."""
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
 from .store import DB_NAME
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_COLUMNS = ("dataset", "problem", "model", "sample", "status", "passed", "passed_tests", "total_tests",
                   "tokens_in", "tokens_out", "thinking_tokens", "cost", "latency", "wall_time", "timeout",
@@ -20,9 +24,9 @@ FORMATS = ("parquet", "csv")
 
 @dataclass(frozen=True)
 class RunMatrix:
-    samples: "pd.DataFrame"  # noqa: F821 - pandas is imported lazily
-    passes: "pd.DataFrame"  # index (dataset, problem), one column per model: mean pass over samples
-    costs: "pd.DataFrame"  # same shape: mean USD per sample
+    samples: pd.DataFrame
+    passes: pd.DataFrame  # index (dataset, problem), one column per model: mean pass over samples
+    costs: pd.DataFrame  # same shape: mean USD per sample
     prices: dict[str, tuple[float, float]]  # model -> (input, output) USD per Mtok
 
 

@@ -42,6 +42,6 @@ def format_table(summary: dict) -> str:
         lines.append([m["dataset"], m["model"], str(m["problems"]), str(m["samples"]),
                       *[f"{m[k]:.3f}" if k in m else "-" for k in ks], str(m["tokens_in"]), str(m["tokens_out"]),
                       f"{m['cost_usd']:.4f}", " ".join(f"{s}={c}" for s, c in m["statuses"].items())])
-    widths = [max(len(x) for x in col) for col in zip(head, *lines)]
-    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths))  # noqa: E731
+    widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
+    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True))  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, lines)])
