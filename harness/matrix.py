@@ -6,9 +6,9 @@ failures): missing is not failing."""
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .store import DB_NAME
