@@ -1,90 +1,89 @@
-"""Re-execute the AdaptiveLLM authors' generations in our sandbox and compare with
-the verdicts they recorded (``results`` in their artifact)."""
+"""Our verdicts against the verdicts a replayed source recorded (AdaptiveLLM's
+``results``): agreement per dataset and model, and every disagreement with its cause."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import sys
+import re
+import sqlite3
 from collections import Counter
-from dataclasses import dataclass
+from pathlib import Path
 
-from benchmarks import get_benchmark
-from benchmarks.base import DATA
-from sandboxes import Limits, Verdict, get_sandbox
+from .errors import UserError
+from .store import DB_NAME
 
-from .extract import extract_code
-from .requests import exec_request
-
-GENERATIONS = DATA / "adaptivellm" / "generations"
-FILE_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecontests": "CodeContests"}
-
-
-@dataclass(frozen=True)
-class Sample:
-    model: str
-    aid: str  # AdaptiveLLM problem id
-    index: int
-    theirs: bool
-    program: str
+# Names a completion may use without importing them when its harness supplies them
+# (SandboxFusion prepends these imports; ours, like the benchmarks', does not).
+PRELUDE_NAMES = {"List", "Dict", "Tuple", "Optional", "Set", "Any", "Union", "math", "re", "collections", "heapq",
+                 "itertools", "functools", "bisect", "string", "sys", "deque", "defaultdict", "Counter", "reduce",
+                 "sqrt", "inf", "lru_cache", "cache", "accumulate", "permutations", "combinations", "gcd"}
+NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
 
 
-def load_samples(dataset: str, models: list[str] | None = None):
-    bench = get_benchmark(dataset)
-    problems = bench.load()
-    by_id = {p.id: p for p in problems}
-    by_id.update({alias: by_id[pid] for alias, pid in bench.aliases(problems).items()})
-    samples, missing = [], Counter()
-    for path in sorted(GENERATIONS.glob(f"*-output-{FILE_SUFFIX[dataset]}.jsonl.gz")):
-        model = path.name.split("-output-")[0]
-        if models and model not in models:
-            continue
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                problem = by_id.get(row["id"])
-                if problem is None:
-                    missing[model] += len(row["results"])
-                    continue
-                for i, (response, result) in enumerate(zip(row["responses"], row["results"], strict=True)):
-                    code = extract_code(response, problem.entry_point)
-                    samples.append((problem, Sample(model, row["id"], i, bool(result),
-                                                    bench.program(problem, solution=code))))
-    return samples, missing
+def cause(dataset: str, ours: bool, status: str, detail: str) -> str:
+    """Why the two verdicts differ, from what our execution saw."""
+    if dataset == "leetcode":
+        return "different tests (LeetCodeDataset here, LeetCodeSample for the authors)"
+    if ours:
+        return "passes the benchmark's tests here (authors' verdict or harness differs)"
+    if status == "timeout":
+        return "timeout here (slow or flaky)"
+    if status == "syntax_error":
+        return "extraction (the extracted code is not valid Python)"
+    name = NAME_ERROR.search(detail or "")
+    if name and name.group(1) in PRELUDE_NAMES:
+        return "harness difference: uses an import the authors' harness supplies"
+    if status in ("oom", "output_limit"):
+        return f"resource limit here ({status})"
+    if "ModuleNotFoundError" in (detail or ""):
+        return "harness difference: module not installed here"
+    return f"fails here ({status}): test or harness difference"
 
 
-def agreement(dataset: str, sandbox_name: str | None, workers: int | None, timeout: float,
-              models: list[str] | None = None) -> dict:
-    from tqdm import tqdm
+def agreement(run: str | Path) -> dict:
+    db = Path(run) / DB_NAME
+    if not db.is_file():
+        raise UserError(f"{run}: not a run directory (no {DB_NAME})")
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        rows = con.execute("SELECT dataset, model, problem, sample, recorded_passed, passed, status, detail "
+                           "FROM samples WHERE recorded_passed IS NOT NULL AND status IS NOT NULL "
+                           "AND status NOT IN ('sandbox_error', 'generation_error') "
+                           "ORDER BY dataset, model, problem, sample").fetchall()
+    if not rows:
+        raise UserError(f"{run}: no executed sample has a recorded verdict to compare with (a replay run is needed)")
+    report = {"run": str(run), "datasets": []}
+    for dataset in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == dataset]
+        disagree = [{"model": m, "problem": p, "sample": s, "theirs": bool(t), "ours": bool(o), "status": st,
+                     "cause": cause(dataset, bool(o), st, d), "detail": (d or "")[:200]}
+                    for _, m, p, s, t, o, st, d in mine if bool(t) != bool(o)]
+        per_model = {}
+        for model in sorted({r[1] for r in mine}):
+            ms = [r for r in mine if r[1] == model]
+            per_model[model] = {"samples": len(ms), "agree": sum(bool(r[4]) == bool(r[5]) for r in ms),
+                                "theirs_pass": sum(bool(r[4]) for r in ms), "ours_pass": sum(bool(r[5]) for r in ms)}
+        report["datasets"].append({
+            "dataset": dataset, "samples": len(mine), "agree": len(mine) - len(disagree),
+            "agreement": round((len(mine) - len(disagree)) / len(mine), 4),
+            "ours_pass_theirs_fail": sum(d["ours"] for d in disagree),
+            "ours_fail_theirs_pass": sum(not d["ours"] for d in disagree),
+            "causes": dict(Counter(d["cause"] for d in disagree).most_common()),
+            "per_model": per_model, "disagreements": disagree})
+    return report
 
-    samples, missing = load_samples(dataset, models)
-    limits = Limits(timeout=timeout)
-    requests = [exec_request(p, s.program, limits, id=str(i)) for i, (p, s) in enumerate(samples)]
-    verdicts: list[Verdict | None] = [None] * len(samples)
-    with get_sandbox(sandbox_name, workers) as sandbox, \
-            tqdm(total=len(requests), desc=f"re-executing {dataset}", unit="prog", file=sys.stderr) as bar:
-        for v in sandbox.run(requests):
-            verdicts[int(v.id)] = v
-            bar.update()
-    rows = []
-    for (problem, s), v in zip(samples, verdicts, strict=True):
-        rows.append({"model": s.model, "id": s.aid, "problem": problem.id, "sample": s.index,
-                     "theirs": s.theirs, "ours": v.passed, "status": v.status.value, "detail": v.detail[:300]})
-    agree = sum(r["theirs"] == r["ours"] for r in rows)
-    per_model = {}
-    for m in sorted({r["model"] for r in rows}):
-        mine = [r for r in rows if r["model"] == m]
-        per_model[m] = {"samples": len(mine), "agree": sum(r["theirs"] == r["ours"] for r in mine),
-                        "theirs_pass": sum(r["theirs"] for r in mine), "ours_pass": sum(r["ours"] for r in mine)}
-    return {
-        "dataset": dataset,
-        "samples": len(rows),
-        "agree": agree,
-        "agreement": round(agree / len(rows), 4) if rows else None,
-        "ours_pass_theirs_fail": sum(r["ours"] and not r["theirs"] for r in rows),
-        "ours_fail_theirs_pass": sum(r["theirs"] and not r["ours"] for r in rows),
-        "disagreement_statuses": dict(Counter(r["status"] for r in rows if r["theirs"] != r["ours"])),
-        "samples_without_our_tests": dict(missing),
-        "per_model": per_model,
-        "disagreements": [r for r in rows if r["theirs"] != r["ours"]],
-    }
+
+def to_markdown(report: dict) -> str:
+    out = [f"# Agreement with the recorded verdicts: `{report['run']}`", "",
+           "| dataset | samples | agree | ours pass, theirs fail | ours fail, theirs pass |", "|---|---|---|---|---|"]
+    for d in report["datasets"]:
+        out.append(f"| {d['dataset']} | {d['samples']:,} | {d['agree']:,} ({100 * d['agreement']:.2f} %) | "
+                   f"{d['ours_pass_theirs_fail']} | {d['ours_fail_theirs_pass']} |")
+    for d in report["datasets"]:
+        out += ["", f"## {d['dataset']}", "", "| cause | samples |", "|---|---|"]
+        out += [f"| {c} | {n} |" for c, n in d["causes"].items()]
+        out += ["", "| model | problem | sample | theirs | ours | status | cause | detail |",
+                "|---|---|---|---|---|---|---|---|"]
+        for x in d["disagreements"]:
+            detail = x["detail"].replace("|", "\\|").replace("\n", " ")[:120]
+            out.append(f"| {x['model']} | {x['problem']} | {x['sample']} | {'pass' if x['theirs'] else 'fail'} | "
+                       f"{'pass' if x['ours'] else 'fail'} | {x['status']} | {x['cause']} | {detail} |")
+    return "\n".join(out) + "\n"

@@ -106,13 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="reports over data and runs")
     rpsub = rp.add_subparsers(dest="action", required=True, metavar="ACTION")
-    ag = rpsub.add_parser("adaptivellm-agreement",
-                          help="re-execute the AdaptiveLLM generations and compare with the authors' verdicts")
-    ag.add_argument("--dataset", required=True, choices=["humaneval", "leetcode", "codecontests"])
-    ag.add_argument("--models", help="comma-separated model names (default: all in the artifact)")
-    ag.add_argument("--workers", type=_positive_int)
-    ag.add_argument("--out", help="write the full report (every disagreement) as JSON here")
-    _add_sandbox_options(ag, timeout=10.0)
+    ag = rpsub.add_parser("agreement", help="our verdicts vs the ones a replayed source recorded (AdaptiveLLM's)")
+    ag.add_argument("run", help="run directory of a replay run")
+    ag.add_argument("--out", help="write the report with every disagreement here (.md or .json)")
 
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -313,22 +309,15 @@ def cmd_benchmarks(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sandboxes import WorkerBroken
-    from sandboxes.image import DockerUnavailable
+    from .agreement import agreement, to_markdown
 
-    from .agreement import agreement
-
-    _limits(args)
-    models = args.models.split(",") if args.models else None
-    try:
-        report = agreement(args.dataset, args.sandbox, args.workers, args.timeout, models)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
+    report = agreement(args.run)
     if args.out:
         from pathlib import Path
 
-        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "disagreements"}, indent=1))
+        text = to_markdown(report) if args.out.endswith(".md") else json.dumps(report, indent=1) + "\n"
+        Path(args.out).write_text(text)
+    print(json.dumps([{k: v for k, v in d.items() if k != "disagreements"} for d in report["datasets"]], indent=1))
     return 0
 
 

@@ -45,7 +45,7 @@ def load_matrix(run: str | Path) -> RunMatrix:
     samples["recorded_passed"] = samples["recorded_passed"].astype("boolean")
     # Only real verdicts score: not yet executed, and harness failures, are missing.
     scored = samples[samples["status"].notna() & (samples["status"] != "sandbox_error")]
-    order = [m for m in models["name"] if m in set(samples["model"])]
+    order = list(models["name"])  # a model with no sample at all is an all-NaN column, not absent
     passes = _wide(scored.assign(score=scored["passed"].astype(float)), "score", order)
     costs = _wide(samples.dropna(subset=["cost"]), "cost", order)
     prices = {r.name: (r.price_in, r.price_out) for r in models.itertuples()}

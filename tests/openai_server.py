@@ -1,0 +1,78 @@
+"""A real HTTP server on 127.0.0.1 speaking the OpenAI chat/completions protocol,
+with scripted faults (429, 500, dropped connections, 400, 401) before answering,
+to test the client side: retries, backoff, fatal errors, token accounting."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FaultyOpenAIServer:
+    """``faults``: what the first requests of each prompt get, in order: an HTTP status
+    (int) or "drop" (close the connection without answering); later requests get
+    ``answer(prompt)`` as the assistant message, with usage = word counts."""
+
+    def __init__(self, answer, faults=(), status_for_all: int | None = None) -> None:
+        self.answer, self.faults, self.status_for_all = answer, list(faults), status_for_all
+        self.requests: list[dict] = []
+        self.seen: dict[str, int] = {}
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if server.status_for_all:
+                    return self._send(server.status_for_all, {"error": {"message": "denied"}})
+                self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
+                with server.lock:
+                    server.requests.append(body)
+                    attempt = server.seen.get(prompt, 0)
+                    server.seen[prompt] = attempt + 1
+                fault = server.status_for_all or (server.faults[attempt] if attempt < len(server.faults) else None)
+                if fault == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if fault:
+                    return self._send(fault, {"error": {"message": f"scripted {fault}", "type": "test"}})
+                text = server.answer(prompt)
+                usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
+                         "total_tokens": len(prompt.split()) + len(text.split())}
+                if "messages" in body:
+                    choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                    self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                                     "choices": [choice], "usage": usage})
+                else:
+                    choice = {"index": 0, "finish_reason": "stop", "text": text, "logprobs": None}
+                    self._send(200, {"id": "x", "object": "text_completion", "created": 0, "model": body["model"],
+                                     "choices": [choice], "usage": usage})
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

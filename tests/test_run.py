@@ -1,0 +1,264 @@
+"""`python -m harness run` end to end: replay and OpenAI-compatible providers against
+real local servers, the SQLite run store, resume after kill -9, the matrix export,
+and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from openai_server import FaultyOpenAIServer
+
+from benchmarks import get_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
+
+
+def harness(*args, timeout=600, env=None):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def pool(tmp_path, *models, name="pool.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps({"models": list(models)}))  # JSON is YAML
+    return str(path)
+
+
+def rows(run_dir, columns="dataset, problem, model, sample, status, passed, completion, code, tokens_in, tokens_out"):
+    with sqlite3.connect(Path(run_dir) / "run.sqlite") as con:
+        return con.execute(f"SELECT {columns} FROM samples ORDER BY dataset, problem, model, sample").fetchall()
+
+
+REPLAY = [{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 5},
+          {"name": "deepseek-coder-33b-instruct", "provider": "replay", "price": {"input": 1.0, "output": 2.0},
+           "n": 5}]
+
+
+def test_replay_run_matrix_and_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, *REPLAY), "--limit", "6",
+            "--sandbox", "local", "--run-dir", str(run_dir), "--json"]
+    proc = harness(*args)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    stored = rows(run_dir)
+    assert len(stored) == 2 * 6 * 5 and all(r[4] in ("passed", "failed", "runtime_error") for r in stored)
+    # Tokens and cost are the artifact's: the first sample of HumanEval/0 for Yi-Coder.
+    from benchmarks.io import read_records
+
+    rec = next(r for r in read_records(ROOT / "benchmarks/data/adaptivellm/generations/"
+                                       "Yi-Coder-1.5B-Chat-output-HumanEval.jsonl.gz") if r["id"] == "HumanEval/0")
+    with sqlite3.connect(run_dir / "run.sqlite") as con:
+        tin, tout, cost, recorded = con.execute(
+            "SELECT tokens_in, tokens_out, cost, recorded_passed FROM samples WHERE problem='HumanEval/0' "
+            "AND model='Yi-Coder-1.5B-Chat' AND sample=0").fetchone()
+        limits = con.execute("SELECT count(*), min(seconds), max(how) FROM time_limits").fetchone()
+    assert (tin, tout, recorded) == (rec["input_token_count"], rec["output_token_counts"][0], int(rec["results"][0]))
+    assert cost == pytest.approx((tin + tout) * 0.14 / 1e6)
+    assert limits == (6, 10.0, "reference")  # calibrated, stored with the run; --timeout is the floor
+    yi = next(m for m in summary["models"] if m["model"] == "Yi-Coder-1.5B-Chat")
+    passed = sum(r[5] for r in stored if r[2] == "Yi-Coder-1.5B-Chat")
+    assert yi["pass@1"] == pytest.approx(passed / 30, abs=1e-4) and yi["samples"] == 30
+
+    import harness as api
+
+    m = api.load_matrix(run_dir)
+    assert list(m.passes.columns) == ["Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"]
+    assert m.passes.shape == (6, 2) and len(m.samples) == 60
+    want = sum(r[5] for r in stored if r[1] == "HumanEval/0" and r[2] == "Yi-Coder-1.5B-Chat") / 5
+    assert m.passes.loc[("humaneval", "HumanEval/0"), "Yi-Coder-1.5B-Chat"] == want
+    assert m.prices["deepseek-coder-33b-instruct"] == (1.0, 2.0)
+    assert {p.name for p in run_dir.iterdir()} >= {"samples.parquet", "pass_matrix.parquet", "cost_matrix.parquet"}
+
+    again = harness(*args)  # resume of a finished run: nothing is redone
+    assert again.returncode == 0 and "0 samples to generate, 0 to execute" in again.stderr
+    assert rows(run_dir) == stored
+    out = tmp_path / "csv"
+    assert harness("matrix", str(run_dir), "--format", "csv", "--out", str(out)).returncode == 0
+    import pandas as pd
+
+    wide = pd.read_csv(out / "pass_matrix.csv")
+    assert list(wide.columns) == ["dataset", "problem", "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"]
+
+
+def test_missing_recordings_are_missing_cells(tmp_path):
+    """Qwen2.5-Coder-32B has no LeetCode generations in the artifact: its cells are
+    NaN, never failures."""
+    models = [{"name": "Qwen2.5-Coder-32B-Instruct", "provider": "replay", "n": 1},
+              {"name": "Codestral-22B-v0.1", "provider": "replay", "n": 1}]
+    run_dir = tmp_path / "run"
+    proc = harness("run", "--dataset", "leetcode", "--models", pool(tmp_path, *models), "--source", "adaptivellm",
+                   "--limit", "3", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    import harness as api
+
+    m = api.load_matrix(run_dir)
+    assert m.passes["Qwen2.5-Coder-32B-Instruct"].isna().all()
+    assert m.passes["Codestral-22B-v0.1"].notna().sum() == 3
+
+
+def _uninterrupted_and_killed(tmp_path, models, extra=()):
+    base = ["--dataset", "humaneval", "--models", pool(tmp_path, *models), "--sandbox", "local", *extra]
+    clean = tmp_path / "clean"
+    assert harness("run", *base, "--run-dir", str(clean)).returncode == 0
+    killed = tmp_path / "killed"
+    rng = random.Random(7)
+    counts = []
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", *base, "--run-dir", str(killed)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(rng.uniform(1.5, 3.5))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        executed = [r for r in rows(killed) if r[4] is not None] if (killed / "run.sqlite").exists() else []
+        counts.append(len(executed))
+    done = harness("run", *base, "--run-dir", str(killed))
+    assert done.returncode == 0, done.stderr
+    return clean, killed, counts
+
+
+def test_resume_after_kill_9(tmp_path):
+    """kill -9 at random points, three times; then finish: every sample exactly once,
+    and the same verdicts and matrix as a run never interrupted."""
+    clean, killed, counts = _uninterrupted_and_killed(tmp_path, REPLAY, ["--limit", "40", "--timeout", "2"])
+    print("executed at each kill:", counts)
+    assert any(0 < c < 400 for c in counts), counts  # some kill landed mid-execution
+    assert rows(killed) == rows(clean) and len(rows(clean)) == 400
+    import harness as api
+
+    a, b = api.load_matrix(clean), api.load_matrix(killed)
+    assert a.passes.equals(b.passes) and a.costs.equals(b.costs)
+
+
+def _answer_with_reference(prompt: str) -> str:
+    problem = HUMANEVAL[prompt]
+    return f"Here it is:\n```python\n{problem.references[0]}\n```\n"
+
+
+def test_openai_retries_429_500_and_dropped_connections(tmp_path):
+    with FaultyOpenAIServer(_answer_with_reference, faults=[429, 500, "drop"]) as server:
+        model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "n": 1,
+                 "price": {"input": 1, "output": 2}, "max_tokens": 300}
+        run_dir = tmp_path / "run"
+        proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "3",
+                       "--sandbox", "local", "--run-dir", str(run_dir), "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert sorted(server.seen.values()) == [4, 4, 4]  # 3 failures, then the answer, per prompt
+    stored = rows(run_dir)
+    assert [r[4] for r in stored] == ["passed"] * 3
+    prompt_words = [len(HUMANEVAL[p].prompt.split()) for p in HUMANEVAL][:3]
+    assert sorted(r[8] for r in stored) == sorted(prompt_words)
+    assert server.requests[-1]["max_tokens"] == 300 and server.requests[-1]["temperature"] == 0.0
+
+
+@pytest.mark.parametrize("status,fatal", [(401, True), (404, True), (400, False)])
+def test_openai_fatal_and_per_sample_errors(tmp_path, status, fatal):
+    with FaultyOpenAIServer(_answer_with_reference, faults=[status] * 10) as server:
+        model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "max_retries": 1}
+        run_dir = tmp_path / "run"
+        proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "2",
+                       "--sandbox", "local", "--run-dir", str(run_dir))
+    if fatal:
+        assert proc.returncode == 2
+        assert f"model 'local': {server.url} answered HTTP {status}: scripted {status}" in proc.stderr
+        assert proc.stderr.count("error:") == 1 and "Traceback" not in proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
+        stored = rows(run_dir, "status, generation_error")
+        assert stored == [("generation_error", "HTTP 400: scripted 400")] * 2
+
+
+BAD_POOLS = [
+    ("models: [\n  - name: a\n    provider: replay\n  oops",
+     "line 2 column 3 not valid YAML (expected the node content"),
+    ("models: []", "expected a non-empty list of models"),
+    ("- {name: a, provider: gpt5}", "model 'a': field 'provider': unknown provider 'gpt5'; choose from openai"),
+    ("- {provider: replay}", "models[0]: field 'name': missing"),
+    ("- {name: a, provider: openai}", "model 'a': field 'model': missing (provider 'openai' needs it)"),
+    ("- {name: a, provider: openai, model: m, api_key_env: CODEHARNESS_NO_SUCH_KEY}",
+     "model 'a': field 'api_key_env': environment variable CODEHARNESS_NO_SUCH_KEY is not set"),
+    ("- {name: a, provider: replay, temperature: hot}", "model 'a': field 'temperature': must be a number"),
+    ("- {name: a, provider: replay, n: 0}", "model 'a': field 'n': must be an integer >= 1, got 0"),
+    ("- {name: a, provider: replay, price: {input: -1}}", "field 'price': field 'input': must be a number >= 0.0"),
+    ("- {name: a, provider: replay, base_url: x}", "model 'a': field 'base_url': unknown field for provider 'replay'"),
+    ("- {name: a, provider: replay, path: /no/such/dir}", "field 'path': /no/such/dir: no such file or folder"),
+    ("- {name: a, provider: replay}\n- {name: a, provider: replay}", "model name 'a' appears more than once"),
+    ("- {name: a, provider: openai, model: m, base_url: 'ftp://x'}", "field 'base_url': must be an http(s) URL"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD_POOLS)
+def test_bad_pool_one_clear_line(tmp_path, existing_run, text, message):
+    bad = tmp_path / "pool.yaml"
+    bad.write_text(text)
+    run_dir = existing_run
+    before = (run_dir / "run.sqlite").read_bytes()
+    proc = harness("run", "--dataset", "humaneval", "--models", str(bad), "--run-dir", str(run_dir),
+                   "--sandbox", "local")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith(f"error: {bad}")
+    assert message in proc.stderr, proc.stderr
+    assert (run_dir / "run.sqlite").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("finished")
+    run_dir = tmp / "existing"
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp, REPLAY[0], name="ok.yaml"),
+                   "--limit", "1", "--n", "1", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    return run_dir
+
+
+@pytest.fixture
+def existing_run(finished_run, tmp_path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(finished_run, tmp_path / "existing"))
+
+
+@pytest.mark.parametrize("case", ["unknown dataset", "unreachable endpoint", "changed model", "other dataset",
+                                  "not a run dir"])
+def test_bad_run_inputs_leave_the_run_intact(tmp_path, existing_run, case):
+    run_dir = existing_run
+    before = rows(run_dir)
+    models, dataset = pool(tmp_path, REPLAY[0], name="ok.yaml"), "humaneval"
+    target = run_dir
+    if case == "unknown dataset":
+        dataset, message = "humaneva", "unknown dataset 'humaneva'; available: apps"
+    elif case == "unreachable endpoint":
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # closed again: nothing listens there
+        models = pool(tmp_path, REPLAY[0], {"name": "down", "provider": "openai", "model": "m",
+                                            "base_url": f"http://127.0.0.1:{port}/v1"}, name="down.yaml")
+        message = f"model 'down': cannot reach http://127.0.0.1:{port}/v1"
+    elif case == "changed model":
+        models = pool(tmp_path, dict(REPLAY[0], temperature=0.7), name="ok.yaml")
+        message = "model 'Yi-Coder-1.5B-Chat' differs from the one this run started with"
+    elif case == "other dataset":
+        dataset, message = "mbpp", "holds a run of"
+    else:
+        target = tmp_path / "notes"
+        target.mkdir()
+        (target / "mine.txt").write_text("keep")
+        message = "not empty and not a run directory"
+    proc = harness("run", "--dataset", dataset, "--models", models, "--run-dir", str(target), "--sandbox", "local")
+    assert proc.returncode == 2, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert rows(run_dir) == before
