@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections import defaultdict
+import threading
+import time
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -136,6 +138,9 @@ class Runner:
         self.cfg, self.specs, self.work, self.store, self.log = cfg, specs, {w.dataset: w for w in work}, store, log
         self.providers: dict[str, Provider] = {}
         self.limits: dict[str, dict[str, float]] = {}
+        # Seconds spent per stage (generation: awaiting providers; execution: busy
+        # sandbox workers, summed; storage: SQLite commits on the event loop).
+        self.timings: Counter[str] = Counter()
 
     def tasks(self) -> list[tuple[ModelSpec, Task]]:
         generated, _ = self.store.progress()
@@ -184,25 +189,37 @@ class Runner:
             in_flight = asyncio.Semaphore(2 * sandbox.size)
             loop = asyncio.get_running_loop()
 
+            lock = threading.Lock()  # executor threads add their time too
+
+            def timed(stage: str, fn, *args):
+                start = time.perf_counter()
+                try:
+                    return fn(*args)
+                finally:
+                    with lock:
+                        self.timings[stage] += time.perf_counter() - start
+
             async def execute(key: SampleKey, program: str) -> None:
                 async with in_flight:
                     req = self.request(key, program)
-                    v: Verdict = await loop.run_in_executor(pool, sandbox.execute, req)
-                self.store.add_verdict(key, v, req.limits.timeout)
+                    v: Verdict = await loop.run_in_executor(pool, timed, "execution", sandbox.execute, req)
+                timed("storage", self.store.add_verdict, key, v, req.limits.timeout)
                 exec_bar.update()
 
             async def one(spec: ModelSpec, task: Task) -> None:
                 key = SampleKey(task.dataset, task.problem.id, spec.name, task.index)
                 async with sems[spec.name]:
                     try:
+                        start = time.perf_counter()
                         gen: Generation | None = await self.providers[spec.name].generate(task)
+                        self.timings["generation"] += time.perf_counter() - start
                         error = None
                     except GenerationError as exc:
                         gen, error = None, str(exc)
                 bench = get_benchmark(task.dataset)
                 code, program = program_for(bench, task.problem, gen.completion, gen.code) if gen else (None, "")
                 cost = spec.price.cost(gen.tokens_in, gen.tokens_out) if gen else 0.0
-                self.store.add_generation(key, task.prompt, gen, code if gen else None, cost, error)
+                timed("storage", self.store.add_generation, key, task.prompt, gen, code if gen else None, cost, error)
                 gen_bar.update()
                 if gen is None:
                     exec_bar.update()
@@ -242,14 +259,18 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     try:
         runner = Runner(cfg, specs, work, store, log)
         with get_sandbox(cfg.sandbox, cfg.workers, cfg.memory_mb) as sandbox:
+            start = time.perf_counter()
             try:
                 asyncio.run(runner.main(sandbox))
             except ProviderError:
                 log(f"stopped; what was stored is kept in {store.dir}: re-run the same command to resume")
                 raise
+            runner.timings["wall"] = time.perf_counter() - start
         from .summary import summarize_run
 
-        return summarize_run(store, [s.name for s in specs], list(cfg.datasets))
+        summary = summarize_run(store, [s.name for s in specs], list(cfg.datasets))
+        summary["seconds"] = {k: round(v, 3) for k, v in runner.timings.items()}
+        return summary
     finally:
         store.close()
 
