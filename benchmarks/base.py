@@ -17,6 +17,8 @@ class Benchmark:
     # HF dataset id -> its config (subset) name, for ids that need one.
     hf_configs: dict[str, str] = {}
     test_kind = ""
+    # Prompt formats ``prompt(problem, style)`` knows; "default" is the benchmark's usual one.
+    prompt_styles: tuple[str, ...] = ("default",)
     # Bundled sources (name -> file under data/) and the ones loaded by default.
     bundled: dict[str, str] = {}
     default: tuple[str, ...] = ()

