@@ -292,3 +292,23 @@ def test_disagreement_causes(dataset, ours, status, detail, want):
     from harness.agreement import cause
 
     assert want in cause(dataset, ours, status, detail)
+
+
+def test_openai_reasoning_is_split_and_counted(tmp_path):
+    """A reasoning model's <think> part is stored apart; the server gave no
+    reasoning_tokens, so its length is a share of the output tokens, flagged."""
+    thinking = "first sort the numbers then compare neighbours"
+    with FaultyOpenAIServer(lambda p: f"<think>{thinking}</think>\n" + _answer_with_reference(p)) as server:
+        model = {"name": "r1", "provider": "openai", "base_url": server.url, "model": "fake"}
+        run_dir = tmp_path / "run"
+        proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
+                       "--sandbox", "local", "--run-dir", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = rows(run_dir, "thinking, thinking_tokens, tokens_out, completion, status, extra")
+    assert row[0] == thinking and "<think>" not in row[3] and row[4] == "passed"
+    total = len(f"<think>{thinking}</think>\n{_answer_with_reference(HUMANEVAL_FIRST)}".split())
+    assert row[2] == total and row[1] == round(total * len(thinking) / (len(thinking) + len(row[3])))
+    assert json.loads(row[5])["thinking_tokens_estimated"] is True
+
+
+HUMANEVAL_FIRST = next(iter(HUMANEVAL))
