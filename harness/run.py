@@ -174,8 +174,9 @@ class Runner:
         for spec in self.specs:
             self.providers[spec.name] = make_provider(spec)
         try:
-            await asyncio.gather(*(p.start() for p in self.providers.values()))
             todo = self.tasks()
+            # Only models with samples left are started: resuming a finished run needs no endpoint.
+            await asyncio.gather(*(self.providers[n].start() for n in {s.name for s, _ in todo}))
             pending = [(k, c) for k, c in self.store.pending_execution()
                        if k.dataset in self.work and k.problem in self.work[k.dataset].problems]
             for w in self.work.values():
@@ -222,18 +223,15 @@ class Runner:
                 bench = get_benchmark(task.dataset)
                 code, program = program_for(bench, task.problem, gen.completion, gen.code) if gen else (None, "")
                 cost = spec.price.cost(gen.tokens_in, gen.tokens_out) if gen else 0.0
-                timed("storage", self.store.add_generation, key, task.prompt, gen, code if gen else None, cost, error)
+                timed("storage", self.store.add_generation, key, task.prompt, gen, code, program if gen else None, cost,
+                      error)
                 gen_bar.update()
                 if gen is None:
                     exec_bar.update()
                     return
                 await execute(key, program)
 
-            async def resume(key: SampleKey, code: str) -> None:
-                problem = self.work[key.dataset].problems[key.problem]
-                await execute(key, get_benchmark(key.dataset).program(problem, solution=code))
-
-            jobs = [asyncio.ensure_future(resume(k, c)) for k, c in pending]
+            jobs = [asyncio.ensure_future(execute(k, program)) for k, program in pending]
             jobs += [asyncio.ensure_future(one(s, t)) for s, t in todo]
             try:
                 for fut in asyncio.as_completed(jobs):

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS time_limits (dataset TEXT, problem TEXT, seconds REAL
                                         PRIMARY KEY (dataset, problem));
 CREATE TABLE IF NOT EXISTS samples (
     dataset TEXT NOT NULL, problem TEXT NOT NULL, model TEXT NOT NULL, sample INTEGER NOT NULL,
-    prompt TEXT NOT NULL, completion TEXT, code TEXT, thinking TEXT,
+    prompt TEXT NOT NULL, completion TEXT, code TEXT, program TEXT, thinking TEXT,
     tokens_in INTEGER, tokens_out INTEGER, thinking_tokens INTEGER, latency REAL, cost REAL,
     recorded_passed INTEGER, generation_error TEXT, extra TEXT, generated_at REAL NOT NULL,
     status TEXT, passed INTEGER, passed_tests INTEGER, total_tests INTEGER, detail TEXT,
@@ -107,14 +107,16 @@ class RunStore:
                 executed.add(key)
         return generated, executed
 
-    def add_generation(self, key: SampleKey, prompt: str, gen, code: str | None, cost: float,
+    def add_generation(self, key: SampleKey, prompt: str, gen, code: str | None, program: str | None, cost: float,
                        error: str | None = None) -> None:
+        """``code``: what extraction found; ``program``: what runs (e.g. the prompt +
+        a completion-style continuation), stored so a resume runs exactly it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO samples (dataset, problem, model, sample, prompt, completion, code, thinking, "
-            "tokens_in, tokens_out, thinking_tokens, latency, cost, recorded_passed, generation_error, extra, "
-            "generated_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO samples (dataset, problem, model, sample, prompt, completion, code, program, "
+            "thinking, tokens_in, tokens_out, thinking_tokens, latency, cost, recorded_passed, generation_error, "
+            "extra, generated_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (key.dataset, key.problem, key.model, key.sample, prompt,
-             gen.completion if gen else None, code, gen.thinking if gen else None,
+             gen.completion if gen else None, code, program, gen.thinking if gen else None,
              gen.tokens_in if gen else None, gen.tokens_out if gen else None, gen.thinking_tokens if gen else None,
              gen.latency if gen else None, cost,
              None if gen is None or gen.recorded_passed is None else int(gen.recorded_passed),
@@ -124,8 +126,8 @@ class RunStore:
     def pending_execution(self) -> list[tuple[SampleKey, str]]:
         """Samples generated but not executed (the run stopped between the two), and
         those whose execution hit a harness failure (``sandbox_error``)."""
-        return [(SampleKey(d, p, m, s), code) for d, p, m, s, code in self.db.execute(
-            "SELECT dataset, problem, model, sample, code FROM samples WHERE generation_error IS NULL "
+        return [(SampleKey(d, p, m, s), program) for d, p, m, s, program in self.db.execute(
+            "SELECT dataset, problem, model, sample, program FROM samples WHERE generation_error IS NULL "
             "AND (status IS NULL OR status = 'sandbox_error')")]
 
     def add_verdict(self, key: SampleKey, v: Verdict, timeout: float) -> None:

@@ -40,12 +40,11 @@ def main() -> None:
         summary = run(cfg, log=lambda m: None)
         sec = summary["seconds"]
         with sqlite3.connect(Path(tmp) / "run.sqlite") as con:
-            rows = con.execute("SELECT problem, code, timeout FROM samples").fetchall()
+            rows = con.execute("SELECT problem, program, timeout FROM samples").fetchall()
             size = con.execute("SELECT count(*) FROM samples WHERE status IS NOT NULL").fetchone()[0]
     problems = {p.id: p for p in get_benchmark("humaneval").load()}
-    bench = get_benchmark("humaneval")
-    requests = [exec_request(problems[pid], bench.program(problems[pid], solution=code), Limits(timeout=t), id=str(i))
-                for i, (pid, code, t) in enumerate(rows)]
+    requests = [exec_request(problems[pid], program, Limits(timeout=t), id=str(i))
+                for i, (pid, program, t) in enumerate(rows)]
     with get_sandbox(args.sandbox, args.workers) as sandbox:
         workers, name = sandbox.size, sandbox.name
         start = time.perf_counter()

@@ -312,3 +312,31 @@ def test_openai_reasoning_is_split_and_counted(tmp_path):
 
 
 HUMANEVAL_FIRST = next(iter(HUMANEVAL))
+
+
+def test_completion_style_and_execution_resume(tmp_path):
+    """A completions-API model continuing the HumanEval prompt: the program is prompt +
+    continuation. Samples generated but never executed (a kill between the two) are
+    executed by the next run, from the program stored with them."""
+    def body(prompt: str) -> str:
+        problem = HUMANEVAL[prompt]
+        return problem.references[0][len(problem.prompt):]
+
+    with FaultyOpenAIServer(body) as server:
+        model = {"name": "base", "provider": "openai", "api": "completions", "base_url": server.url, "model": "m"}
+        run_dir = tmp_path / "run"
+        args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "4", "--sandbox",
+                "local", "--run-dir", str(run_dir)]
+        assert harness(*args).returncode == 0
+        assert "prompt" in server.requests[0] and "messages" not in server.requests[0]
+    first = rows(run_dir, "problem, status, code, program")
+    assert [r[1] for r in first] == ["passed"] * 4
+    assert all(r[3] == HUMANEVAL_BY_ID[r[0]].prompt + r[2] for r in first)
+    with sqlite3.connect(run_dir / "run.sqlite") as con:
+        con.execute("UPDATE samples SET status = NULL, passed = NULL WHERE problem IN ('HumanEval/1', 'HumanEval/3')")
+    again = harness(*args)  # the server is gone: nothing may be generated again
+    assert again.returncode == 0 and "0 samples to generate, 2 to execute" in again.stderr
+    assert rows(run_dir, "problem, status, code, program") == first
+
+
+HUMANEVAL_BY_ID = {p.id: p for p in HUMANEVAL.values()}
