@@ -10,7 +10,8 @@ import pytest
 from benchmarks import DataError, get_benchmark
 from sandboxes import ExecRequest, Limits, Status
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "humaneval" / "HumanEval.jsonl.gz"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "humaneval" / "HumanEval.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,16 @@ def test_bundled_copy_is_complete(problems):
     assert problems[0].tests.code.rstrip().endswith("check(has_close_elements)")
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data not staged beside this clone")
-def test_bundled_copy_matches_shared_data():
-    assert (Path("benchmarks/data/humaneval/HumanEval.jsonl.gz").read_bytes() == SHARED.read_bytes())
+def test_bundled_copy_is_the_upstream_file():
+    """Byte-identical to the upstream file whose checksum SOURCE.md records (and to
+    the staged copy, where ../shared is beside this clone)."""
+    import hashlib
+
+    data = (ROOT / "benchmarks/data/humaneval/HumanEval.jsonl.gz").read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    assert f"`{digest}`" in (ROOT / "benchmarks/data/humaneval/SOURCE.md").read_text()
+    if SHARED.exists():
+        assert data == SHARED.read_bytes()
 
 
 def test_load_from_local_jsonl(tmp_path, problems):
