@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from .errors import UserError
-from .store import DB_NAME
+from .store import connect_readonly
 
 # Names a completion may use without importing them when its harness supplies them
 # (SandboxFusion prepends these imports; ours, like the benchmarks', does not).
@@ -40,10 +40,7 @@ def cause(dataset: str, ours: bool, status: str, detail: str) -> str:
 
 
 def agreement(run: str | Path) -> dict:
-    db = Path(run) / DB_NAME
-    if not db.is_file():
-        raise UserError(f"{run}: not a run directory (no {DB_NAME})")
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+    with closing(connect_readonly(run)) as con:
         rows = con.execute("SELECT dataset, model, problem, sample, recorded_passed, passed, status, detail "
                            "FROM samples WHERE recorded_passed IS NOT NULL AND status IS NOT NULL "
                            "AND status NOT IN ('sandbox_error', 'generation_error') "

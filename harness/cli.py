@@ -203,7 +203,10 @@ def cmd_run(args) -> int:
     from .summary import format_table
 
     _limits(args)
-    cfg = RunConfig(datasets=tuple(d.strip() for d in args.dataset.split(",") if d.strip()), pool=args.models,
+    datasets = tuple(dict.fromkeys(d.strip() for d in args.dataset.split(",") if d.strip()))
+    if not datasets:
+        raise UserError("--dataset: no dataset given (e.g. humaneval, or humaneval,leetcode)")
+    cfg = RunConfig(datasets=datasets, pool=args.models,
                     run_dir=args.run_dir, split=args.split, source=args.source, limit=args.limit, n=args.n,
                     sandbox=args.sandbox, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                     fresh=args.fresh, calibrate=args.calibrate)
@@ -316,7 +319,10 @@ def cmd_report(args) -> int:
         from pathlib import Path
 
         text = to_markdown(report) if args.out.endswith(".md") else json.dumps(report, indent=1) + "\n"
-        Path(args.out).write_text(text)
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise UserError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
     print(json.dumps([{k: v for k, v in d.items() if k != "disagreements"} for d in report["datasets"]], indent=1))
     return 0
 

@@ -45,11 +45,15 @@ class ModelSpec:
     origin: str = ""  # "pool.yaml: model 'x'" for messages
 
     def identity(self) -> dict:
-        """What must not change between a run and its resume: the samples already
-        stored were produced by exactly this (``n`` may grow: more samples)."""
+        """What must not change between a run and its resume: what decides the samples
+        already stored. Not ``n`` (more samples may be added), not the price (costs
+        are recomputed), not where the model is reached or read from (URL, key,
+        timeouts, paths), which may move."""
+        from .providers import PROVIDERS
+
         params = {k: v for k, v in self.params.__dict__.items() if k != "n"} | {"stop": list(self.params.stop)}
-        return {"provider": self.provider, "params": params,
-                "options": self.options, "prompt_style": self.prompt_style}
+        options = {k: v for k, v in self.options.items() if k in PROVIDERS[self.provider].identity_fields}
+        return {"provider": self.provider, "params": params, "options": options, "prompt_style": self.prompt_style}
 
 
 class _Fields:
@@ -63,7 +67,8 @@ class _Fields:
 
     def number(self, key: str, default: float, lo: float, hi: float = math.inf) -> float:
         value = self.raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not lo <= value <= hi:
             bound = f"between {lo} and {hi}" if hi != math.inf else f">= {lo}"
             raise self.fail(key, f"must be a number {bound}, got {value!r}")
         return float(value)
@@ -111,6 +116,8 @@ def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
         raise f.fail("name", "missing")
     f.where = where = f"{path}: model {name!r}"
     provider = f.text("provider")
+    if provider is None:
+        raise f.fail("provider", f"missing; choose from {', '.join(PROVIDERS)}")
     if provider not in PROVIDERS:
         raise f.fail("provider", f"unknown provider {provider!r}; choose from {', '.join(PROVIDERS)}")
     cls = PROVIDERS[provider]

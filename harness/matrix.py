@@ -5,13 +5,13 @@ failures): missing is not failing."""
 
 from __future__ import annotations
 
-import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .store import DB_NAME
+from .store import connect_readonly
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,11 +33,7 @@ class RunMatrix:
 def load_matrix(run: str | Path) -> RunMatrix:
     import pandas as pd
 
-    path = Path(run)
-    db = path / DB_NAME if path.is_dir() else path
-    if not db.is_file():
-        raise UserError(f"{run}: not a run directory (no {DB_NAME})")
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+    with closing(connect_readonly(run)) as con:
         samples = pd.read_sql_query(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples "
                                     "ORDER BY dataset, problem, model, sample", con)
         models = pd.read_sql_query("SELECT name, price_in, price_out FROM models ORDER BY rowid", con)
@@ -72,10 +68,13 @@ def write_matrix(run: str | Path, fmt: str = "parquet", out: str | Path | None =
                         ("cost_matrix", m.costs.reset_index())):
         target = out_dir / f"{name}.{fmt}"
         tmp = target.with_name(f".{target.name}.tmp")
-        if fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False)
-        tmp.replace(target)
+        try:
+            if fmt == "parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+            tmp.replace(target)
+        except OSError as exc:
+            raise UserError(f"{target}: cannot write ({exc.strerror or exc})") from None
         written.append(target)
     return written

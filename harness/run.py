@@ -71,32 +71,31 @@ def load_workloads(cfg: RunConfig) -> list[Workload]:
 
 
 def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
-    """The run's store, checked against this command before anything is written: a
-    resume must mean the same datasets and the same models."""
+    """The run's store, checked against this command; nothing in it changes here
+    (``Runner`` records the run's definition once the models answered)."""
     directory = cfg.directory
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: exists and is not a directory")
     if directory.is_dir() and any(directory.iterdir()) and not (directory / DB_NAME).exists():
         raise UserError(f"{directory}: not empty and not a run directory; choose another --run-dir")
-    if cfg.fresh:
-        for suffix in ("", "-wal", "-shm"):
-            (directory / (DB_NAME + suffix)).unlink(missing_ok=True)
     store = RunStore(directory)
-    run_key = {"datasets": list(cfg.datasets), "split": cfg.split, "source": cfg.source}
+    if cfg.fresh:
+        return store
     stored = store.get_meta("run")
-    if stored is not None and stored != run_key:
+    if stored is not None and stored != run_key(cfg):
         store.close()
-        raise UserError(f"{directory}: holds a run of {stored}, not {run_key}; use --fresh or another --run-dir")
-    known = store.models()
+        raise UserError(f"{directory}: holds a run of {stored}, not {run_key(cfg)}; use --fresh or another --run-dir")
+    known, counts = store.models(), store.sample_counts()
     for spec in specs:
-        if spec.name in known and known[spec.name]["identity"] != _normal(spec.identity()):
+        if counts.get(spec.name) and known[spec.name]["identity"] != _normal(spec.identity()):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
                             f"({spec.origin}); use --fresh, another --run-dir or a new model name")
-    store.set_meta("run", run_key)
-    for spec in specs:
-        store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output)
     return store
+
+
+def run_key(cfg: RunConfig) -> dict:
+    return {"datasets": sorted(cfg.datasets), "split": cfg.split, "source": cfg.source}
 
 
 def _normal(identity: dict) -> dict:
@@ -142,24 +141,42 @@ class Runner:
         # sandbox workers, summed; storage: SQLite commits on the event loop).
         self.timings: Counter[str] = Counter()
 
-    def tasks(self) -> list[tuple[ModelSpec, Task]]:
-        generated, _ = self.store.progress()
+    def tasks(self, generated: set[SampleKey]) -> list[tuple[ModelSpec, Task]]:
+        """Samples still to generate. Says which models have fewer samples than asked
+        for (recordings missing)."""
+        for provider in self.providers.values():
+            provider.check_source()
         out = []
+        have: Counter[tuple[str, str]] = Counter()  # (model, dataset) -> samples available
+        short: Counter[str] = Counter()  # model -> problems with fewer than n samples
         for w in self.work.values():
             bench = get_benchmark(w.dataset)
+            # A style this benchmark lacks (sandboxfusion on MBPP): its usual prompt.
+            styles = {s.name: s.prompt_style if s.prompt_style in bench.prompt_styles else "default"
+                      for s in self.specs}
             for pid, problem in w.problems.items():
+                ids = (pid, *w.aliases.get(pid, ()))
                 for spec in self.specs:
-                    prompt = None
+                    prompt, count = None, 0
                     for i in range(spec.params.n):
-                        if SampleKey(w.dataset, pid, spec.name, i) in generated:
+                        key = SampleKey(w.dataset, pid, spec.name, i)
+                        if key in generated:
+                            count += 1
                             continue
-                        if prompt is None:
-                            # A style this benchmark lacks (sandboxfusion on MBPP): its usual prompt.
-                            style = spec.prompt_style if spec.prompt_style in bench.prompt_styles else "default"
-                            prompt = bench.prompt(problem, style)
-                        task = Task(w.dataset, problem, (pid, *w.aliases.get(pid, ())), prompt, i)
+                        prompt = prompt if prompt is not None else bench.prompt(problem, styles[spec.name])
+                        task = Task(w.dataset, problem, ids, prompt, i)
                         if self.providers[spec.name].available(task):
                             out.append((spec, task))
+                            count += 1
+                    have[(spec.name, w.dataset)] += count
+                    short[spec.name] += 0 < count < spec.params.n
+        for spec in self.specs:
+            empty = [d for d in self.work if not have[(spec.name, d)]]
+            if empty:
+                self.log(f"note: model {spec.name!r} has no samples for {', '.join(empty)}: its cells stay empty")
+            if short[spec.name]:
+                self.log(f"note: model {spec.name!r} has fewer than n={spec.params.n} samples "
+                         f"for {short[spec.name]} problems")
         return out
 
     def request(self, key: SampleKey, program: str):
@@ -174,9 +191,18 @@ class Runner:
         for spec in self.specs:
             self.providers[spec.name] = make_provider(spec)
         try:
-            todo = self.tasks()
+            generated = set() if self.cfg.fresh else self.store.progress()[0]
+            todo = self.tasks(generated)
             # Only models with samples left are started: resuming a finished run needs no endpoint.
             await asyncio.gather(*(self.providers[n].start() for n in {s.name for s, _ in todo}))
+            # The models answered: only now may --fresh drop the old run, and the run's
+            # definition be recorded.
+            if self.cfg.fresh:
+                self.store.reset()
+            self.store.set_meta("run", run_key(self.cfg))
+            for spec in self.specs:
+                if self.store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output):
+                    self.log(f"note: model {spec.name!r}: price changed; its stored samples' costs recomputed")
             pending = [(k, c) for k, c in self.store.pending_execution()
                        if k.dataset in self.work and k.problem in self.work[k.dataset].problems]
             for w in self.work.values():
@@ -263,13 +289,16 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
             start = time.perf_counter()
             try:
                 asyncio.run(runner.main(sandbox))
-            except ProviderError:
-                log(f"stopped; what was stored is kept in {store.dir}: re-run the same command to resume")
+            except ProviderError as exc:
+                stored = sum(store.sample_counts().values())
+                if stored:
+                    raise ProviderError(f"{exc} (the {stored} samples stored in {store.dir} are kept: "
+                                        "re-run the same command to resume)") from None
                 raise
             runner.timings["wall"] = time.perf_counter() - start
         from .summary import summarize_run
 
-        summary = summarize_run(store, [s.name for s in specs], list(cfg.datasets))
+        summary = summarize_run(store, {s.name: s.params.n for s in specs}, list(cfg.datasets))
         summary["seconds"] = {k: round(v, 3) for k, v in runner.timings.items()}
         return summary
     finally:

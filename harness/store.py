@@ -34,6 +34,28 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
+def connect_readonly(run: str | Path) -> sqlite3.Connection:
+    """A finished run's store for reading (matrix, reports), also from a read-only
+    directory; one UserError for anything that is not a run store."""
+    path = Path(run)
+    db = path / DB_NAME if path.is_dir() else path
+    if not db.is_file():
+        raise UserError(f"{run}: not a run directory (no {DB_NAME})")
+    try:
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            con.execute("SELECT 1 FROM samples LIMIT 1").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc):
+                raise
+            # A read-only folder: no -shm can be made; the file cannot change under us.
+            con = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+            con.execute("SELECT 1 FROM samples LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{db}: not a run store ({exc})") from None
+    return con
+
+
 @dataclass(frozen=True)
 class SampleKey:
     dataset: str
@@ -82,9 +104,35 @@ class RunStore:
         return {name: {"identity": json.loads(ident), "price": (pin, pout)}
                 for name, ident, pin, pout in self.db.execute("SELECT * FROM models")}
 
-    def set_model(self, name: str, identity: dict, price_in: float, price_out: float) -> None:
-        self.db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?)",
-                        (name, json.dumps(identity, sort_keys=True), price_in, price_out))
+    def set_model(self, name: str, identity: dict, price_in: float, price_out: float) -> bool:
+        """Record a model (its row keeps its place: the matrix's column order). A new
+        price recomputes the cost of its stored samples; returns whether it did."""
+        old = self.db.execute("SELECT price_in, price_out FROM models WHERE name=?", (name,)).fetchone()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                            "identity=excluded.identity, price_in=excluded.price_in, price_out=excluded.price_out",
+                            (name, json.dumps(identity, sort_keys=True), price_in, price_out))
+            if old is None or old == (price_in, price_out):
+                return False
+            self.db.execute("UPDATE samples SET cost = (coalesce(tokens_in, 0) * ? + coalesce(tokens_out, 0) * ?) "
+                            "/ 1e6 WHERE model=? AND generation_error IS NULL", (price_in, price_out, name))
+            return True
+
+    def sample_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT model, count(*) FROM samples GROUP BY model"))
+
+    def reset(self) -> None:
+        """Forget the run (``--fresh``), and the matrix files exported from it."""
+        with self.db:
+            self.db.execute("BEGIN")
+            for table in ("samples", "time_limits", "models"):
+                self.db.execute(f"DELETE FROM {table}")
+            self.db.execute("DELETE FROM meta WHERE key != 'schema_version'")
+        for old in self.dir.glob("*_matrix.*"):
+            old.unlink()
+        for old in self.dir.glob("samples.*"):
+            old.unlink()
 
     def time_limits(self, dataset: str) -> dict[str, float]:
         return dict(self.db.execute("SELECT problem, seconds FROM time_limits WHERE dataset=?", (dataset,)))

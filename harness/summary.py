@@ -8,9 +8,11 @@ from .metrics import pass_at_k
 from .store import RunStore
 
 
-def summarize_run(store: RunStore, models: list[str], datasets: list[str]) -> dict:
-    rows = store.db.execute("SELECT dataset, model, problem, status, passed, tokens_in, tokens_out, cost "
-                            "FROM samples").fetchall()
+def summarize_run(store: RunStore, models: dict[str, int], datasets: list[str]) -> dict:
+    """``models``: name -> n; a sample beyond a model's n (stored by an earlier run
+    with a larger n) is not counted."""
+    rows = [r for r in store.db.execute("SELECT dataset, model, problem, status, passed, tokens_in, tokens_out, "
+                                        "cost, sample FROM samples") if r[1] in models and r[8] < models[r[1]]]
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for r in rows:
         groups[(r[0], r[1])].append(r)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -15,8 +16,12 @@ class FaultyOpenAIServer:
     (int) or "drop" (close the connection without answering); later requests get
     ``answer(prompt)`` as the assistant message, with usage = word counts."""
 
-    def __init__(self, answer, faults=(), status_for_all: int | None = None) -> None:
+    def __init__(self, answer, faults=(), status_for_all: int | None = None, raw: bytes | None = None,
+                 delay: float = 0.0) -> None:
+        """``raw``: every POST gets this body with status 200 (a broken server);
+        ``delay``: seconds before answering anything (a hung one)."""
         self.answer, self.faults, self.status_for_all = answer, list(faults), status_for_all
+        self.raw, self.delay = raw, delay
         self.requests: list[dict] = []
         self.seen: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -35,12 +40,21 @@ class FaultyOpenAIServer:
                 self.wfile.write(data)
 
             def do_GET(self):
+                time.sleep(server.delay)
                 if server.status_for_all:
                     return self._send(server.status_for_all, {"error": {"message": "denied"}})
                 self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(server.delay)
+                if server.raw is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(server.raw)))
+                    self.end_headers()
+                    self.wfile.write(server.raw)
+                    return
                 prompt = body["messages"][-1]["content"] if "messages" in body else body["prompt"]
                 with server.lock:
                     server.requests.append(body)

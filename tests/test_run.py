@@ -340,3 +340,111 @@ def test_completion_style_and_execution_resume(tmp_path):
 
 
 HUMANEVAL_BY_ID = {p.id: p for p in HUMANEVAL.values()}
+
+
+@pytest.mark.parametrize("raw,delay,message", [
+    (b"not json{{{", 0, "returned an invalid response (JSONDecodeError"),
+    (b'{"foo": 1}', 0, "returned an invalid response"),
+    (b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}', 0,
+     "returned an invalid response (IndexError"),
+    (None, 3, "did not answer within 1.0 s"),
+])
+def test_broken_endpoint_one_line(tmp_path, raw, delay, message):
+    with FaultyOpenAIServer(_answer_with_reference, raw=raw, delay=delay) as server:
+        model = {"name": "m", "provider": "openai", "base_url": server.url, "model": "m", "timeout": 1,
+                 "max_retries": 0}
+        proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
+                       "--sandbox", "local", "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error:") and message in lines[-1], proc.stderr
+    assert "Traceback" not in proc.stderr and sum(x.startswith("error:") for x in lines) == 1
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("typo", "field 'model' (default: 'name'): no recordings of 'Yi-Coder-1.5B-chat'"),
+    ("tokens", "row 1: 'tokens_out' must be an integer >= 0, got 'many'"),
+    ("passed", "row 1: 'passed' must be true or false, got 'yes'"),
+    ("empty", "is empty"),
+    ("no dataset", "--dataset: no dataset given"),
+])
+def test_replay_and_option_mistakes(tmp_path, setup, message):
+    model, dataset = {"name": "m", "provider": "replay", "path": "s.jsonl"}, "humaneval"
+    row = {"task_id": "HumanEval/0", "completion": "x"}
+    if setup == "typo":
+        model = {"name": "Yi-Coder-1.5B-chat", "provider": "replay"}
+    elif setup == "tokens":
+        row["tokens_out"] = "many"
+    elif setup == "passed":
+        row["passed"] = "yes"
+    elif setup == "no dataset":
+        dataset = " , "
+    (tmp_path / "s.jsonl").write_text("" if setup == "empty" else json.dumps(row) + "\n")
+    proc = harness("run", "--dataset", dataset, "--models", pool(tmp_path, model), "--limit", "1", "--sandbox",
+                   "local", "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_duplicate_datasets_and_short_recordings(tmp_path):
+    rows = [{"task_id": "HumanEval/0", "completion": "x"}] * 2 + [{"task_id": "HumanEval/1", "completion": "y"}]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = {"name": "m", "provider": "replay", "path": "s.jsonl", "n": 3}
+    proc = harness("run", "--dataset", "humaneval, humaneval", "--models", pool(tmp_path, model), "--limit", "3",
+                   "--sandbox", "local", "--run-dir", str(tmp_path / "run"), "--json", "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: model 'm' has fewer than n=3 samples for 2 problems" in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [(m["dataset"], m["samples"]) for m in summary["models"]] == [("humaneval", 3)]
+
+
+@pytest.mark.parametrize("what", ["text file", "garbage db", "no samples table"])
+def test_matrix_and_report_on_non_run_stores(tmp_path, what):
+    target = tmp_path / "x"
+    if what == "text file":
+        target.write_text("hello")
+    else:
+        target.mkdir()
+        if what == "garbage db":
+            (target / "run.sqlite").write_bytes(b"\x00" * 4096)
+        else:
+            sqlite3.connect(target / "run.sqlite").execute("CREATE TABLE t (x)").connection.commit()
+    for args in (["matrix", str(target)], ["report", "agreement", str(target)]):
+        proc = harness(*args)
+        assert proc.returncode == 2 and "not a run store" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_unwritable_outputs(existing_run, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = harness("matrix", str(existing_run), "--out", str(blocker / "sub"))
+    assert proc.returncode == 2 and "cannot create" in proc.stderr and "Traceback" not in proc.stderr
+    proc = harness("report", "agreement", str(existing_run), "--out", str(blocker / "a.md"))
+    assert proc.returncode == 2 and "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fresh_waits_for_the_models_and_failed_checks_lock_nothing(existing_run, tmp_path):
+    before = rows(existing_run)
+    dead = {"name": "Yi-Coder-1.5B-Chat", "provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
+            "timeout": 2, "max_retries": 0}
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dead, name="dead.yaml"), "--limit", "1",
+                   "--sandbox", "local", "--run-dir", str(existing_run), "--fresh")
+    assert proc.returncode == 2 and "cannot reach http://127.0.0.1:9/v1" in proc.stderr
+    assert rows(existing_run) == before  # --fresh did not drop the run before the model answered
+    new_dir = tmp_path / "new"
+    harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dead, name="dead.yaml"), "--limit", "1",
+            "--sandbox", "local", "--run-dir", str(new_dir))
+    fixed = dict(REPLAY[0], n=1)  # the user fixes the pool: accepted, nothing was locked
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, fixed, name="dead.yaml"), "--limit",
+                   "1", "--sandbox", "local", "--run-dir", str(new_dir), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_price_change_recomputes_costs(existing_run, tmp_path):
+    dearer = dict(REPLAY[0], price={"input": 2.0, "output": 3.0})
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dearer, name="ok.yaml"), "--limit",
+                   "1", "--n", "1", "--sandbox", "local", "--run-dir", str(existing_run))
+    assert proc.returncode == 0 and "price changed; its stored samples' costs recomputed" in proc.stderr
+    ((tin, tout, cost),) = rows(existing_run, "tokens_in, tokens_out, cost")
+    assert cost == pytest.approx((2 * tin + 3 * tout) / 1e6)

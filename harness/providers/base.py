@@ -63,6 +63,7 @@ def split_thinking(text: str) -> tuple[str, str]:
 class Provider:
     required: tuple[str, ...] = ()  # provider fields pool.yaml must give
     fields: tuple[str, ...] = ()  # optional provider fields
+    identity_fields: tuple[str, ...] = ()  # those that change what the model generates
     default_concurrency = 4
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -76,6 +77,9 @@ class Provider:
 
     async def start(self) -> None:
         """Fail fast (ProviderError) when the model cannot be reached or loaded."""
+
+    def check_source(self) -> None:
+        """Fail (ProviderError) when the model's own source is empty, before anything runs."""
 
     def available(self, task: Task) -> bool:
         """False: this model has no sample for the task (a replay without a recording)."""

@@ -13,6 +13,7 @@ from .batched import BatchedProvider
 class HFTransformers(BatchedProvider):
     required = ("path",)
     fields = ("device", "dtype", "batch_size", "chat", "seed")
+    identity_fields = ("dtype", "chat", "seed")
     extra = "ml"
     default_concurrency = 8
 

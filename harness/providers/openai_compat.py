@@ -7,6 +7,7 @@ the context) is recorded as that sample's ``generation_error``."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -18,6 +19,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 class OpenAICompatible(Provider):
     required = ("model",)
     fields = ("base_url", "api_key_env", "api", "system", "timeout", "max_retries", "extra_body")
+    identity_fields = ("model", "api", "system", "extra_body")
     default_concurrency = 4
 
     @classmethod
@@ -34,7 +36,8 @@ class OpenAICompatible(Provider):
             raise fail("api_key_env", f"environment variable {env} is not set")
         for key in ("timeout", "max_retries"):
             value = opts.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
                 raise fail(key, f"must be a number >= 0, got {value!r}")
         if not isinstance(opts.get("extra_body", {}), dict):
             raise fail("extra_body", "must be a mapping")
@@ -56,10 +59,14 @@ class OpenAICompatible(Provider):
     def _fatal(self, exc: Exception) -> ProviderError:
         import openai
 
-        if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
+        if isinstance(exc, openai.APITimeoutError):
+            what = f"{self.base_url} did not answer within {self.client.timeout} s"
+        elif isinstance(exc, openai.APIConnectionError):
             what = f"cannot reach {self.base_url} ({exc.__cause__ or exc})"
         elif isinstance(exc, openai.APIStatusError):
             what = f"{self.base_url} answered HTTP {exc.status_code}: {_message(exc)}"
+        elif not isinstance(exc, openai.OpenAIError):  # the body did not parse as the protocol says
+            what = f"{self.base_url} returned an invalid response ({exc.__class__.__name__}: {str(exc)[:200]})"
         else:
             what = f"{exc.__class__.__name__}: {exc}"
         return ProviderError(f"{self.spec.origin}: {what}")
@@ -73,7 +80,7 @@ class OpenAICompatible(Provider):
             await self.client.with_options(max_retries=0, timeout=10).models.list()
         except openai.NotFoundError:
             pass  # some compatible servers have no /models; the first generation tells
-        except openai.OpenAIError as exc:
+        except Exception as exc:  # an OpenAIError, or a body that is not the protocol's
             raise self._fatal(exc) from None
 
     def request(self, task: Task) -> dict:
@@ -106,9 +113,11 @@ class OpenAICompatible(Provider):
             else:
                 resp = await self.client.completions.create(**body)
                 text, reasoning = resp.choices[0].text or "", ""
+            if not isinstance(text, str) or not isinstance(reasoning, str):
+                raise TypeError("the completion text is not a string")
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             raise GenerationError(f"HTTP {exc.status_code}: {_message(exc)}") from None
-        except openai.OpenAIError as exc:
+        except Exception as exc:  # an OpenAIError, or a body that is not the protocol's
             raise self._fatal(exc) from None
         latency = time.monotonic() - start
         thinking, answer = split_thinking(text)

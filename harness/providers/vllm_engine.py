@@ -15,6 +15,7 @@ ENGINE_FIELDS = ("dtype", "tensor_parallel_size", "max_model_len", "gpu_memory_u
 class VLLMEngine(BatchedProvider):
     required = ("model",)
     fields = (*ENGINE_FIELDS, "batch_size", "chat", "seed")
+    identity_fields = ("model", "dtype", "max_model_len", "chat", "seed")
     extra = "vllm"
 
     def engine_kwargs(self) -> dict:

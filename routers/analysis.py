@@ -1,0 +1,130 @@
+"""The numbers routing papers report, as pure functions of a problems x models score
+matrix (a DataFrame; scores in [0, 1]) and the models' costs.
+
+Ties: wherever several models are best, the cheapest wins (``prices`` order; without
+prices, column order). Missing cells (NaN: a model never run on a problem) are never
+read as failures: the functions refuse them; restrict the matrix first
+(``restrict``), which also reports what was dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Restricted:
+    scores: pd.DataFrame
+    dropped_models: list[str]  # no score on any problem
+    dropped_problems: int  # a kept model had no score there
+
+
+def restrict(scores: pd.DataFrame, drop: str = "problems") -> Restricted:
+    """A complete matrix out of one with missing cells. ``drop="problems"``: models
+    with no score at all leave the pool, then problems where a kept model has no score
+    leave. ``drop="models"``: every model with a missing cell leaves the pool."""
+    gone = [m for m in scores.columns if (scores[m].isna().any() if drop == "models" else scores[m].isna().all())]
+    kept = scores.drop(columns=gone)
+    complete = kept.dropna()
+    return Restricted(complete, gone, len(kept) - len(complete))
+
+
+def _require_complete(scores: pd.DataFrame) -> None:
+    if scores.empty or scores.isna().any().any():
+        missing = [m for m in scores.columns if scores[m].isna().any()]
+        raise ValueError(f"score matrix has missing cells (models {missing}) or is empty: restrict() it first")
+
+
+def by_price(models: Sequence[str], prices: dict[str, float] | None) -> list[str]:
+    """Models cheapest first (stable: column order breaks equal prices)."""
+    if not prices:
+        return list(models)
+    return sorted(models, key=lambda m: prices[m])
+
+
+def sbs(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> tuple[str, float]:
+    """Single best system: the model with the highest mean score."""
+    _require_complete(scores)
+    means = scores.mean()
+    best = means.max()
+    model = next(m for m in by_price(scores.columns, prices) if np.isclose(means[m], best, rtol=0, atol=1e-12))
+    return model, float(means[model])
+
+
+def oracle_choice(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> pd.Series:
+    """Per problem, the cheapest model among those with the best score."""
+    _require_complete(scores)
+    ordered = scores[by_price(scores.columns, prices)]
+    return ordered.idxmax(axis=1)  # idxmax takes the first maximum: the cheapest
+
+
+def oracle_mean(scores: pd.DataFrame) -> float:
+    _require_complete(scores)
+    return float(scores.max(axis=1).mean())
+
+
+def oracle_gap(scores: pd.DataFrame) -> float:
+    """OG = mean_i max_j s_ij - max_j mean_i s_ij."""
+    return oracle_mean(scores) - sbs(scores)[1]
+
+
+def wcr(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> float:
+    """Winner-change rate: share of problems whose best model (ties: cheapest) is not
+    the SBS."""
+    return float((oracle_choice(scores, prices) != sbs(scores, prices)[0]).mean())
+
+
+def closed_gap(router: float, sbs_mean: float, oracle: float) -> float:
+    """(router - SBS) / (oracle - SBS): 0 = as good as the SBS, 1 = the oracle; NaN
+    when the oracle is no better than the SBS."""
+    return (router - sbs_mean) / (oracle - sbs_mean) if oracle > sbs_mean else float("nan")
+
+
+def routed(values: pd.DataFrame, choices: pd.Series) -> pd.Series:
+    """Per problem, the value (score or cost) of the model the router chose."""
+    cols = values.columns.get_indexer(choices.loc[values.index])
+    if (cols < 0).any():
+        raise ValueError(f"router chose models outside the matrix: {sorted(set(choices[cols < 0]))}")
+    return pd.Series(values.to_numpy()[np.arange(len(values)), cols], index=values.index)
+
+
+def codyn_cost(choices: pd.Series, model_cost: dict[str, float]) -> float:
+    """CoDyn eq. 2: sum_j share_j * cost_j / max_j cost_j, in [0, 1] (1 = always the
+    most expensive model)."""
+    shares = choices.value_counts(normalize=True)
+    return float(sum(shares[m] * model_cost[m] for m in shares.index) / max(model_cost.values()))
+
+
+def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """(name, cost, quality) points not dominated by a cheaper-or-equal, at-least-as-good
+    one; sorted by cost."""
+    front: list[tuple[str, float, float]] = []
+    for name, cost, quality in sorted(points, key=lambda p: (p[1], -p[2])):
+        if not front or quality > front[-1][2]:
+            front.append((name, cost, quality))
+    return front
+
+
+def front_area(front: Sequence[tuple[str, float, float]], lo: float, hi: float) -> float:
+    """Mean quality over the cost range [lo, hi] of the front (AIQ-style): quality at
+    cost c is the best front point costing <= c (a step function: one can always
+    spend less), 0 below the cheapest point."""
+    if hi <= lo:
+        raise ValueError("empty cost range")
+    area, costs = 0.0, [min(max(c, lo), hi) for _, c, _ in front] + [hi]
+    for (_, _, quality), start, end in zip(front, costs, costs[1:], strict=False):
+        area += quality * (end - start)
+    return area / (hi - lo)
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, stat: Callable[[np.ndarray], float] = np.mean,
+                 n: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``stat`` over problems (resampled with replacement)."""
+    arr = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(arr), size=(n, len(arr)))
+    stats = np.array([stat(arr[i]) for i in idx])
+    return float(np.quantile(stats, alpha / 2)), float(np.quantile(stats, 1 - alpha / 2))

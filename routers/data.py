@@ -1,0 +1,138 @@
+"""What routers are trained and scored on: per problem, each model's score and cost,
+the problem's prompt and dataset, and named splits.
+
+Two sources: a run (``harness.load_matrix``: mean pass over samples, mean $ per
+sample) and the AdaptiveLLM artifact scored by the authors' rule (pass@1 = the first
+sample's recorded verdict; cost = that sample's output tokens x price)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.base import DATA
+from benchmarks.io import read_records
+
+ARTIFACT = DATA / "adaptivellm"
+# The paper's pool in price order ($ per Mtok), which `predicted_rank` indexes.
+ADAPTIVELLM_MODELS = {
+    "Yi-Coder-1.5B-Chat": 0.14, "Qwen2.5-Coder-1.5B-Instruct": 0.14, "CodeLlama-7b-Instruct-hf": 0.42,
+    "starcoder2-15b-instruct-v0.1": 0.72, "deepseek-coder-v2-lite-instruct": 0.72, "Codestral-22B-v0.1": 0.95,
+    "deepseek-coder-33b-instruct": 1.26, "Qwen2.5-Coder-32B-Instruct": 1.26,
+}
+
+
+@dataclass(frozen=True)
+class RouterData:
+    scores: pd.DataFrame  # problem x model, in [0, 1]; NaN = no data
+    costs: pd.DataFrame  # problem x model, USD per problem
+    prices: dict[str, float]  # ordering for ties (cheapest first)
+    prompts: pd.Series  # problem -> prompt text
+    datasets: pd.Series  # problem -> dataset
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    pass_rate: pd.DataFrame | None = None  # mean pass over all samples (AdaptiveLLM's score uses it)
+    tokens: pd.DataFrame | None = None  # mean output tokens over samples
+    name: str = ""
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.scores.columns)
+
+    def subset(self, ids: list[str]) -> RouterData:
+        pick = lambda f: None if f is None else f.loc[ids]  # noqa: E731
+        return RouterData(self.scores.loc[ids], self.costs.loc[ids], self.prices, self.prompts.loc[ids],
+                          self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name)
+
+    def split(self, name: str) -> RouterData:
+        if name == "all":
+            return self
+        if name not in self.splits:
+            raise KeyError(f"no split {name!r} in {self.name} (has: {', '.join(self.splits) or 'none'})")
+        return self.subset(self.splits[name])
+
+
+def _literal(value):
+    return ast.literal_eval(value) if isinstance(value, str) else value
+
+
+def adaptivellm() -> RouterData:
+    """The artifact, every problem it has (589), with its 411/178 split."""
+    first, cost, rate, toks, prompts, datasets = {}, {}, {}, {}, {}, {}
+    for model, price in ADAPTIVELLM_MODELS.items():
+        for path in sorted((ARTIFACT / "generations").glob(f"{model}-output-*.jsonl.gz")):
+            for row in read_records(path):
+                pid = row["id"]
+                first[(pid, model)] = float(bool(row["results"][0]))
+                cost[(pid, model)] = row["output_token_counts"][0] * price / 1e6
+                rate[(pid, model)] = float(np.mean([bool(r) for r in row["results"]]))
+                toks[(pid, model)] = float(np.mean(row["output_token_counts"]))
+                prompts.setdefault(pid, row["prompt"])
+                datasets.setdefault(pid, pid.split("/")[0].lower().replace("_", ""))
+    ids = sorted(prompts, key=_natural)
+    models = list(ADAPTIVELLM_MODELS)
+
+    def frame(values: dict) -> pd.DataFrame:
+        return pd.DataFrame([[values.get((i, m), np.nan) for m in models] for i in ids], index=ids, columns=models)
+
+    splits = {name: [r["id"] for r in read_records(ARTIFACT / "splits" / f"{name}_data.jsonl.gz")]
+              for name in ("train", "test")}
+    return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
+                      pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm")
+
+
+def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
+    """A run's pass matrix; problem ids are ``dataset/problem``; a seeded random
+    train/test split (stratified by dataset) is provided."""
+    from contextlib import closing
+
+    from harness import load_matrix
+    from harness.store import connect_readonly
+
+    m = load_matrix(run)
+    ids = [f"{d}/{p}" for d, p in m.passes.index]
+    scores = m.passes.set_axis(ids)
+    costs = m.costs.reindex(m.passes.index).set_axis(ids)
+    with closing(connect_readonly(run)) as con:
+        prompts = {f"{d}/{p}": text for d, p, text in
+                   con.execute("SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem")}
+    datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
+    rng = np.random.default_rng(seed)
+    test = [i for d in sorted(set(datasets)) for i in datasets.index[datasets == d]
+            if rng.random() < test_fraction]
+    splits = {"test": test, "train": [i for i in ids if i not in set(test)]}
+    prices = {name: out for name, (_, out) in m.prices.items()}
+    return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
+                      name=str(run))
+
+
+def think_lengths(model: str = "DeepSeek-R1-Distill-Qwen-7B") -> pd.Series:
+    """Median CoT length (tokens) of a reasoning model over its samples, per problem."""
+    out = {}
+    for path in sorted((ARTIFACT / "think_lengths").glob(f"{model}-output-*.jsonl.gz")):
+        for row in read_records(path):
+            out[row["id"]] = float(np.median(_literal(row["think_lengths"])))
+    if not out:
+        raise KeyError(f"no think lengths for {model!r} in {ARTIFACT / 'think_lengths'}")
+    return pd.Series(out)
+
+
+def authors_predictions(name: str = "predictions_1") -> pd.Series:
+    """The authors' routed model per test problem (``predicted_rank`` indexes the
+    pool in price order)."""
+    models = list(ADAPTIVELLM_MODELS)
+    rows = read_records(ARTIFACT / "splits" / f"{name}.jsonl.gz")
+    return pd.Series({r["id"]: models[int(r["predicted_rank"])] for r in rows})
+
+
+def _natural(pid: str):
+    head, _, num = pid.rpartition("/")
+    return (head, int(num)) if num.isdigit() else (pid, 0)
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj, indent=1, default=float)

@@ -1,0 +1,68 @@
+"""Routing metrics against values computed by hand on small matrices."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from routers import analysis as A
+
+# 4 problems x 3 models; prices: cheap < mid < big.
+S = pd.DataFrame({"cheap": [1, 0, 0, 1.0], "mid": [1, 1, 0, 0.0], "big": [0, 1, 1, 1.0]},
+                 index=["p1", "p2", "p3", "p4"])
+PRICES = {"cheap": 0.1, "mid": 0.5, "big": 1.0}
+
+
+def test_sbs_oracle_gap_wcr_by_hand():
+    # means: cheap 0.5, mid 0.5, big 0.75 -> SBS big; every problem has a model scoring 1 -> oracle 1.0
+    assert A.sbs(S, PRICES) == ("big", 0.75)
+    assert A.oracle_mean(S) == 1.0
+    assert A.oracle_gap(S) == pytest.approx(0.25)
+    # best per problem, cheapest on ties: p1 cheap (cheap=mid=1), p2 mid (mid=big), p3 big, p4 cheap (cheap=big)
+    assert list(A.oracle_choice(S, PRICES)) == ["cheap", "mid", "big", "cheap"]
+    assert A.wcr(S, PRICES) == 0.75  # 3 of 4 winners are not the SBS
+
+
+def test_ties_go_to_the_cheapest():
+    tied = pd.DataFrame({"big": [1.0, 0.0], "cheap": [0.0, 1.0]})
+    assert A.sbs(tied, {"big": 2.0, "cheap": 1.0}) == ("cheap", 0.5)
+    assert A.sbs(tied) == ("big", 0.5)  # no prices: column order
+    assert list(A.oracle_choice(pd.DataFrame({"big": [1.0], "cheap": [1.0]}), {"big": 2, "cheap": 1})) == ["cheap"]
+
+
+def test_missing_cells_are_refused_then_restricted():
+    m = S.copy()
+    m["none"] = np.nan
+    m.loc["p2", "mid"] = np.nan
+    with pytest.raises(ValueError, match="missing cells"):
+        A.sbs(m)
+    r = A.restrict(m)
+    assert r.dropped_models == ["none"] and r.dropped_problems == 1 and list(r.scores.index) == ["p1", "p3", "p4"]
+    r = A.restrict(m, drop="models")
+    assert r.dropped_models == ["mid", "none"] and r.dropped_problems == 0
+    assert list(r.scores.columns) == ["cheap", "big"]
+
+
+def test_closed_gap_routed_and_codyn_cost():
+    assert A.closed_gap(0.875, 0.75, 1.0) == 0.5
+    assert np.isnan(A.closed_gap(0.8, 0.75, 0.75))
+    choice = pd.Series(["cheap", "mid", "mid", "big"], index=S.index)
+    assert list(A.routed(S, choice)) == [1.0, 1.0, 0.0, 1.0]
+    # shares cheap 1/4, mid 2/4, big 1/4 -> (0.025 + 0.25 + 0.25) / 1.0
+    assert A.codyn_cost(choice, PRICES) == pytest.approx(0.525)
+    with pytest.raises(ValueError, match="outside the matrix"):
+        A.routed(S, pd.Series(["gpt"] * 4, index=S.index))
+
+
+def test_pareto_front_and_area():
+    points = [("a", 1.0, 0.5), ("b", 2.0, 0.4), ("c", 3.0, 0.8), ("d", 3.0, 0.7), ("e", 0.5, 0.1)]
+    front = A.pareto_front(points)
+    assert [p[0] for p in front] == ["e", "a", "c"]  # b and d are dominated
+    # cost range [0.5, 3.0]: 0.1 on [0.5, 1), 0.5 on [1, 3), 0.8 at 3 -> (0.05 + 1.0) / 2.5
+    assert A.front_area(front, 0.5, 3.0) == pytest.approx(0.42)
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    values = [1, 0] * 50
+    lo, hi = A.bootstrap_ci(values, n=1000, seed=1)
+    assert lo < 0.5 < hi and 0.35 < lo and hi < 0.65
+    assert A.bootstrap_ci([1.0] * 10) == (1.0, 1.0)
