@@ -110,6 +110,31 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("run", help="run directory of a replay run")
     ag.add_argument("--out", help="write the report with every disagreement here (.md or .json)")
 
+    og = rpsub.add_parser("oracle-gap", help="per dataset: SBS, oracle, oracle gap, WCR, per-model score and cost")
+    og.add_argument("source", help="run directory, or a wide matrix file (CSV/Parquet: problem, [dataset], "
+                                   "one column per model)")
+    og.add_argument("--format", choices=["md", "csv", "json"], default="md")
+
+    rt = sub.add_parser("route", help="train, evaluate and compare routers")
+    rtsub = rt.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (("train", "fit a router and save it"), ("eval", "score one router on a split"),
+                         ("compare", "every router and single model, one table")):
+        p = rtsub.add_parser(action, help=text)
+        p.add_argument("--data", default="adaptivellm",
+                       help="'adaptivellm' (the bundled artifact, its 411/178 split) or a run directory")
+        if action != "compare":
+            p.add_argument("--router", help="router name (see `route compare`)")
+            p.add_argument("--param", action="append", default=[], help="router parameter key=value (repeatable)")
+        if action == "train":
+            p.add_argument("--split", default="train")
+            p.add_argument("--out", required=True, help="folder for the trained router")
+        else:
+            p.add_argument("--train-split", default="train")
+            p.add_argument("--split", default="test", help="split to evaluate on (default test)")
+            p.add_argument("--format", choices=["md", "csv", "json"], default="md")
+        if action == "eval":
+            p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
+
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = sbsub.add_parser("build", help="build the Docker sandbox image")
@@ -311,7 +336,60 @@ def cmd_benchmarks(args) -> int:
     return 0 if summary["failed"] == 0 else 1
 
 
+ROUTE_COLUMNS = ["router", "covered", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
+                 "closed_gap", "closed_gap_ci"]
+GAP_COLUMNS = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "dropped_models",
+               "dropped_problems"]
+
+
+def cmd_route(args) -> int:
+    from . import routing
+
+    if args.action == "train":
+        if not args.router:
+            raise UserError("route train: --router is required")
+        print(routing.train(args.router, args.param, args.data, args.split, args.out))
+        return 0
+    data = routing.load_data(args.data)
+    if args.action == "compare":
+        head, *rows = routing.compare(args.data, args.train_split, args.split)
+        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + ["on_front"]))
+        if args.format != "json":
+            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
+                  f"{head['front_area']:.4f}")
+        return 0
+    if args.model_dir:
+        from routers import load_router
+
+        try:
+            router = load_router(args.model_dir)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    elif args.router:
+        router = routing.make_router(args.router, args.param)
+    else:
+        raise UserError("route eval: give --router NAME or --model-dir DIR")
+    row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
+    print(routing.format_table([row], args.format, ROUTE_COLUMNS + ["sbs_model", "sbs_quality", "oracle_quality"]))
+    return 0
+
+
 def cmd_report(args) -> int:
+    if args.action == "oracle-gap":
+        from . import routing
+
+        rows = routing.oracle_gap_table(args.source)
+        if args.format == "json":
+            keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr"]
+            print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
+        else:
+            print(routing.format_table(rows, args.format, GAP_COLUMNS))
+            if args.format == "md":
+                for r in rows:
+                    print(f"\n{r['dataset']}: " + ", ".join(
+                        f"{m} {v['score']:.3f}" + (f" (${v['cost']:.2e})" if v["cost"] is not None else "")
+                        for m, v in r["models"].items()))
+        return 0
     from .agreement import agreement, to_markdown
 
     report = agreement(args.run)
@@ -327,6 +405,6 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "evaluate": cmd_evaluate,
+COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "route": cmd_route, "evaluate": cmd_evaluate,
             "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
             "sandbox": cmd_sandbox}

@@ -1,1 +1,13 @@
-"""Routers and oracle-gap analysis over pass matrices."""
+"""Routers and oracle-gap analysis over pass matrices; adding a router is one module
+and one line here."""
+
+from __future__ import annotations
+
+from .base import Router, load_router
+from .baselines import Cheapest, Oracle, Published, RandomRouter, SingleBest
+from .cot_length import CoTLength
+
+ROUTERS: dict[str, type[Router]] = {r.name: r for r in (RandomRouter, SingleBest, Cheapest, Oracle, Published,
+                                                        CoTLength)}
+
+__all__ = ["ROUTERS", "Router", "load_router"]

@@ -8,7 +8,6 @@ sample's recorded verdict; cost = that sample's output tokens x price)."""
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,12 +109,27 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
                       name=str(run))
 
 
+def cost_aware_scores(pass_rate: pd.DataFrame, tokens: pd.DataFrame, prices: dict[str, float]) -> pd.DataFrame:
+    """AdaptiveLLM's label score (upstream Train/score.py), per problem i and model j:
+    ln(max_j avg_tokens_ij x max_j price_j) x pass_rate_ij - ln(avg_tokens_ij x price_j),
+    maxima over the models with data for the problem. High = solves it, cheaply."""
+    price = pd.Series(prices).reindex(pass_rate.columns)
+    have = pass_rate.notna()
+    max_tokens = tokens.where(have).max(axis=1)
+    max_price = have.mul(price, axis=1).where(have).max(axis=1)
+    term1 = np.log(max_tokens * max_price).to_numpy()[:, None] * pass_rate.to_numpy()
+    term2 = np.log(tokens.to_numpy() * price.to_numpy()[None, :])
+    return pd.DataFrame(term1 - term2, index=pass_rate.index, columns=pass_rate.columns).where(have)
+
+
 def think_lengths(model: str = "DeepSeek-R1-Distill-Qwen-7B") -> pd.Series:
     """Median CoT length (tokens) of a reasoning model over its samples, per problem."""
     out = {}
     for path in sorted((ARTIFACT / "think_lengths").glob(f"{model}-output-*.jsonl.gz")):
         for row in read_records(path):
-            out[row["id"]] = float(np.median(_literal(row["think_lengths"])))
+            lengths = [x for x in _literal(row["think_lengths"]) if x is not None]  # failed samples are null
+            if lengths:
+                out[row["id"]] = float(np.median(lengths))
     if not out:
         raise KeyError(f"no think lengths for {model!r} in {ARTIFACT / 'think_lengths'}")
     return pd.Series(out)
@@ -133,6 +147,3 @@ def _natural(pid: str):
     head, _, num = pid.rpartition("/")
     return (head, int(num)) if num.isdigit() else (pid, 0)
 
-
-def to_json(obj) -> str:
-    return json.dumps(obj, indent=1, default=float)

@@ -1,0 +1,190 @@
+"""``route train|eval|compare`` and ``report oracle-gap``: routers and the analysis
+over a run, a wide matrix file, or the bundled AdaptiveLLM artifact."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from pathlib import Path
+
+from .errors import UserError
+
+FORMATS = ("md", "csv", "json")
+
+
+def load_data(source: str):
+    from routers import data
+
+    if source == "adaptivellm":
+        return data.adaptivellm()
+    if not (Path(source) / "run.sqlite").is_file():
+        raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
+    return data.from_run(source)
+
+
+def make_router(name: str, params: list[str]):
+    from routers import ROUTERS
+
+    if name not in ROUTERS:
+        raise UserError(f"unknown router {name!r}; choose from {', '.join(ROUTERS)}")
+    kwargs = {}
+    for p in params:
+        key, sep, value = p.partition("=")
+        if not sep:
+            raise UserError(f"--param {p!r}: expected key=value")
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key] = value
+    try:
+        return ROUTERS[name](**kwargs)
+    except TypeError as exc:
+        raise UserError(f"router {name!r}: bad --param ({exc})") from None
+
+
+def _split(data, name: str):
+    try:
+        return data.split(name)
+    except KeyError as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+
+
+def train(name: str, params: list[str], source: str, split: str, out: str) -> Path:
+    router = make_router(name, params)
+    router.fit(_split(load_data(source), split))
+    return router.save(out)
+
+
+def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool = False) -> dict:
+    from routers.evaluate import evaluate
+
+    if not fitted:
+        try:
+            router.fit(_split(data, train_split))
+        except ValueError as exc:
+            raise UserError(f"router {router.name!r}: {exc}") from None
+    test = _split(data, test_split)
+    try:
+        choices = router.route(test)
+    except ValueError as exc:
+        raise UserError(f"router {router.name!r}: {exc}") from None
+    return {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
+
+
+def compare(source: str, train_split: str, test_split: str) -> list[dict]:
+    """Every router with its default parameters, sorted by quality at equal cost
+    (quality desc, then $ asc); the Pareto front over routers and single models."""
+    from routers import ROUTERS
+    from routers import analysis as A
+    from routers.baselines import Published
+    from routers.evaluate import evaluate
+
+    data = load_data(source)
+    test = _split(data, test_split)
+    rows = []
+    for cls in ROUTERS.values():
+        if cls is Published and data.name != "adaptivellm":
+            continue
+        rows.append(evaluate_one(cls(), data, train_split, test_split))
+    import pandas as pd
+
+    for model in data.models:  # single models as points of the cost-quality plane
+        choices = pd.Series(model, index=test.scores.index)
+        if test.scores[model].notna().any():
+            rows.append({"router": f"model:{model}", "peeks": False, **evaluate(choices, test, ci=False)})
+    # The front compares like with like: deployable routers and models scored on every
+    # test problem (a model or a published router with partial coverage is listed, not ranked).
+    points = [(r["router"], r["cost_per_problem"], r["quality"]) for r in rows
+              if not r["peeks"] and r["covered"] == r["problems"]]
+    front = A.pareto_front(points)
+    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
+    names = {p[0] for p in front}
+    for r in rows:
+        r["on_front"] = r["router"] in names
+    rows.sort(key=lambda r: (-r["quality"], r["cost_per_problem"]))
+    return [{"front_area": A.front_area(front, lo, hi), "front": [p[0] for p in front]}] + rows
+
+
+def oracle_gap_table(source: str) -> list[dict]:
+    """Per dataset: SBS, oracle, OG, WCR, and each model's mean score and cost (CoDyn's
+    Table 1 layout). ``source``: a run directory or a wide matrix file (CSV/Parquet:
+    ``problem``, optional ``dataset``, one numeric column per model in [0, 1])."""
+    from routers import analysis as A
+
+    scores, costs, prices = _matrix(source)
+    out = []
+    for dataset, block in scores.groupby(level=0, sort=False):
+        block = block.droplevel(0)
+        r = A.restrict(block)
+        if r.scores.empty:
+            raise UserError(f"{source}: dataset {dataset!r} has no problem scored by every model it kept")
+        sbs_model, sbs_mean = A.sbs(r.scores, prices)
+        row = {"dataset": dataset, "n": len(r.scores), "sbs_model": sbs_model, "sbs_mean": sbs_mean,
+               "oracle_mean": A.oracle_mean(r.scores), "og": A.oracle_gap(r.scores), "wcr": A.wcr(r.scores, prices),
+               "dropped_models": r.dropped_models, "dropped_problems": r.dropped_problems,
+               "models": {m: {"score": float(r.scores[m].mean()),
+                              "cost": float(costs.loc[dataset].loc[r.scores.index, m].mean())
+                              if costs is not None else None} for m in r.scores.columns}}
+        out.append(row)
+    return out
+
+
+def _matrix(source: str):
+    import pandas as pd
+
+    path = Path(source)
+    if (path / "run.sqlite").is_file():
+        from . import load_matrix
+
+        m = load_matrix(path)
+        return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}
+    if not path.is_file():
+        raise UserError(f"{source}: no such run directory or matrix file")
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas/pyarrow raise many kinds for a bad file
+        raise UserError(f"{source}: cannot read as CSV/Parquet ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+    if "problem" not in frame.columns:
+        raise UserError(f"{source}: needs a 'problem' column (and one numeric column per model)")
+    if "dataset" not in frame.columns:
+        frame["dataset"] = "all"
+    models = [c for c in frame.columns if c not in ("problem", "dataset")]
+    if not models:
+        raise UserError(f"{source}: no model columns")
+    for m in models:
+        col = pd.to_numeric(frame[m], errors="coerce")
+        bad = frame[m].notna() & col.isna()
+        if bad.any() or ((col < 0) | (col > 1)).any():
+            row = int((bad | (col < 0) | (col > 1)).to_numpy().nonzero()[0][0]) + 2
+            raise UserError(f"{source}: line {row}: column {m!r} must hold scores in [0, 1] "
+                            f"(got {str(frame[m].iloc[row - 2])!r})")
+        frame[m] = col
+    if frame.duplicated(["dataset", "problem"]).any():
+        raise UserError(f"{source}: a (dataset, problem) appears twice")
+    return frame.set_index(["dataset", "problem"])[models].astype(float), None, None
+
+
+def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=1, default=_plain)
+    def cell(v):
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else (f"{v:.3e}" if 0 < abs(v) < 1e-2 else f"{v:.4f}")
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(cell(x) for x in v) + "]"
+        return str(v)
+    lines = [[cell(r.get(c, "")) for c in columns] for r in rows]
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf).writerows([columns, *lines])
+        return buf.getvalue().rstrip("\n")
+    return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+                      *["| " + " | ".join(line) + " |" for line in lines]])
+
+
+def _plain(v):
+    return float(v) if hasattr(v, "__float__") else str(v)

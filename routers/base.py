@@ -1,0 +1,52 @@
+"""One interface for every router: ``fit`` on training problems, ``route`` problems to
+model names, ``save``/``load`` a trained router as a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .data import RouterData
+
+
+class Router:
+    name = ""
+    # True for routers that read the problems' scores when routing (the oracle): an
+    # upper bound, never a deployable router.
+    peeks = False
+
+    def fit(self, data: RouterData) -> Router:
+        return self
+
+    def route(self, data: RouterData) -> pd.Series:
+        """Problem id -> model name, for every problem of ``data``."""
+        raise NotImplementedError
+
+    def state(self, folder: Path) -> dict:
+        """What ``save`` writes (JSON); big artefacts go in files in ``folder``."""
+        return {}
+
+    def load_state(self, state: dict, folder: Path) -> None:
+        pass
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "router.json").write_text(json.dumps({"router": self.name, "state": self.state(folder)},
+                                                       indent=1) + "\n")
+        return folder
+
+
+def load_router(folder: str | Path) -> Router:
+    from . import ROUTERS
+
+    folder = Path(folder)
+    try:
+        saved = json.loads((folder / "router.json").read_text())
+        router = ROUTERS[saved["router"]]()
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{folder}: not a saved router ({exc})") from None
+    router.load_state(saved["state"], folder)
+    return router

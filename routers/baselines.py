@@ -1,0 +1,105 @@
+"""The reference points of every routing table: random, single best, cheapest, the
+oracle (cheapest passing model: an upper bound that reads the answers), and a
+published router's own predictions replayed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import analysis as A
+from .base import Router
+from .data import RouterData, authors_predictions
+
+
+def _fixed(data: RouterData, model: str) -> pd.Series:
+    return pd.Series(model, index=data.scores.index)
+
+
+class RandomRouter(Router):
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed, self.models = seed, []
+
+    def fit(self, data):
+        self.models = list(A.restrict(data.scores, drop="models").scores.columns)  # the fully scored ones
+        return self
+
+    def route(self, data):
+        rng = np.random.default_rng(self.seed)
+        return pd.Series(rng.choice(self.models, size=len(data.scores)), index=data.scores.index)
+
+    def state(self, folder):
+        return {"seed": self.seed, "models": self.models}
+
+    def load_state(self, state, folder):
+        self.seed, self.models = state["seed"], state["models"]
+
+
+class SingleBest(Router):
+    """The model with the best mean score on the training problems, among the models
+    scored on all of them."""
+
+    name = "sbs"
+
+    def __init__(self) -> None:
+        self.model = ""
+
+    def fit(self, data):
+        self.model = A.sbs(A.restrict(data.scores, drop="models").scores, data.prices)[0]
+        return self
+
+    def route(self, data):
+        return _fixed(data, self.model)
+
+    def state(self, folder):
+        return {"model": self.model}
+
+    def load_state(self, state, folder):
+        self.model = state["model"]
+
+
+class Cheapest(SingleBest):
+    name = "cheapest"
+
+    def fit(self, data):
+        self.model = A.by_price(data.models, data.prices)[0]
+        return self
+
+
+class Oracle(Router):
+    """Per problem the cheapest model with the best score, among those scored on it."""
+
+    name = "oracle"
+    peeks = True
+
+    def route(self, data):
+        order = A.by_price(data.models, data.prices)
+        scores = data.scores[order]
+        best = scores.max(axis=1)
+        # A problem no model was scored on goes to the cheapest (it is out of coverage anyway).
+        return scores.apply(lambda row: next((m for m in order if row[m] == best[row.name]), order[0]), axis=1)
+
+
+class Published(Router):
+    """A paper's own routing decisions, replayed (AdaptiveLLM's ``predictions_1``)."""
+
+    name = "adaptivellm-published"
+
+    def __init__(self, predictions: str = "predictions_1") -> None:
+        self.predictions = predictions
+
+    def route(self, data):
+        routed = authors_predictions(self.predictions)
+        missing = sorted(set(data.scores.index) - set(routed.index))
+        if missing:
+            raise ValueError(f"{self.predictions} has no decision for {len(missing)} problems (e.g. {missing[0]}); "
+                             "it covers the AdaptiveLLM test split only")
+        return routed.loc[data.scores.index]
+
+    def state(self, folder):
+        return {"predictions": self.predictions}
+
+    def load_state(self, state, folder):
+        self.predictions = state["predictions"]

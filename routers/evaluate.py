@@ -1,0 +1,55 @@
+"""Score a router's decisions on a split: quality (mean score of the routed model),
+$ per problem, CoDyn's normalized cost, closed gap between the SBS and the oracle,
+with bootstrap CIs over problems. Problems whose routed model has no score there are
+out of coverage: counted and reported, never scored as failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import analysis as A
+from .base import Router
+from .data import RouterData
+
+
+def evaluate(choices: pd.Series, data: RouterData, ci: bool = True) -> dict:
+    routed_score = A.routed(data.scores, choices)
+    covered = routed_score.notna()
+    ids = list(routed_score.index[covered])
+    if not ids:
+        raise ValueError("the router chose, for every problem, a model without a score there")
+    quality = routed_score[covered]
+    cost = A.routed(data.costs, choices)[covered]
+    # SBS and oracle on the same problems, among the models scored on all of them.
+    ref = A.restrict(data.scores.loc[ids], drop="models").scores
+    sbs_model, sbs_mean = A.sbs(ref, data.prices)
+    oracle = A.oracle_mean(ref)
+    out = {
+        "problems": len(choices), "covered": len(ids),
+        "quality": float(quality.mean()), "cost_per_problem": float(cost.mean()),
+        "normalized_cost": A.codyn_cost(choices[covered], data.prices),
+        "sbs_model": sbs_model, "sbs_quality": sbs_mean, "oracle_quality": oracle,
+        "closed_gap": A.closed_gap(float(quality.mean()), sbs_mean, oracle),
+        "shares": {m: round(float(v), 4) for m, v in choices[covered].value_counts(normalize=True).items()},
+    }
+    if ci:
+        out["quality_ci"] = A.bootstrap_ci(quality.to_numpy())
+        out["cost_ci"] = A.bootstrap_ci(cost.to_numpy())
+        # The gap's CI resamples problems jointly: router, SBS and oracle on the same draw.
+        oracle_row = ref.max(axis=1).to_numpy()
+        sbs_row = ref[sbs_model].to_numpy()
+        q = quality.to_numpy()
+        rng = np.random.default_rng(0)
+        draws = rng.integers(0, len(ids), size=(2000, len(ids)))
+        gaps = [A.closed_gap(q[d].mean(), sbs_row[d].mean(), oracle_row[d].mean()) for d in draws]
+        gaps = [g for g in gaps if not np.isnan(g)]
+        out["closed_gap_ci"] = (float(np.quantile(gaps, 0.025)), float(np.quantile(gaps, 0.975))) if gaps \
+            else (float("nan"), float("nan"))
+    return out
+
+
+def train_and_evaluate(router: Router, data: RouterData, train: str = "train", test: str = "test") -> dict:
+    router.fit(data.split(train))
+    result = evaluate(router.route(data.split(test)), data.split(test))
+    return {"router": router.name, "peeks": router.peeks, **result}
