@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--format", choices=["md", "csv", "json"], default="md")
         if action == "eval":
             p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
+        if action == "compare":
+            p.add_argument("--routers", help="comma-separated subset (default: all; the learned ones train for "
+                                             "minutes on a CPU)")
 
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -352,7 +355,8 @@ def cmd_route(args) -> int:
         return 0
     data = routing.load_data(args.data)
     if args.action == "compare":
-        head, *rows = routing.compare(args.data, args.train_split, args.split)
+        names = [n.strip() for n in args.routers.split(",") if n.strip()] if args.routers else None
+        head, *rows = routing.compare(args.data, args.train_split, args.split, names)
         print(routing.format_table(rows, args.format, ROUTE_COLUMNS + ["on_front"]))
         if args.format != "json":
             print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "

@@ -72,7 +72,7 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
     return {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
 
 
-def compare(source: str, train_split: str, test_split: str) -> list[dict]:
+def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); the Pareto front over routers and single models."""
     from routers import ROUTERS
@@ -83,8 +83,11 @@ def compare(source: str, train_split: str, test_split: str) -> list[dict]:
     data = load_data(source)
     test = _split(data, test_split)
     rows = []
-    for cls in ROUTERS.values():
-        if cls is Published and data.name != "adaptivellm":
+    unknown = sorted(set(names or ()) - set(ROUTERS))
+    if unknown:
+        raise UserError(f"unknown router {unknown[0]!r}; choose from {', '.join(ROUTERS)}")
+    for name, cls in ROUTERS.items():
+        if (names and name not in names) or (cls is Published and data.name != "adaptivellm"):
             continue
         rows.append(evaluate_one(cls(), data, train_split, test_split))
     import pandas as pd

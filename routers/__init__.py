@@ -3,11 +3,12 @@ and one line here."""
 
 from __future__ import annotations
 
+from .adaptivellm import AdaptiveLLM
 from .base import Router, load_router
 from .baselines import Cheapest, Oracle, Published, RandomRouter, SingleBest
 from .cot_length import CoTLength
 
 ROUTERS: dict[str, type[Router]] = {r.name: r for r in (RandomRouter, SingleBest, Cheapest, Oracle, Published,
-                                                        CoTLength)}
+                                                        CoTLength, AdaptiveLLM)}
 
 __all__ = ["ROUTERS", "Router", "load_router"]

