@@ -6,9 +6,10 @@ from __future__ import annotations
 from .adaptivellm import AdaptiveLLM
 from .base import Router, load_router
 from .baselines import Cheapest, Oracle, Published, RandomRouter, SingleBest
+from .complexitynet import ComplexityNet
 from .cot_length import CoTLength
 
 ROUTERS: dict[str, type[Router]] = {r.name: r for r in (RandomRouter, SingleBest, Cheapest, Oracle, Published,
-                                                        CoTLength, AdaptiveLLM)}
+                                                        CoTLength, AdaptiveLLM, ComplexityNet)}
 
 __all__ = ["ROUTERS", "Router", "load_router"]

@@ -94,6 +94,27 @@ class Encoder:
         self.head = head
         return losses
 
+    def predict(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """The fine-tuned head's outputs (class logits or regression values)."""
+        import torch
+
+        outs = []
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                enc = self._batch(texts[i:i + batch_size])
+                outs.append(self.head(self._pool(self.model(**enc), enc["attention_mask"])).numpy())
+        return np.concatenate(outs)
+
     def save(self, folder: Path) -> None:
+        import torch
+
         self.model.save_pretrained(folder)
         self.tok.save_pretrained(folder)
+        if hasattr(self, "head"):
+            torch.save(self.head.state_dict(), folder / "head.pt")
+
+    def load_head(self, folder: Path, outputs: int) -> None:
+        import torch
+
+        self.head = torch.nn.Linear(self.model.config.hidden_size, outputs)
+        self.head.load_state_dict(torch.load(folder / "head.pt"))

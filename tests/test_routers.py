@@ -146,3 +146,29 @@ def test_adaptivellm_router_trains_routes_and_reloads(data, tmp_path, capfd):
     assert "Qwen2.5-Coder-32B-Instruct" not in router.classes  # not scored on every training problem
     again = load_router(router.save(tmp_path / "a"))
     assert again.route(test).equals(routed)
+
+
+def test_complexitynet_levels_reproduce_the_artifact():
+    """The 5-level mapping on the artifact's CodeLlama / GPT-3.5 / GPT-4o trials gives
+    the authors' baseline clusters exactly with l4_min=3; the paper's l4_min=2 moves
+    the problems with X2 or X3 = 2 to L4 (21 + 8 of them)."""
+    from routers.complexitynet import level, trials
+
+    x = trials()
+    for split, same_at_2 in (("train", 390), ("test", 170)):
+        rows = read_records(ARTIFACT / "complexitynet_baseline" / f"baseline_{split}.jsonl.gz")
+        theirs = [int(r["cluster"]) for r in rows]
+        assert [level(*map(int, x.loc[r["id"]]), l4_min=3) for r in rows] == theirs
+        assert sum(level(*map(int, x.loc[r["id"]])) == t for r, t in zip(rows, theirs, strict=True)) == same_at_2
+    assert (level(5, 0, 0), level(3, 4, 0), level(0, 5, 0), level(0, 4, 5), level(0, 2, 0), level(0, 1, 1)) == \
+        (1, 1, 2, 3, 4, 5)
+
+
+@pytest.mark.slow
+def test_complexitynet_router_trains_routes_and_reloads(data, tmp_path):
+    router = ROUTERS["complexitynet"](epochs=1, max_len=64).fit(data.split("train"))
+    assert set(router.level_model) == {1, 2, 3, 4, 5}
+    test = data.split("test")
+    routed = router.route(test)
+    assert len(routed) == 178 and set(routed) <= set(router.level_model.values())
+    assert load_router(router.save(tmp_path / "c")).route(test).equals(routed)
