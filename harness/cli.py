@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--routers", help="comma-separated subset (default: all; the learned ones train for "
                                              "minutes on a CPU)")
 
+    gt = sub.add_parser("gate", help="fail (exit 1) when routers' metrics fall below a committed baseline")
+    gt.add_argument("--baseline", required=True, help="baseline JSON (see .ci/router-baseline.json)")
+    gt.add_argument("--format", choices=["md", "csv", "json"], default="md")
+
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = sbsub.add_parser("build", help="build the Docker sandbox image")
@@ -378,6 +382,18 @@ def cmd_route(args) -> int:
     return 0
 
 
+def cmd_gate(args) -> int:
+    from . import routing
+    from .gate import gate
+
+    rows, ok = gate(args.baseline)
+    print(routing.format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",
+                                                  "status"]))
+    if not ok:
+        print(f"error: router quality regressed against {args.baseline}", file=sys.stderr)
+    return 0 if ok else 1
+
+
 def cmd_report(args) -> int:
     if args.action == "oracle-gap":
         from . import routing
@@ -409,6 +425,6 @@ def cmd_report(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "route": cmd_route, "evaluate": cmd_evaluate,
+COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "route": cmd_route, "gate": cmd_gate, "evaluate": cmd_evaluate,
             "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
             "sandbox": cmd_sandbox}

@@ -172,3 +172,25 @@ def test_complexitynet_router_trains_routes_and_reloads(data, tmp_path):
     routed = router.route(test)
     assert len(routed) == 178 and set(routed) <= set(router.level_model.values())
     assert load_router(router.save(tmp_path / "c")).route(test).equals(routed)
+
+
+def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_path):
+    baseline = ROOT / ".ci/router-baseline.json"
+    proc = harness("gate", "--baseline", str(baseline))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("| ok |") == sum(len(r["metrics"]) for r in json.loads(baseline.read_text())["routers"]
+                                              .values())
+    spec = json.loads(baseline.read_text())
+    # Degrade the CoT-length router: a weaker reasoner's lengths make worse difficulty levels.
+    spec["routers"]["cot-length"]["params"] = {"reasoner": "DeepSeek-R1-Distill-Qwen-1.5B"}
+    degraded = tmp_path / "b.json"
+    degraded.write_text(json.dumps(spec))
+    proc = harness("gate", "--baseline", str(degraded), "--format", "json")
+    assert proc.returncode == 1 and "router quality regressed" in proc.stderr
+    rows = {(r["router"], r["metric"]): r for r in json.loads(proc.stdout)}
+    worse = rows[("cot-length", "quality")]
+    assert worse["status"] == "WORSE" and worse["now"] == pytest.approx(0.2865, abs=1e-4)
+    assert rows[("sbs", "quality")]["status"] == "ok"
+    degraded.write_text('{"routers": {"sbs": {"metrics": {"speed": {"value": 1, "tolerance": 0}}}}}')
+    proc = harness("gate", "--baseline", str(degraded))
+    assert proc.returncode == 2 and "routers.sbs.metrics.speed: unknown metric" in proc.stderr

@@ -1,0 +1,59 @@
+"""``python -m harness gate --baseline FILE``: recompute routers' metrics on a fixed
+split and fail (exit 1) when one got worse than its baseline by more than its
+tolerance. Baseline file (JSON)::
+
+    {"data": "adaptivellm", "train": "train", "test": "test",
+     "routers": {"cot-length": {"params": {}, "metrics": {"quality": {"value": 0.4157, "tolerance": 0.005}, ...}}}}
+
+Higher is better for quality and closed_gap; lower for cost_per_problem and
+normalized_cost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import UserError
+
+HIGHER_IS_BETTER = {"quality": True, "closed_gap": True, "cost_per_problem": False, "normalized_cost": False}
+
+
+def load_baseline(path: str) -> dict:
+    try:
+        spec = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("routers"), dict) or not spec["routers"]:
+        raise UserError(f"{path}: needs a non-empty 'routers' mapping")
+    for name, entry in spec["routers"].items():
+        metrics = entry.get("metrics") if isinstance(entry, dict) else None
+        if not isinstance(metrics, dict) or not metrics:
+            raise UserError(f"{path}: routers.{name}: needs a 'metrics' mapping")
+        for metric, m in metrics.items():
+            if metric not in HIGHER_IS_BETTER:
+                raise UserError(f"{path}: routers.{name}.metrics.{metric}: unknown metric; choose from "
+                                f"{', '.join(HIGHER_IS_BETTER)}")
+            if not isinstance(m, dict) or not all(isinstance(m.get(k), (int, float)) for k in ("value", "tolerance")):
+                raise UserError(f"{path}: routers.{name}.metrics.{metric}: needs numeric 'value' and 'tolerance'")
+    return spec
+
+
+def gate(path: str) -> tuple[list[dict], bool]:
+    from . import routing
+
+    spec = load_baseline(path)
+    data = routing.load_data(spec.get("data", "adaptivellm"))
+    rows, ok = [], True
+    for name, entry in spec["routers"].items():
+        router = routing.make_router(name, [f"{k}={v!r}" for k, v in entry.get("params", {}).items()])
+        now = routing.evaluate_one(router, data, spec.get("train", "train"), spec.get("test", "test"))
+        for metric, m in entry["metrics"].items():
+            delta = now[metric] - m["value"]
+            worse = -delta if HIGHER_IS_BETTER[metric] else delta
+            passed = worse <= m["tolerance"]
+            ok &= passed
+            rows.append({"router": name, "metric": metric, "baseline": m["value"], "now": now[metric],
+                         "delta": delta, "tolerance": m["tolerance"], "status": "ok" if passed else "WORSE"})
+    return rows, ok
