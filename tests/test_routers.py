@@ -194,3 +194,27 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
     degraded.write_text('{"routers": {"sbs": {"metrics": {"speed": {"value": 1, "tolerance": 0}}}}}')
     proc = harness("gate", "--baseline", str(degraded))
     assert proc.returncode == 2 and "routers.sbs.metrics.speed: unknown metric" in proc.stderr
+
+
+def test_codyn_inverse_cost_and_rorf_outcomes():
+    from routers.codyn import inverse_cost
+    from routers.rorf import BOTH, NEITHER, ONLY_STRONG, ONLY_WEAK, outcome
+
+    # CS = price / cheapest = 1, 2, 4 -> CS^-1 = 1 - (CS - 1) / 3
+    assert inverse_cost({"a": 0.5, "b": 1.0, "c": 2.0}, ["a", "b", "c"]) == pytest.approx([1.0, 2 / 3, 0.0])
+    assert list(inverse_cost({"a": 1.0, "b": 1.0}, ["a", "b"])) == [1.0, 1.0]
+    assert [outcome(1, 1), outcome(1, 0), outcome(0, 1), outcome(0, 0)] == [BOTH, ONLY_STRONG, ONLY_WEAK, NEITHER]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,params", [("codyn", {"cost_weight": 0.5}), ("rorf", {"trees": 50})])
+def test_codyn_and_rorf_train_route_reload(data, tmp_path, name, params):
+    kwargs = {"max_len": 64, **params, **({"epochs": 1} if name == "codyn" else {})}
+    router = ROUTERS[name](**kwargs).fit(data.split("train"))
+    test = data.split("test")
+    routed = router.route(test)
+    assert len(routed) == 178 and set(routed) <= set(data.models) - {"Qwen2.5-Coder-32B-Instruct"}
+    assert load_router(router.save(tmp_path / name)).route(test).equals(routed)
+    if name == "rorf":
+        assert set(routed) <= {router.strong, router.weak}
+        assert (router.strong, router.weak) == ("deepseek-coder-v2-lite-instruct", "Yi-Coder-1.5B-Chat")
