@@ -89,7 +89,11 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     for name, cls in ROUTERS.items():
         if (names and name not in names) or (cls is Published and data.name != "adaptivellm"):
             continue
-        rows.append(evaluate_one(cls(), data, train_split, test_split))
+        for params in getattr(cls, "variants", ({},)):
+            row = evaluate_one(cls(**params), data, train_split, test_split)
+            if params:
+                row["router"] += "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
+            rows.append(row)
     import pandas as pd
 
     for model in data.models:  # single models as points of the cost-quality plane
