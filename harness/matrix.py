@@ -49,8 +49,9 @@ def load_matrix(run: str | Path) -> RunMatrix:
 
 
 def _wide(frame, column: str, models: list[str]):
-    wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc="mean",
-                             dropna=False)
+    # dropna=False would make every dataset x problem combination a row; models with no
+    # value at all come back as all-NaN columns through the reindex.
+    wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc="mean")
     wide = wide.reindex(columns=models)
     wide.columns.name = None
     return wide

@@ -448,3 +448,25 @@ def test_price_change_recomputes_costs(existing_run, tmp_path):
     assert proc.returncode == 0 and "price changed; its stored samples' costs recomputed" in proc.stderr
     ((tin, tout, cost),) = rows(existing_run, "tokens_in, tokens_out, cost")
     assert cost == pytest.approx((2 * tin + 3 * tout) / 1e6)
+
+
+def test_matrix_rows_are_the_stored_problems_only(tmp_path):
+    """Two datasets in one store: the wide matrix has one row per stored (dataset,
+    problem), not every combination of the two."""
+    from harness.providers import Generation
+    from harness.store import RunStore, SampleKey
+    from sandboxes import Status, Verdict
+
+    store = RunStore(tmp_path)
+    store.set_model("a", {}, 1.0, 1.0)
+    store.set_model("b", {}, 1.0, 1.0)
+    for dataset, problem, passed in (("humaneval", "HumanEval/0", True), ("mbpp", "11", False)):
+        key = SampleKey(dataset, problem, "a", 0)
+        store.add_generation(key, "p", Generation("c", tokens_in=1, tokens_out=2), "c", "c", 3e-6)
+        store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), 10.0)
+    store.close()
+    import harness as api
+
+    m = api.load_matrix(tmp_path)
+    assert list(m.passes.index) == [("humaneval", "HumanEval/0"), ("mbpp", "11")]
+    assert m.passes["a"].tolist() == [1.0, 0.0] and m.passes["b"].isna().all()
