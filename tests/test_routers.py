@@ -131,6 +131,14 @@ def test_oracle_gap_on_a_run(tmp_path):
     m = api.load_matrix(run).passes
     assert row["n"] == 10 and row["oracle_mean"] == pytest.approx(m.max(axis=1).mean())
     assert row["sbs_mean"] == pytest.approx(m.mean().max())
+    # Routers train on a run too (seeded split per dataset); the oracle reaches the matrix's per-problem best.
+    proc = harness("route", "eval", "--router", "oracle", "--data", str(run), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (ev,) = json.loads(proc.stdout)
+    from routers.data import from_run
+
+    test = from_run(run).split("test")
+    assert ev["covered"] == len(test.scores) and ev["quality"] == pytest.approx(test.scores.max(axis=1).mean())
 
 
 @pytest.mark.slow
