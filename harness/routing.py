@@ -89,8 +89,11 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     for name, cls in ROUTERS.items():
         if (names and name not in names) or (cls is Published and data.name != "adaptivellm"):
             continue
-        for params in getattr(cls, "variants", ({},)):
-            row = evaluate_one(cls(**params), data, train_split, test_split)
+        router = cls()
+        for i, params in enumerate(getattr(cls, "route_variants", ({},))):
+            for key, value in params.items():  # routing-time parameters: trained once, routed per setting
+                setattr(router, key, value)
+            row = evaluate_one(router, data, train_split, test_split, fitted=i > 0)
             if params:
                 row["router"] += "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
             rows.append(row)

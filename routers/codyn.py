@@ -27,7 +27,8 @@ def inverse_cost(prices: dict[str, float], models: list[str]) -> np.ndarray:
 
 class CoDyn(Router):
     name = "codyn"
-    variants = ({"cost_weight": 0.0}, {"cost_weight": 0.25}, {"cost_weight": 0.5})  # the paper's settings
+    # The paper's settings; routing-time parameters, so `route compare` trains once.
+    route_variants = ({"cost_weight": 0.0}, {"cost_weight": 0.25}, {"cost_weight": 0.5})
 
     def __init__(self, encoder: str | None = None, cost_weight: float = 0.25, epochs: int = 3, seed: int = 0,
                  max_len: int = 256) -> None:
