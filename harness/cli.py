@@ -361,8 +361,11 @@ def cmd_route(args) -> int:
     if args.action == "compare":
         names = [n.strip() for n in args.routers.split(",") if n.strip()] if args.routers else None
         head, *rows = routing.compare(args.data, args.train_split, args.split, names)
+        if args.format == "json":
+            print(json.dumps({**head, "rows": rows}, indent=1, default=float))
+            return 0
         print(routing.format_table(rows, args.format, ROUTE_COLUMNS + ["on_front"]))
-        if args.format != "json":
+        if args.format == "md":
             print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
                   f"{head['front_area']:.4f}")
         return 0
