@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import sys
 from pathlib import Path
 
 from .errors import UserError
@@ -72,9 +73,11 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
     return {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
 
 
-def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None) -> list[dict]:
+def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
+            log=lambda m: print(m, file=sys.stderr)) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
-    (quality desc, then $ asc); the Pareto front over routers and single models."""
+    (quality desc, then $ asc); the Pareto front over routers and single models. A
+    router the data cannot feed (no CoT lengths in a run...) is skipped with a note."""
     from routers import ROUTERS
     from routers import analysis as A
     from routers.baselines import Published
@@ -93,7 +96,11 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         for i, params in enumerate(getattr(cls, "route_variants", ({},))):
             for key, value in params.items():  # routing-time parameters: trained once, routed per setting
                 setattr(router, key, value)
-            row = evaluate_one(router, data, train_split, test_split, fitted=i > 0)
+            try:
+                row = evaluate_one(router, data, train_split, test_split, fitted=i > 0)
+            except UserError as exc:
+                log(f"note: skipped: {exc}")
+                break
             if params:
                 row["router"] += "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
             rows.append(row)
