@@ -59,6 +59,11 @@ class Benchmark:
     def prompt(self, problem: Problem, style: str = "default") -> str:
         return problem.prompt
 
+    def public_tests(self, problem: Problem):
+        """Tests shown to the model (examples in the statement), for execution feedback
+        before the hidden tests; None when the benchmark has none for this problem."""
+        return None
+
     def aliases(self, problems: list[Problem]) -> dict[str, str]:
         """Other ids for these problems (AdaptiveLLM's) -> our id."""
         return {}

@@ -77,6 +77,13 @@ class CodeContests(Benchmark):
         """AdaptiveLLM ``code_contests/N`` -> our id, for the problems we have tests for."""
         return {p.metadata["adaptivellm_id"]: p.id for p in problems if p.metadata.get("adaptivellm_id")}
 
+    def public_tests(self, problem: Problem) -> IOTests | None:
+        """The statement's sample cases (test66 keeps them first, ``sample_count``)."""
+        n = problem.metadata.get("sample_count", 0)
+        if not n:
+            return None
+        return IOTests(problem.tests.cases[:n], problem.tests.case_sensitive, problem.tests.strict_integers)
+
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """AdaptiveLLM's (SandboxFusion's) code_contests prompt."""
         return f"# {problem.metadata['title']}\n\n{problem.prompt}\n\n{SANDBOXFUSION_SUFFIX}"

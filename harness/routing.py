@@ -70,7 +70,10 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
         choices = router.route(test)
     except ValueError as exc:
         raise UserError(f"router {router.name!r}: {exc}") from None
-    return {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
+    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
+    if hasattr(router, "executions"):  # what execution feedback cost (the cascade)
+        row["executions"] = router.executions
+    return row
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,

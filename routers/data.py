@@ -37,6 +37,7 @@ class RouterData:
     pass_rate: pd.DataFrame | None = None  # mean pass over all samples (AdaptiveLLM's score uses it)
     tokens: pd.DataFrame | None = None  # mean output tokens over samples
     name: str = ""
+    run: str | None = None  # the run directory the data came from (its programs can be executed)
 
     @property
     def models(self) -> list[str]:
@@ -45,7 +46,8 @@ class RouterData:
     def subset(self, ids: list[str]) -> RouterData:
         pick = lambda f: None if f is None else f.loc[ids]  # noqa: E731
         return RouterData(self.scores.loc[ids], self.costs.loc[ids], self.prices, self.prompts.loc[ids],
-                          self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name)
+                          self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name,
+                          self.run)
 
     def split(self, name: str) -> RouterData:
         if name == "all":
@@ -106,7 +108,7 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     splits = {"test": test, "train": [i for i in ids if i not in set(test)]}
     prices = {name: out for name, (_, out) in m.prices.items()}
     return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
-                      name=str(run))
+                      name=str(run), run=str(run))
 
 
 def cost_aware_scores(pass_rate: pd.DataFrame, tokens: pd.DataFrame, prices: dict[str, float]) -> pd.DataFrame:

@@ -226,3 +226,48 @@ def test_codyn_and_rorf_train_route_reload(data, tmp_path, name, params):
     if name == "rorf":
         assert set(routed) <= {router.strong, router.weak}
         assert (router.strong, router.weak) == ("deepseek-coder-v2-lite-instruct", "Yi-Coder-1.5B-Chat")
+
+
+def test_public_tests_are_the_statement_examples():
+    from dataclasses import replace
+
+    from benchmarks import get_benchmark
+    from harness.requests import exec_request
+    from sandboxes import Limits, LocalSandbox
+
+    he = get_benchmark("humaneval")
+    problems = [p for p in he.load() if he.public_tests(p) is not None]
+    assert len(problems) == 70
+    assert he.public_tests(problems[0]).code.startswith("assert (")
+    with LocalSandbox(workers=2) as sb:
+        verdicts = sb.map([exec_request(replace(p, tests=he.public_tests(p)), p.references[0], Limits(timeout=10))
+                           for p in problems])
+    # Every canonical solution passes its own examples but one: HumanEval/47's docstring says the median of
+    # [-10, 4, 6, 1000, 10, 20] is 15.0 (it is 8.0), a known upstream error.
+    assert [p.id for p, v in zip(problems, verdicts, strict=True) if not v.passed] == ["HumanEval/47"]
+    cc = get_benchmark("codecontests")
+    first = cc.load("test66")[0]
+    assert cc.public_tests(first).cases == first.tests.cases[:first.metadata["sample_count"]]
+
+
+def test_cascade_on_a_run(tmp_path):
+    pool = tmp_path / "pool.yaml"
+    pool.write_text(json.dumps([{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 1},
+                                {"name": "deepseek-coder-33b-instruct", "provider": "replay", "price": 1.26, "n": 1}]))
+    run = tmp_path / "run"
+    assert harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "40", "--sandbox", "local",
+                   "--run-dir", str(run), "--no-calibrate").returncode == 0
+    proc = harness("route", "eval", "--router", "cascade", "--data", str(run), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    from benchmarks import get_benchmark
+    from routers.data import from_run
+
+    test = from_run(run).split("test")
+    he = {p.id: p for p in get_benchmark("humaneval").load()}
+    with_examples = [i for i in test.scores.index if get_benchmark("humaneval").public_tests(he[i.split("/", 1)[1]])]
+    # Two models: only the cheaper one's programs are executed, once per problem that has examples.
+    assert row["executions"] == len(with_examples) > 0
+    assert set(row["shares"]) <= {"Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"}
+    proc = harness("route", "eval", "--router", "cascade")  # the artifact has no programs to run
+    assert proc.returncode == 2 and "give --data RUN_DIR" in proc.stderr
