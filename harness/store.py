@@ -15,7 +15,7 @@ from sandboxes import Verdict
 from .errors import UserError
 
 DB_NAME = "run.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: samples.program (the exact program run)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,8 +51,13 @@ def connect_readonly(run: str | Path) -> sqlite3.Connection:
             # A read-only folder: no -shm can be made; the file cannot change under us.
             con = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
             con.execute("SELECT 1 FROM samples LIMIT 1").fetchall()
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db}: not a run store ({exc})") from None
+    if row is None or json.loads(row[0]) != SCHEMA_VERSION:
+        con.close()
+        raise UserError(f"{db}: run store version {row and json.loads(row[0])}, this codeharness reads "
+                        f"{SCHEMA_VERSION}")
     return con
 
 

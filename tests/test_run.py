@@ -398,11 +398,17 @@ def test_duplicate_datasets_and_short_recordings(tmp_path):
     assert [(m["dataset"], m["samples"]) for m in summary["models"]] == [("humaneval", 3)]
 
 
-@pytest.mark.parametrize("what", ["text file", "garbage db", "no samples table"])
+@pytest.mark.parametrize("what", ["text file", "garbage db", "no samples table", "old version"])
 def test_matrix_and_report_on_non_run_stores(tmp_path, what):
     target = tmp_path / "x"
+    message = "not a run store"
     if what == "text file":
         target.write_text("hello")
+    elif what == "old version":
+        from harness.store import RunStore
+
+        RunStore(target).set_meta("schema_version", 1)
+        message = "run store version 1, this codeharness reads 2"
     else:
         target.mkdir()
         if what == "garbage db":
@@ -411,7 +417,7 @@ def test_matrix_and_report_on_non_run_stores(tmp_path, what):
             sqlite3.connect(target / "run.sqlite").execute("CREATE TABLE t (x)").connection.commit()
     for args in (["matrix", str(target)], ["report", "agreement", str(target)]):
         proc = harness(*args)
-        assert proc.returncode == 2 and "not a run store" in proc.stderr, proc.stderr
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
 
 
