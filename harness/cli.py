@@ -366,8 +366,9 @@ def cmd_route(args) -> int:
             return 0
         print(routing.format_table(rows, args.format, ROUTE_COLUMNS + ["on_front"]))
         if args.format == "md":
+            lo, hi = head["front_area_ci"]
             print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
-                  f"{head['front_area']:.4f}")
+                  f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]")
         return 0
     if args.model_dir:
         from routers import load_router
@@ -381,6 +382,7 @@ def cmd_route(args) -> int:
     else:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
     row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
+    row.pop("_per_problem")
     print(routing.format_table([row], args.format, ROUTE_COLUMNS + ["sbs_model", "sbs_quality", "oracle_quality"]))
     return 0
 

@@ -122,8 +122,31 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     names = {p[0] for p in front}
     for r in rows:
         r["on_front"] = r["router"] in names
+    area_ci = _front_area_ci([r for r in rows if not r["peeks"] and r["covered"] == r["problems"]])
+    for r in rows:
+        r.pop("_per_problem", None)
     rows.sort(key=lambda r: (-r["quality"], r["cost_per_problem"]))
-    return [{"front_area": A.front_area(front, lo, hi), "front": [p[0] for p in front]}] + rows
+    return [{"front_area": A.front_area(front, lo, hi), "front_area_ci": area_ci,
+             "front": [p[0] for p in front]}] + rows
+
+
+def _front_area_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap of the front's area: problems resampled jointly for every
+    router and model (all cover the same problems), front and area recomputed."""
+    import numpy as np
+
+    from routers import analysis as A
+
+    q = np.array([r["_per_problem"]["quality"] for r in rows])
+    c = np.array([r["_per_problem"]["cost"] for r in rows])
+    rng = np.random.default_rng(seed)
+    areas = []
+    for draw in rng.integers(0, q.shape[1], size=(n, q.shape[1])):
+        pts = [(r["router"], c[k, draw].mean(), q[k, draw].mean()) for k, r in enumerate(rows)]
+        lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
+        if hi > lo:
+            areas.append(A.front_area(A.pareto_front(pts), lo, hi))
+    return float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))
 
 
 def oracle_gap_table(source: str) -> list[dict]:

@@ -28,11 +28,14 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True) -> dict:
     out = {
         "problems": len(choices), "covered": len(ids),
         "quality": float(quality.mean()), "cost_per_problem": float(cost.mean()),
+        "cost_per_1k_problems": float(cost.mean() * 1000),
         "normalized_cost": A.codyn_cost(choices[covered], data.prices),
         "sbs_model": sbs_model, "sbs_quality": sbs_mean, "oracle_quality": oracle,
         "closed_gap": A.closed_gap(float(quality.mean()), sbs_mean, oracle),
         "shares": {m: round(float(v), 4) for m, v in choices[covered].value_counts(normalize=True).items()},
     }
+    # Per-problem values, for statistics over several routers (the front's CI); not printed.
+    out["_per_problem"] = {"ids": ids, "quality": quality.tolist(), "cost": cost.tolist()}
     if ci:
         out["quality_ci"] = A.bootstrap_ci(quality.to_numpy())
         out["cost_ci"] = A.bootstrap_ci(cost.to_numpy())

@@ -90,6 +90,8 @@ def test_route_cli_eval_train_compare(tmp_path):
     proc = harness("route", "compare", "--routers", "sbs,oracle,cot-length,cheapest")
     assert proc.returncode == 0, proc.stderr
     assert "| oracle | 178 | 0.6011 |" in proc.stdout and "Pareto front:" in proc.stdout
+    lo, hi = (float(x) for x in proc.stdout.rsplit("[", 1)[1].rstrip("]\n").split(", "))  # the area's CI
+    assert 0 < lo <= hi < 1
 
 
 @pytest.mark.parametrize("args,message", [
