@@ -118,13 +118,20 @@ def test_oracle_gap_on_a_matrix_file(tmp_path):
     assert proc.returncode == 2 and "line 3: column 'cheap' must hold scores in [0, 1] (got '7')" in proc.stderr
 
 
-def test_oracle_gap_on_a_run(tmp_path):
+def replay_run(tmp_path, cheap: str, dear: str, n: int, limit: int) -> Path:
+    """A HumanEval replay run of two AdaptiveLLM models (prices 0.14 and 1.26)."""
     pool = tmp_path / "pool.yaml"
-    pool.write_text(json.dumps([{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 5},
-                                {"name": "Qwen2.5-Coder-32B-Instruct", "provider": "replay", "price": 1.26, "n": 5}]))
+    pool.write_text(json.dumps([{"name": cheap, "provider": "replay", "price": 0.14, "n": n},
+                                {"name": dear, "provider": "replay", "price": 1.26, "n": n}]))
     run = tmp_path / "run"
-    assert harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "10", "--sandbox", "local",
-                   "--run-dir", str(run), "--no-calibrate").returncode == 0
+    proc = harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", str(limit), "--sandbox",
+                   "local", "--run-dir", str(run), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    return run
+
+
+def test_oracle_gap_on_a_run(tmp_path):
+    run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "Qwen2.5-Coder-32B-Instruct", n=5, limit=10)
     proc = harness("report", "oracle-gap", str(run), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
@@ -253,12 +260,7 @@ def test_public_tests_are_the_statement_examples():
 
 
 def test_cascade_on_a_run(tmp_path):
-    pool = tmp_path / "pool.yaml"
-    pool.write_text(json.dumps([{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 1},
-                                {"name": "deepseek-coder-33b-instruct", "provider": "replay", "price": 1.26, "n": 1}]))
-    run = tmp_path / "run"
-    assert harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "40", "--sandbox", "local",
-                   "--run-dir", str(run), "--no-calibrate").returncode == 0
+    run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct", n=1, limit=40)
     proc = harness("route", "eval", "--router", "cascade", "--data", str(run), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
