@@ -20,7 +20,7 @@ def extract_code(completion: str, entry_point: str = "") -> str:
     python = [body for lang, body in blocks if lang in PYTHON] or [body for _, body in blocks]
     name = entry_point.split(".")[-1] if entry_point else ""
     if name:
-        defining = [b for b in python if re.search(rf"\bdef\s+{re.escape(name)}\s*\(", b)]
+        defining = [b for b in python if defines(b, name)]
         if defining:
             return defining[0]
     return python[0]

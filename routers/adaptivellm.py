@@ -17,12 +17,6 @@ from .cot_length import CoTLength, objective
 from .encoder import Encoder
 
 
-def best_models(table: pd.DataFrame, prices: dict[str, float]) -> pd.Series:
-    """Per problem, the model with the highest value; ties go to the cheapest."""
-    ordered = table[A.by_price(table.columns, prices)]
-    return ordered.idxmax(axis=1)
-
-
 class AdaptiveLLM(Router):
     name = "adaptivellm"
 
@@ -44,7 +38,7 @@ class AdaptiveLLM(Router):
             self.losses = self.enc.finetune(texts, np.asarray(levels), "classify", epochs=self.epochs)
         x = self.enc.embed(texts)
         scores = A.restrict(objective(data, "score"), drop="models").scores
-        target = best_models(scores, data.prices)
+        target = A.oracle_choice(scores, data.prices)  # best score per problem, ties to the cheapest
         self.classes = sorted(set(target), key=list(scores.columns).index)
         y = np.array([self.classes.index(m) for m in target])
         self.xgb = XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.9,

@@ -61,6 +61,14 @@ def oracle_choice(scores: pd.DataFrame, prices: dict[str, float] | None = None) 
     return ordered.idxmax(axis=1)  # idxmax takes the first maximum: the cheapest
 
 
+def best_per_group(scores: pd.DataFrame, groups: np.ndarray | pd.Series, keys, prices: dict[str, float]) -> dict:
+    """For each group key, the SBS of the problems in that group (the SBS of all of
+    them for a key with no problem): difficulty levels -> models."""
+    groups = np.asarray(groups.reindex(scores.index) if isinstance(groups, pd.Series) else groups)
+    overall = sbs(scores, prices)[0]
+    return {k: sbs(scores[groups == k], prices)[0] if (groups == k).any() else overall for k in keys}
+
+
 def oracle_mean(scores: pd.DataFrame) -> float:
     _require_complete(scores)
     return float(scores.max(axis=1).mean())

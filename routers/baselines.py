@@ -75,11 +75,9 @@ class Oracle(Router):
     peeks = True
 
     def route(self, data):
-        order = A.by_price(data.models, data.prices)
-        scores = data.scores[order]
-        best = scores.max(axis=1)
-        # A problem no model was scored on goes to the cheapest (it is out of coverage anyway).
-        return scores.apply(lambda row: next((m for m in order if row[m] == best[row.name]), order[0]), axis=1)
+        # A missing cell never wins; a problem no model was scored on goes to the cheapest
+        # (it is out of coverage anyway).
+        return A.oracle_choice(data.scores.fillna(-np.inf), data.prices)
 
 
 class Published(Router):

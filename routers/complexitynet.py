@@ -71,9 +71,7 @@ class ComplexityNet(Router):
         ids = list(data.scores.index)
         lv = self.levels(ids)
         scores = A.restrict(objective(data, "score"), drop="models").scores
-        fallback = A.sbs(scores, data.prices)[0]
-        self.level_model = {k: (A.sbs(scores[lv == k], data.prices)[0] if (lv == k).any() else fallback)
-                            for k in range(1, 6)}
+        self.level_model = A.best_per_group(scores, lv, range(1, 6), data.prices)
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
         self.losses = self.enc.finetune(data.prompts.loc[ids].tolist(), lv - 1, "classify", epochs=self.epochs)
         self.enc_outputs = int(lv.max())

@@ -43,8 +43,7 @@ class CoTLength(Router):
         self.centres = sorted(float(c) for c in km.cluster_centers_.ravel())
         level = pd.Series(self.levels(data.scores.index), index=data.scores.index)
         scores = A.restrict(objective(data, self.objective), drop="models").scores
-        self.level_model = [A.sbs(scores[level == lv], data.prices)[0] if (level == lv).any()
-                            else A.sbs(scores, data.prices)[0] for lv in range(self.k)]
+        self.level_model = list(A.best_per_group(scores, level, range(self.k), data.prices).values())
         return self
 
     def route(self, data):

@@ -66,3 +66,10 @@ def test_bootstrap_ci_brackets_the_mean():
     lo, hi = A.bootstrap_ci(values, n=1000, seed=1)
     assert lo < 0.5 < hi and 0.35 < lo and hi < 0.65
     assert A.bootstrap_ci([1.0] * 10) == (1.0, 1.0)
+
+
+def test_best_per_group_by_hand():
+    # group 0 = p1, p2: means cheap 0.5, mid 1.0, big 0.5 -> mid; group 1 = p3, p4: big 1.0 -> big;
+    # group 2 has no problem -> the overall SBS (big).
+    groups = pd.Series([1, 1, 0, 0], index=["p4", "p3", "p2", "p1"])  # aligned by problem, not position
+    assert A.best_per_group(S, groups, range(3), PRICES) == {0: "mid", 1: "big", 2: "big"}
