@@ -15,7 +15,10 @@ Two row formats load:
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from functools import cache
 from string import Template
 
 from .base import DATA, Benchmark, require
@@ -25,6 +28,10 @@ from .records import AssertTests, Problem
 
 FIELDS = ("task_id", "prompt", "completion", "entry_point", "test")
 INSERT = "#<INSERT>"
+# A statement example's input line: "Input: nums = [1,2]", "**Input:** s = "ab", k = 2".
+EXAMPLE_INPUT = re.compile(r"^\W*Input\W*?:\W*?\s*(\S.*?)\s*$", re.M)
+JSON_WORDS = re.compile(r"\b(null|true|false)\b")
+WRAPPERS = ("tree_node", "list_node")  # LeetCodeDataset's builders for tree / linked-list arguments
 
 
 class LeetCode(Benchmark):
@@ -58,6 +65,26 @@ class LeetCode(Benchmark):
         # The dataset's preamble (imports, ListNode/TreeNode) + the model's class.
         return problem.metadata["preamble"] + "\n" + code
 
+    def public_tests(self, problem: Problem) -> AssertTests | None:
+        """The statement's examples: the dataset's asserts whose call arguments are an
+        example's ``Input``. The statement is the prompt or, for rows whose query lost
+        its examples, AdaptiveLLM's prompt of the same problem (the text its models saw).
+        None for SandboxFusion rows (their tests are a script) and design problems."""
+        if "autoeval_prefix" in problem.metadata:
+            return None
+        text = problem.prompt + "\n" + _adaptivellm_prompts().get(problem.id, "")
+        examples = [a for a in map(_example_args, EXAMPLE_INPUT.findall(text)) if a is not None]
+        tree = ast.parse(problem.tests.code)
+        check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
+        if not examples or check is None:
+            return None
+        seen: set[str] = set()  # some rows repeat their asserts
+        check.body = [s for s in check.body if not isinstance(s, ast.Assert)
+                      or (_assert_args(s) in examples and ast.unparse(s) not in seen and not seen.add(ast.unparse(s)))]
+        if not seen:
+            return None
+        return AssertTests(ast.unparse(tree) + "\n")
+
     def aliases(self, problems: list[Problem]) -> dict[str, str]:
         """AdaptiveLLM ``LeetCode/N`` -> our id: through the LeetCodeDataset id map, and
         for LeetCodeSample rows through LeetCode's question id, which both carry."""
@@ -73,6 +100,46 @@ class LeetCode(Benchmark):
                 if str(r.get("questionId")) in by_question:
                     out[r["id"]] = by_question[str(r["questionId"])]
         return out
+
+
+@cache
+def _adaptivellm_prompts() -> dict[str, str]:
+    """Our task id -> AdaptiveLLM's prompt for it."""
+    from .io import read_records
+
+    ids = {r["adaptivellm_id"]: r["task_id"] for r in
+           map(json.loads, (DATA / "leetcode/adaptivellm_leetcode_id_map.jsonl").open())}
+    return {ids[r["id"]]: r["prompt"] for r in read_records(DATA / "adaptivellm/prompts/prompts.jsonl.gz")
+            if r["id"] in ids}
+
+
+def _example_args(text: str) -> dict | None:
+    """``nums = [1,null], k = 2`` -> {"nums": [1, None], "k": 2}; None if not literals."""
+    text = JSON_WORDS.sub(lambda m: {"null": "None", "true": "True", "false": "False"}[m[1]], text.strip("`* "))
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+        return {k.arg: ast.literal_eval(k.value) for k in call.keywords} if not call.args else None
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _assert_args(node: ast.Assert) -> dict | None:
+    """The keyword arguments of the ``candidate(...)`` call an assert checks."""
+    call = next((n for n in ast.walk(node.test) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == "candidate"), None)
+    if call is None or call.args:
+        return None
+    try:
+        return {k.arg: ast.literal_eval(_unwrap(k.value)) for k in call.keywords}
+    except (ValueError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _unwrap(node: ast.expr) -> ast.expr:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in WRAPPERS \
+            and len(node.args) == 1:
+        return node.args[0]
+    return node
 
 
 def _json_field(row: dict, key: str, where: str) -> dict:

@@ -70,7 +70,7 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
         choices = router.route(test)
     except ValueError as exc:
         raise UserError(f"router {router.name!r}: {exc}") from None
-    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test)}
+    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test, runs=router.runs)}
     if hasattr(router, "executions"):  # what execution feedback cost (the cascade)
         row["executions"] = router.executions
     return row

@@ -99,11 +99,18 @@ def routed(values: pd.DataFrame, choices: pd.Series) -> pd.Series:
     return pd.Series(values.to_numpy()[np.arange(len(values)), cols], index=values.index)
 
 
-def codyn_cost(choices: pd.Series, model_cost: dict[str, float]) -> float:
+def codyn_cost(choices: pd.Series, model_cost: dict[str, float], runs: pd.Series | None = None) -> float:
     """CoDyn eq. 2: sum_j share_j * cost_j / max_j cost_j, in [0, 1] (1 = always the
-    most expensive model)."""
-    shares = choices.value_counts(normalize=True)
-    return float(sum(shares[m] * model_cost[m] for m in shares.index) / max(model_cost.values()))
+    most expensive model). ``runs``: per problem, the tuple of every model paid for
+    (a cascade generates with several; then it can exceed 1); default the chosen one."""
+    runs = choices.map(lambda m: (m,)) if runs is None else runs.loc[choices.index]
+    return float(np.mean([sum(model_cost[m] for m in r) for r in runs]) / max(model_cost.values()))
+
+
+def paid(values: pd.DataFrame, runs: pd.Series) -> pd.Series:
+    """Per problem, the sum of ``values`` (cost) over every model in ``runs`` there."""
+    return pd.Series([float(np.nansum([values.at[p, m] for m in runs[p]])) for p in values.index],
+                     index=values.index)
 
 
 def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[tuple[str, float, float]]:

@@ -16,6 +16,9 @@ class Router:
     # True for routers that read the problems' scores when routing (the oracle): an
     # upper bound, never a deployable router.
     peeks = False
+    # Set by ``route`` when routing pays for generations beyond the chosen model's (a
+    # cascade's tries): problem id -> tuple of every model run there, counted in the cost.
+    runs: pd.Series | None = None
 
     def fit(self, data: RouterData) -> Router:
         return self

@@ -2,7 +2,11 @@
 execute its program on the problem's public tests (the examples the model was shown)
 in the sandbox, and escalate to the next model only when they fail; the last model
 is kept whatever happens. Problems without public tests go to the training SBS.
-Needs a run (its stored programs); reports the executions the feedback cost."""
+Every model tried is paid for (its generation's cost counts). The chain: ``front``,
+the training split's cost-quality Pareto front of single models (a dominated model
+is never worth a try; it ends at the SBS), or ``all`` models in price order.
+Programs: a run's stored ones, or the AdaptiveLLM artifact's first responses made
+programs as the replay provider does; reports the executions the feedback cost."""
 
 from __future__ import annotations
 
@@ -18,45 +22,43 @@ from .base import Router
 class Cascade(Router):
     name = "cascade"
 
-    def __init__(self, sandbox: str | None = None, workers: int | None = None, timeout: float = 10.0) -> None:
-        self.sandbox, self.workers, self.timeout = sandbox, workers, timeout
-        self.order: list[str] = []
+    route_variants = ({"chain": "front"}, {"chain": "all"})
+
+    def __init__(self, chain: str = "front", sandbox: str | None = None, workers: int | None = None,
+                 timeout: float = 10.0) -> None:
+        if chain not in ("front", "all"):
+            raise ValueError(f"chain must be 'front' or 'all', got {chain!r}")
+        self.chain, self.sandbox, self.workers, self.timeout = chain, sandbox, workers, timeout
+        self.chains: dict[str, list[str]] = {}
         self.fallback = ""
         self.executions = 0
 
     def fit(self, data):
-        if data.run is None:
-            raise ValueError("the cascade executes the run's programs: give --data RUN_DIR")
         scores = A.restrict(data.scores, drop="models").scores
-        self.order = A.by_price(list(scores.columns), data.prices)
+        cost = data.costs.loc[scores.index, scores.columns].mean()
+        front = A.pareto_front([(m, float(cost[m]), float(scores[m].mean())) for m in scores.columns])
+        self.chains = {"front": [m for m, _, _ in front], "all": A.by_price(list(scores.columns), data.prices)}
         self.fallback = A.sbs(scores, data.prices)[0]
         return self
 
     def route(self, data):
-        from benchmarks import get_benchmark
         from harness.requests import exec_request
-        from harness.store import connect_readonly
         from sandboxes import Limits, get_sandbox
 
-        with closing(connect_readonly(data.run)) as con:
-            programs = {(f"{d}/{p}", m): prog for d, p, m, prog in con.execute(
-                "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
-        public = {}
-        for dataset in sorted(set(data.datasets)):
-            bench = get_benchmark(dataset)
-            for p in bench.load():
-                pid = f"{dataset}/{p.id}"
-                if pid in data.scores.index:
-                    tests = bench.public_tests(p)
-                    public[pid] = (p, tests) if tests is not None else None
-        choice = {pid: self.fallback for pid in data.scores.index if public.get(pid) is None}
+        problems = _problems(data)
+        public = {pid: (p, t) for pid, (bench, p) in problems.items() if (t := bench.public_tests(p)) is not None}
+        programs = _programs(data, problems)
+        choice = {pid: self.fallback for pid in data.scores.index if pid not in public}
         pending = [pid for pid in data.scores.index if pid not in choice]
+        tried: dict[str, list[str]] = {pid: [] for pid in data.scores.index}
         limits = Limits(timeout=self.timeout)
         self.executions = 0
         with get_sandbox(self.sandbox, self.workers) as sandbox:
-            for step, model in enumerate(self.order):
-                last = step == len(self.order) - 1
-                if last:
+            order = self.chains[self.chain]
+            for step, model in enumerate(order):
+                for pid in pending:
+                    tried[pid].append(model)
+                if step == len(order) - 1:
                     choice.update({pid: model for pid in pending})
                     break
                 requests = []
@@ -69,10 +71,49 @@ class Cascade(Router):
                 self.executions += len(requests)
                 choice.update({pid: model for pid in pending if pid in passed})
                 pending = [pid for pid in pending if pid not in passed]
+        for pid, model in choice.items():
+            tried[pid] = tried[pid] or [model]
+        self.runs = pd.Series({pid: tuple(models) for pid, models in tried.items()}).loc[data.scores.index]
         return pd.Series(choice).loc[data.scores.index]
 
     def state(self, folder):
-        return {"order": self.order, "fallback": self.fallback, "timeout": self.timeout}
+        return {"chains": self.chains, "chain": self.chain, "fallback": self.fallback, "timeout": self.timeout}
 
     def load_state(self, state, folder):
-        self.order, self.fallback, self.timeout = state["order"], state["fallback"], state["timeout"]
+        self.chains, self.chain, self.fallback, self.timeout = (state[k] for k in ("chains", "chain", "fallback",
+                                                                                    "timeout"))
+
+
+def _problems(data) -> dict:
+    """Problem id of ``data`` -> (benchmark, problem): a run's ids are ``dataset/id``,
+    the artifact's are AdaptiveLLM's (aliases of ours)."""
+    from benchmarks import get_benchmark
+
+    out = {}
+    for dataset in sorted(set(data.datasets)):
+        bench = get_benchmark(dataset)
+        loaded = bench.load()
+        if data.run is not None:
+            ids = {f"{dataset}/{p.id}": p for p in loaded}
+        else:
+            by_id = {p.id: p for p in loaded}
+            ids = {**by_id, **{alias: by_id[pid] for alias, pid in bench.aliases(loaded).items()}}
+        out.update({pid: (bench, ids[pid]) for pid in data.datasets.index[data.datasets == dataset] if pid in ids})
+    return out
+
+
+def _programs(data, problems: dict) -> dict[tuple[str, str], str]:
+    """(problem, model) -> the program of the sample pass@1 scores (sample 0)."""
+    if data.run is not None:
+        from harness.store import connect_readonly
+
+        with closing(connect_readonly(data.run)) as con:
+            return {(f"{d}/{p}", m): prog for d, p, m, prog in con.execute(
+                "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
+    from harness.extract import program_for
+    from harness.providers import split_thinking
+
+    from .data import first_responses
+
+    return {(pid, model): program_for(*problems[pid], split_thinking(response)[1])[1]
+            for (pid, model), response in first_responses().items() if pid in problems}

@@ -64,16 +64,14 @@ def _literal(value):
 def adaptivellm() -> RouterData:
     """The artifact, every problem it has (589), with its 411/178 split."""
     first, cost, rate, toks, prompts, datasets = {}, {}, {}, {}, {}, {}
-    for model, price in ADAPTIVELLM_MODELS.items():
-        for path in sorted((ARTIFACT / "generations").glob(f"{model}-output-*.jsonl.gz")):
-            for row in read_records(path):
-                pid = row["id"]
-                first[(pid, model)] = float(bool(row["results"][0]))
-                cost[(pid, model)] = row["output_token_counts"][0] * price / 1e6
-                rate[(pid, model)] = float(np.mean([bool(r) for r in row["results"]]))
-                toks[(pid, model)] = float(np.mean(row["output_token_counts"]))
-                prompts.setdefault(pid, row["prompt"])
-                datasets.setdefault(pid, pid.split("/")[0].lower().replace("_", ""))
+    for model, row in _generations():
+        pid, price = row["id"], ADAPTIVELLM_MODELS[model]
+        first[(pid, model)] = float(bool(row["results"][0]))
+        cost[(pid, model)] = row["output_token_counts"][0] * price / 1e6
+        rate[(pid, model)] = float(np.mean([bool(r) for r in row["results"]]))
+        toks[(pid, model)] = float(np.mean(row["output_token_counts"]))
+        prompts.setdefault(pid, row["prompt"])
+        datasets.setdefault(pid, pid.split("/")[0].lower().replace("_", ""))
     ids = sorted(prompts, key=_natural)
     models = list(ADAPTIVELLM_MODELS)
 
@@ -84,6 +82,18 @@ def adaptivellm() -> RouterData:
               for name in ("train", "test")}
     return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
                       pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm")
+
+
+def first_responses() -> dict[tuple[str, str], str]:
+    """(problem, model) -> the artifact's first response (the sample pass@1 scores)."""
+    return {(row["id"], model): row["responses"][0] for model, row in _generations()}
+
+
+def _generations():
+    for model in ADAPTIVELLM_MODELS:
+        for path in sorted((ARTIFACT / "generations").glob(f"{model}-output-*.jsonl.gz")):
+            for row in read_records(path):
+                yield model, row
 
 
 def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:

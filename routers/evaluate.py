@@ -13,14 +13,16 @@ from .base import Router
 from .data import RouterData
 
 
-def evaluate(choices: pd.Series, data: RouterData, ci: bool = True) -> dict:
+def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Series | None = None) -> dict:
+    """``runs``: per problem every model whose generation the routing paid for (a
+    cascade's tries); the cost counts them all. Default: the chosen model only."""
     routed_score = A.routed(data.scores, choices)
     covered = routed_score.notna()
     ids = list(routed_score.index[covered])
     if not ids:
         raise ValueError("the router chose, for every problem, a model without a score there")
     quality = routed_score[covered]
-    cost = A.routed(data.costs, choices)[covered]
+    cost = (A.routed(data.costs, choices) if runs is None else A.paid(data.costs, runs))[covered]
     # SBS and oracle on the same problems, among the models scored on all of them.
     ref = A.restrict(data.scores.loc[ids], drop="models").scores
     sbs_model, sbs_mean = A.sbs(ref, data.prices)
@@ -29,7 +31,7 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True) -> dict:
         "problems": len(choices), "covered": len(ids),
         "quality": float(quality.mean()), "cost_per_problem": float(cost.mean()),
         "cost_per_1k_problems": float(cost.mean() * 1000),
-        "normalized_cost": A.codyn_cost(choices[covered], data.prices),
+        "normalized_cost": A.codyn_cost(choices[covered], data.prices, runs),
         "sbs_model": sbs_model, "sbs_quality": sbs_mean, "oracle_quality": oracle,
         "closed_gap": A.closed_gap(float(quality.mean()), sbs_mean, oracle),
         "shares": {m: round(float(v), 4) for m, v in choices[covered].value_counts(normalize=True).items()},
@@ -54,5 +56,6 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True) -> dict:
 
 def train_and_evaluate(router: Router, data: RouterData, train: str = "train", test: str = "test") -> dict:
     router.fit(data.split(train))
-    result = evaluate(router.route(data.split(test)), data.split(test))
+    choices = router.route(data.split(test))
+    result = evaluate(choices, data.split(test), runs=router.runs)
     return {"router": router.name, "peeks": router.peeks, **result}

@@ -49,6 +49,12 @@ def test_closed_gap_routed_and_codyn_cost():
     assert list(A.routed(S, choice)) == [1.0, 1.0, 0.0, 1.0]
     # shares cheap 1/4, mid 2/4, big 1/4 -> (0.025 + 0.25 + 0.25) / 1.0
     assert A.codyn_cost(choice, PRICES) == pytest.approx(0.525)
+    # A cascade pays for every model it tried: (0.1 + 0.6 + 0.6 + 1.6) / 4 / 1.0
+    runs = pd.Series([("cheap",), ("cheap", "mid"), ("cheap", "mid"), ("cheap", "mid", "big")], index=S.index)
+    assert A.codyn_cost(choice, PRICES, runs) == pytest.approx(0.725)
+    costs = S.copy()
+    costs[:] = [[1, 10, 100], [2, 20, 200], [3, np.nan, 300], [4, 40, 400]]
+    assert list(A.paid(costs, runs)) == [1, 22, 3, 444]  # a cell without data costs nothing, not NaN
     with pytest.raises(ValueError, match="outside the matrix"):
         A.routed(S, pd.Series(["gpt"] * 4, index=S.index))
 

@@ -260,18 +260,69 @@ def test_public_tests_are_the_statement_examples():
 
 
 def test_cascade_on_a_run(tmp_path):
-    run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct", n=1, limit=40)
-    proc = harness("route", "eval", "--router", "cascade", "--data", str(run), "--format", "json")
+    from benchmarks import get_benchmark
+    from routers.cascade import Cascade
+    from routers.data import from_run
+    from routers.evaluate import evaluate
+
+    cheap, dear = "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"
+    run = replay_run(tmp_path, cheap, dear, n=1, limit=40)
+    proc = harness("route", "eval", "--router", "cascade", "--param", "chain='all'", "--data", str(run),
+                   "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)
-    from benchmarks import get_benchmark
-    from routers.data import from_run
-
-    test = from_run(run).split("test")
-    he = {p.id: p for p in get_benchmark("humaneval").load()}
-    with_examples = [i for i in test.scores.index if get_benchmark("humaneval").public_tests(he[i.split("/", 1)[1]])]
+    data = from_run(run)
+    test = data.split("test")
+    he = get_benchmark("humaneval")
+    problems = {p.id: p for p in he.load()}
+    with_examples = {i for i in test.scores.index if he.public_tests(problems[i.split("/", 1)[1]])}
     # Two models: only the cheaper one's programs are executed, once per problem that has examples.
     assert row["executions"] == len(with_examples) > 0
-    assert set(row["shares"]) <= {"Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"}
-    proc = harness("route", "eval", "--router", "cascade")  # the artifact has no programs to run
-    assert proc.returncode == 2 and "give --data RUN_DIR" in proc.stderr
+    router = Cascade(chain="all", sandbox="local").fit(data.split("train"))
+    choices = router.route(test)
+    assert router.executions == len(with_examples)
+    # An escalated problem paid for both generations; one without examples only for the SBS's.
+    for pid, models in router.runs.items():
+        want = (cheap, dear) if pid in with_examples and choices[pid] == dear else (choices[pid],)
+        assert models == want, pid
+    paid = [sum(test.costs.at[p, m] for m in router.runs[p]) for p in test.scores.index]
+    assert evaluate(choices, test, runs=router.runs)["cost_per_problem"] == pytest.approx(np.mean(paid))
+    assert row["cost_per_problem"] == pytest.approx(np.mean(paid))
+
+
+@pytest.mark.docker
+def test_cascade_on_the_artifact():
+    """The artifact's first responses made programs (as replay does) and run on the
+    statement examples: HumanEval docstrings, LeetCode examples, CodeContests samples."""
+    proc = harness("route", "compare", "--routers", "cascade", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["router"]: r for r in json.loads(proc.stdout)["rows"]}
+    front, every = rows["cascade(chain=front)"], rows["cascade(chain=all)"]
+    # front chain = the train split's cost-quality front: Yi-Coder-1.5B, starcoder2-15B, deepseek-coder-v2-lite.
+    assert (round(front["quality"] * 178), front["executions"]) == (91, 153)
+    assert (round(every["quality"] * 178), every["executions"]) == (97, 337)
+    assert front["cost_per_problem"] == pytest.approx(4.0739e-4, rel=1e-4)
+    assert every["cost_per_problem"] == pytest.approx(6.3600e-4, rel=1e-4)
+    assert set(front["shares"]) == {"Yi-Coder-1.5B-Chat", "starcoder2-15b-instruct-v0.1",
+                                    "deepseek-coder-v2-lite-instruct"}
+
+
+def test_leetcode_public_tests_are_the_statement_examples():
+    from dataclasses import replace
+
+    from benchmarks import get_benchmark
+    from harness.requests import exec_request
+    from sandboxes import Limits, LocalSandbox
+
+    lc = get_benchmark("leetcode")
+    problems = lc.load()
+    public = {p.id: lc.public_tests(p) for p in problems}
+    assert sum(t is not None for t in public.values()) == 435  # of 437: two rows' tests lack their examples
+    snake = public["snake-in-matrix"].code
+    # The statement's two examples, once each (the row repeats its asserts), and the call that runs them.
+    assert snake.count("assert candidate(") == 2 and "n=3, commands=['DOWN', 'RIGHT', 'UP']" in snake
+    assert snake.rstrip().endswith("check(Solution().finalPositionOfSnake)")
+    with LocalSandbox(workers=2) as sb:
+        verdicts = sb.map([exec_request(replace(p, tests=public[p.id]), lc.program(p, solution=p.references[0]),
+                                        Limits(timeout=10)) for p in problems if public[p.id] is not None])
+    assert all(v.passed for v in verdicts)  # every reference solution passes its examples
