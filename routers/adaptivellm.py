@@ -31,7 +31,7 @@ class AdaptiveLLM(Router):
         from xgboost import XGBClassifier
 
         ids = list(data.scores.index)
-        levels = CoTLength(self.reasoner, seed=self.seed).fit(data).levels(ids)
+        levels = CoTLength(self.reasoner, seed=self.seed).fit(data).levels(data)
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
         texts = data.prompts.loc[ids].tolist()
         if self.finetune:

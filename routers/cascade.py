@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import analysis as A
 from .base import Router
+from .data import first_responses, problem_index
 
 
 class Cascade(Router):
@@ -87,19 +88,10 @@ class Cascade(Router):
 def _problems(data) -> dict:
     """Problem id of ``data`` -> (benchmark, problem): a run's ids are ``dataset/id``,
     the artifact's are AdaptiveLLM's (aliases of ours)."""
-    from benchmarks import get_benchmark
-
-    out = {}
-    for dataset in sorted(set(data.datasets)):
-        bench = get_benchmark(dataset)
-        loaded = bench.load()
-        if data.run is not None:
-            ids = {f"{dataset}/{p.id}": p for p in loaded}
-        else:
-            by_id = {p.id: p for p in loaded}
-            ids = {**by_id, **{alias: by_id[pid] for alias, pid in bench.aliases(loaded).items()}}
-        out.update({pid: (bench, ids[pid]) for pid in data.datasets.index[data.datasets == dataset] if pid in ids})
-    return out
+    index = problem_index(sorted(set(data.datasets)))
+    if data.run is not None:
+        index = {f"{d}/{p.id}": (d, bench, p) for d, bench, p in index.values()}
+    return {pid: (bench, p) for pid, (_, bench, p) in index.items() if pid in data.datasets.index}
 
 
 def _programs(data, problems: dict) -> dict[tuple[str, str], str]:
@@ -112,8 +104,6 @@ def _programs(data, problems: dict) -> dict[tuple[str, str], str]:
                 "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
     from harness.extract import program_for
     from harness.providers import split_thinking
-
-    from .data import first_responses
 
     return {(pid, model): program_for(*problems[pid], split_thinking(response)[1])[1]
             for (pid, model), response in first_responses().items() if pid in problems}

@@ -6,25 +6,22 @@ with the best cost-aware score on the training problems of that level.
 Levels (ComplexityNet's 5-level mapping): L1 if X1=5 or X1+X2>=7; L2 if X2=5; L3 if
 X3=5; L4 if X2>=l4_min or X3>=l4_min (the paper: 2); else L5. The AdaptiveLLM
 artifact's ComplexityNet baseline used l4_min=3 (with 3 its clusters are reproduced
-exactly; see tests). Trials: the artifact's CodeLlama / GPT-3.5 / GPT-4o runs."""
+exactly; see tests). Trials: the artifact's CodeLlama / GPT-3.5 / GPT-4o runs (on a
+run, for the problems the artifact has), or ``references``: three of the data's own
+models, weakest first, X = round(5 x pass rate) (a run with n=5 gives the counts).
+Only the training problems need trials: test problems are routed from the prompt."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.io import read_records
-
 from . import analysis as A
 from .base import Router
 from .cot_length import objective
-from .data import ARTIFACT
 from .encoder import Encoder
-
-TRIAL_MODELS = ("CodeLlama", "GPT3.5", "GPT4o")  # weakest first
 
 
 def level(x1: int, x2: int, x3: int, l4_min: int = 2) -> int:
@@ -39,37 +36,44 @@ def level(x1: int, x2: int, x3: int, l4_min: int = 2) -> int:
     return 5
 
 
-def trials() -> pd.DataFrame:
-    """Problem id x (X1, X2, X3): passes out of 5 of the three reference models."""
-    cols = {}
-    for model in TRIAL_MODELS:
-        passed = {}
-        for path in sorted((ARTIFACT / "complexitynet_baseline").glob(f"{model}-output-*.jsonl.gz")):
-            for row in read_records(path):
-                results = ast.literal_eval(row["results"]) if isinstance(row["results"], str) else row["results"]
-                passed[row["id"]] = sum(bool(r) for r in results)
-        cols[model] = pd.Series(passed)
-    return pd.DataFrame(cols)
-
-
 class ComplexityNet(Router):
     name = "complexitynet"
 
     def __init__(self, encoder: str | None = None, epochs: int = 3, l4_min: int = 2, seed: int = 0,
-                 max_len: int = 256) -> None:
+                 max_len: int = 256, references: list[str] | None = None) -> None:
         self.encoder_path, self.epochs, self.l4_min, self.seed, self.max_len = encoder, epochs, l4_min, seed, max_len
+        if isinstance(references, str):
+            references = [r.strip() for r in references.split(",")]
+        if references is not None and len(references) != 3:
+            raise ValueError(f"references: three model names, weakest first, got {references!r}")
+        self.references = references
         self.level_model: dict[int, str] = {}
 
-    def levels(self, ids) -> np.ndarray:
-        x = trials()
-        missing = [i for i in ids if i not in x.index]
+    def trials(self, data) -> pd.DataFrame:
+        if self.references is None:
+            if data.trials is None:
+                raise ValueError(f"{data.name} has no reference-model trials; name three of its models with "
+                                 "--param references=WEAK,MID,STRONG")
+            x = data.trials
+        else:
+            unknown = [m for m in self.references if m not in data.models]
+            if unknown or data.pass_rate is None:
+                raise ValueError(f"references: {unknown or self.references} not models with pass rates in "
+                                 f"{data.name} (has: {', '.join(data.models)})")
+            x = (data.pass_rate[list(self.references)] * 5).round()
+        x = x.reindex(data.scores.index)
+        missing = list(x.index[x.isna().any(axis=1)])
         if missing:
-            raise ValueError(f"no reference-model trials for {len(missing)} problems (e.g. {missing[0]})")
-        return np.array([level(*map(int, x.loc[i]), l4_min=self.l4_min) for i in ids])
+            raise ValueError(f"no reference-model trials for {len(missing)} of {len(x)} training problems "
+                             f"(e.g. {missing[0]}); name three models with --param references=WEAK,MID,STRONG")
+        return x.astype(int)
+
+    def levels(self, data) -> np.ndarray:
+        return np.array([level(*row, l4_min=self.l4_min) for row in self.trials(data).itertuples(index=False)])
 
     def fit(self, data):
         ids = list(data.scores.index)
-        lv = self.levels(ids)
+        lv = self.levels(data)
         scores = A.restrict(objective(data, "score"), drop="models").scores
         self.level_model = A.best_per_group(scores, lv, range(1, 6), data.prices)
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
@@ -84,10 +88,11 @@ class ComplexityNet(Router):
     def state(self, folder: Path) -> dict:
         self.enc.save(folder / "encoder")
         return {"level_model": self.level_model, "l4_min": self.l4_min, "seed": self.seed, "max_len": self.max_len,
-                "outputs": self.enc_outputs, "losses": self.losses}
+                "outputs": self.enc_outputs, "losses": self.losses, "references": self.references}
 
     def load_state(self, state, folder):
         self.level_model = {int(k): v for k, v in state["level_model"].items()}
         self.l4_min, self.seed, self.max_len = state["l4_min"], state["seed"], state["max_len"]
+        self.references = state.get("references")
         self.enc = Encoder(str(folder / "encoder"), self.max_len, self.seed)
         self.enc.load_head(folder / "encoder", state["outputs"])

@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import analysis as A
 from .base import Router
-from .data import RouterData, cost_aware_scores, think_lengths
+from .data import RouterData, cost_aware_scores
 
 
 class CoTLength(Router):
@@ -24,30 +24,37 @@ class CoTLength(Router):
         self.centres: list[float] = []
         self.level_model: list[str] = []
 
-    def lengths(self, ids) -> np.ndarray:
-        lengths = think_lengths(self.reasoner)
-        missing = [i for i in ids if i not in lengths.index]
+    def lengths(self, data: RouterData) -> np.ndarray:
+        table = data.think_lengths
+        have = [] if table is None else [c for c in table.columns if table[c].notna().any()]
+        if self.reasoner not in have:
+            raise ValueError(f"no CoT lengths of {self.reasoner!r} for {data.name} (have: {', '.join(have) or 'none'}; "
+                             "they come from the AdaptiveLLM artifact's reasoners, matched by problem id, or from "
+                             "a run model's thinking tokens); choose one with --param reasoner=NAME")
+        lengths = table[self.reasoner].reindex(data.scores.index)
+        missing = list(lengths.index[lengths.isna()])
         if missing:
-            raise ValueError(f"no {self.reasoner} think lengths for {len(missing)} problems (e.g. {missing[0]})")
+            raise ValueError(f"no {self.reasoner} CoT lengths for {len(missing)} of {len(lengths)} problems "
+                             f"(e.g. {missing[0]})")
         # k-means on log length: lengths are heavy-tailed (a few 30k-token rambles).
-        return np.log1p(lengths.loc[list(ids)].to_numpy()).reshape(-1, 1)
+        return np.log1p(lengths.to_numpy()).reshape(-1, 1)
 
-    def levels(self, ids) -> np.ndarray:
-        x = self.lengths(ids)
+    def levels(self, data: RouterData) -> np.ndarray:
+        x = self.lengths(data)
         return np.abs(x - np.array(self.centres).reshape(1, -1)).argmin(axis=1)
 
     def fit(self, data):
         from sklearn.cluster import KMeans
 
-        km = KMeans(n_clusters=self.k, n_init=10, random_state=self.seed).fit(self.lengths(data.scores.index))
+        km = KMeans(n_clusters=self.k, n_init=10, random_state=self.seed).fit(self.lengths(data))
         self.centres = sorted(float(c) for c in km.cluster_centers_.ravel())
-        level = pd.Series(self.levels(data.scores.index), index=data.scores.index)
+        level = pd.Series(self.levels(data), index=data.scores.index)
         scores = A.restrict(objective(data, self.objective), drop="models").scores
         self.level_model = list(A.best_per_group(scores, level, range(self.k), data.prices).values())
         return self
 
     def route(self, data):
-        return pd.Series([self.level_model[lv] for lv in self.levels(data.scores.index)], index=data.scores.index)
+        return pd.Series([self.level_model[lv] for lv in self.levels(data)], index=data.scores.index)
 
     def state(self, folder):
         return {"reasoner": self.reasoner, "k": self.k, "seed": self.seed, "objective": self.objective,
@@ -65,5 +72,9 @@ def objective(data: RouterData, name: str) -> pd.DataFrame:
         if data.pass_rate is None or data.tokens is None:
             raise ValueError(f"{data.name}: the cost-aware score needs pass rates and token counts; "
                              "use objective 'pass'")
+        free = [m for m in data.models if not data.prices.get(m, 0) > 0]
+        if free:  # ln(tokens x price) is undefined at 0: a free model would win everywhere
+            raise ValueError(f"the cost-aware score needs a price > 0 for every model; {', '.join(free)} "
+                             "cost nothing (set 'price' in the pool), or use objective 'pass'")
         return cost_aware_scores(data.pass_rate, data.tokens, data.prices)
     raise ValueError(f"unknown objective {name!r} (score | pass)")

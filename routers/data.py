@@ -24,6 +24,8 @@ ADAPTIVELLM_MODELS = {
     "starcoder2-15b-instruct-v0.1": 0.72, "deepseek-coder-v2-lite-instruct": 0.72, "Codestral-22B-v0.1": 0.95,
     "deepseek-coder-33b-instruct": 1.26, "Qwen2.5-Coder-32B-Instruct": 1.26,
 }
+REASONERS = tuple(f"DeepSeek-R1-Distill-Qwen-{size}" for size in ("1.5B", "7B", "14B", "32B"))
+TRIAL_MODELS = ("CodeLlama", "GPT3.5", "GPT4o")  # ComplexityNet's reference models, weakest first
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,20 @@ class RouterData:
     tokens: pd.DataFrame | None = None  # mean output tokens over samples
     name: str = ""
     run: str | None = None  # the run directory the data came from (its programs can be executed)
+    # problem x reasoning model: median CoT length in tokens (NaN: none recorded there)
+    think_lengths: pd.DataFrame | None = None
+    # problem x reference model, weakest first: trials passed out of 5 (ComplexityNet's X1..X3)
+    trials: pd.DataFrame | None = None
 
     @property
     def models(self) -> list[str]:
         return list(self.scores.columns)
 
     def subset(self, ids: list[str]) -> RouterData:
-        pick = lambda f: None if f is None else f.loc[ids]  # noqa: E731
+        pick = lambda f: None if f is None else f.reindex(ids)  # noqa: E731
         return RouterData(self.scores.loc[ids], self.costs.loc[ids], self.prices, self.prompts.loc[ids],
                           self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name,
-                          self.run)
+                          self.run, pick(self.think_lengths), pick(self.trials))
 
     def split(self, name: str) -> RouterData:
         if name == "all":
@@ -81,7 +87,8 @@ def adaptivellm() -> RouterData:
     splits = {name: [r["id"] for r in read_records(ARTIFACT / "splits" / f"{name}_data.jsonl.gz")]
               for name in ("train", "test")}
     return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
-                      pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm")
+                      pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm",
+                      think_lengths=artifact_think_lengths().reindex(ids), trials=complexitynet_trials().reindex(ids))
 
 
 def first_responses() -> dict[tuple[str, str], str]:
@@ -98,7 +105,10 @@ def _generations():
 
 def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
     """A run's pass matrix; problem ids are ``dataset/problem``; a seeded random
-    train/test split (stratified by dataset) is provided."""
+    train/test split (stratified by dataset) is provided. CoT lengths: the run's
+    models that recorded thinking tokens, and the artifact's reasoners on the problems
+    the artifact has (matched through the benchmarks' aliases); ComplexityNet trials:
+    the artifact's, on those problems."""
     from contextlib import closing
 
     from harness import load_matrix
@@ -117,8 +127,39 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
             if rng.random() < test_fraction]
     splits = {"test": test, "train": [i for i in ids if i not in set(test)]}
     prices = {name: out for name, (_, out) in m.prices.items()}
+    samples = m.samples.assign(pid=m.samples["dataset"] + "/" + m.samples["problem"])
+
+    def per_cell(column: str, how: str, rows) -> pd.DataFrame:
+        wide = rows.dropna(subset=[column]).pivot_table(index="pid", columns="model", values=column, aggfunc=how)
+        wide.columns.name = None
+        return wide
+
+    tokens = per_cell("tokens_out", "mean", samples).reindex(index=ids, columns=scores.columns)
+    own = per_cell("thinking_tokens", "median", samples[samples["thinking_tokens"] > 0])
+    to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in problem_index(sorted(set(datasets))).items()}
+
+    def from_artifact(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame.index.isin(list(to_run))].rename(index=to_run)
+
+    lengths = pd.concat([from_artifact(artifact_think_lengths()), own], axis=1).reindex(ids)
     return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
-                      name=str(run), run=str(run))
+                      pass_rate=scores, tokens=tokens, name=str(run), run=str(run), think_lengths=lengths,
+                      trials=from_artifact(complexitynet_trials()).reindex(ids))
+
+
+def problem_index(datasets: list[str]) -> dict:
+    """Every id a problem of these benchmarks goes by (ours, and AdaptiveLLM's
+    aliases) -> (dataset, benchmark, problem)."""
+    from benchmarks import get_benchmark
+
+    out = {}
+    for dataset in datasets:
+        bench = get_benchmark(dataset)
+        loaded = bench.load()
+        by_id = {p.id: p for p in loaded}
+        out.update({i: (dataset, bench, p) for i, p in by_id.items()})
+        out.update({alias: (dataset, bench, by_id[i]) for alias, i in bench.aliases(loaded).items()})
+    return out
 
 
 def cost_aware_scores(pass_rate: pd.DataFrame, tokens: pd.DataFrame, prices: dict[str, float]) -> pd.DataFrame:
@@ -145,6 +186,24 @@ def think_lengths(model: str = "DeepSeek-R1-Distill-Qwen-7B") -> pd.Series:
     if not out:
         raise KeyError(f"no think lengths for {model!r} in {ARTIFACT / 'think_lengths'}")
     return pd.Series(out)
+
+
+def artifact_think_lengths() -> pd.DataFrame:
+    """Problem x the artifact's four DeepSeek-R1-Distill-Qwen reasoners."""
+    return pd.DataFrame({m: think_lengths(m) for m in REASONERS})
+
+
+def complexitynet_trials() -> pd.DataFrame:
+    """Problem x the artifact's ComplexityNet reference models (CodeLlama, GPT-3.5,
+    GPT-4o: weakest first): trials passed out of 5."""
+    cols = {}
+    for model in TRIAL_MODELS:
+        passed = {}
+        for path in sorted((ARTIFACT / "complexitynet_baseline").glob(f"{model}-output-*.jsonl.gz")):
+            for row in read_records(path):
+                passed[row["id"]] = sum(bool(r) for r in _literal(row["results"]))
+        cols[model] = pd.Series(passed)
+    return pd.DataFrame(cols)
 
 
 def authors_predictions(name: str = "predictions_1") -> pd.Series:

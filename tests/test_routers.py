@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,8 +71,8 @@ def test_cot_length_levels_and_save_load(data, tmp_path):
     again = load_router(router.save(tmp_path / "cot"))
     assert again.route(test).equals(routed)
     # A problem's level is monotone in its CoT length:
-    lengths = np.exp(router.lengths(test.scores.index).ravel())
-    levels = router.levels(test.scores.index)
+    lengths = np.exp(router.lengths(test).ravel())
+    levels = router.levels(test)
     order = np.argsort(lengths)
     assert (np.diff(levels[order]) >= 0).all()
 
@@ -169,9 +170,10 @@ def test_complexitynet_levels_reproduce_the_artifact():
     """The 5-level mapping on the artifact's CodeLlama / GPT-3.5 / GPT-4o trials gives
     the authors' baseline clusters exactly with l4_min=3; the paper's l4_min=2 moves
     the problems with X2 or X3 = 2 to L4 (21 + 8 of them)."""
-    from routers.complexitynet import level, trials
+    from routers.complexitynet import level
+    from routers.data import complexitynet_trials
 
-    x = trials()
+    x = complexitynet_trials()
     for split, same_at_2 in (("train", 390), ("test", 170)):
         rows = read_records(ARTIFACT / "complexitynet_baseline" / f"baseline_{split}.jsonl.gz")
         theirs = [int(r["cluster"]) for r in rows]
@@ -326,3 +328,112 @@ def test_leetcode_public_tests_are_the_statement_examples():
         verdicts = sb.map([exec_request(replace(p, tests=public[p.id]), lc.program(p, solution=p.references[0]),
                                         Limits(timeout=10)) for p in problems if public[p.id] is not None])
     assert all(v.passed for v in verdicts)  # every reference solution passes its examples
+
+
+def test_learned_routers_read_lengths_and_trials_from_a_run(tmp_path):
+    """A run feeds the CoT and ComplexityNet routers: a reasoning model's thinking tokens
+    (served by a real local OpenAI-compatible server), the artifact's CoT lengths and
+    trials matched through problem ids, and trials from the run's own models."""
+    from dataclasses import replace
+
+    import pandas as pd
+    from openai_server import FaultyOpenAIServer
+
+    from benchmarks import get_benchmark
+    from harness import load_matrix
+    from routers.complexitynet import ComplexityNet
+    from routers.cot_length import CoTLength
+    from routers.data import complexitynet_trials, from_run, think_lengths
+
+    he = {p.prompt: p for p in get_benchmark("humaneval").load()}
+
+    def reasoner(prompt: str) -> str:  # thinks longer about longer prompts
+        return "<think>" + "hmm " * (len(prompt) // 20) + "</think>\n```python\n" + he[prompt].references[0] + "```"
+
+    with FaultyOpenAIServer(reasoner) as server:
+        models = [{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 5},
+                  {"name": "deepseek-coder-v2-lite-instruct", "provider": "replay", "price": 0.72, "n": 5},
+                  {"name": "r1", "provider": "openai", "base_url": server.url, "model": "fake", "price": 2.0, "n": 1}]
+        (tmp_path / "pool.yaml").write_text(json.dumps(models))
+        run = tmp_path / "run"
+        proc = harness("run", "--dataset", "humaneval", "--models", str(tmp_path / "pool.yaml"), "--limit", "40",
+                       "--sandbox", "local", "--run-dir", str(run), "--no-calibrate")
+        assert proc.returncode == 0, proc.stderr
+    data = from_run(run)
+    samples = load_matrix(run).samples
+    r1 = samples[samples["model"] == "r1"].set_index("problem")["thinking_tokens"]
+    assert (r1 > 0).all()
+    assert data.think_lengths["r1"].tolist() == [float(r1[i.split("/", 1)[1]]) for i in data.scores.index]
+    # The artifact's lengths and trials, matched by id (ours "humaneval/HumanEval/3" is its "HumanEval/3").
+    assert data.think_lengths.at["humaneval/HumanEval/3", "DeepSeek-R1-Distill-Qwen-32B"] == \
+        think_lengths("DeepSeek-R1-Distill-Qwen-32B")["HumanEval/3"]
+    assert data.trials.loc["humaneval/HumanEval/3"].tolist() == complexitynet_trials().loc["HumanEval/3"].tolist()
+    yi = samples[samples["model"] == "Yi-Coder-1.5B-Chat"]
+    assert data.tokens.at["humaneval/HumanEval/3", "Yi-Coder-1.5B-Chat"] == \
+        yi[yi["problem"] == "HumanEval/3"]["tokens_out"].mean()
+    assert data.pass_rate.equals(data.scores)
+
+    train = data.split("train")
+    own = CoTLength(reasoner="r1", objective="pass").fit(train)
+    lengths, levels = np.exp(own.lengths(train).ravel()) - 1, own.levels(train)
+    assert np.allclose(lengths, train.think_lengths["r1"]) and (np.diff(levels[np.argsort(lengths)]) >= 0).all()
+    # Trials from the run's own models: X = round(5 x pass rate), weakest first.
+    refs = ["Yi-Coder-1.5B-Chat", "deepseek-coder-v2-lite-instruct", "r1"]
+    x = ComplexityNet(references=",".join(refs)).trials(train)
+    assert x.equals((train.pass_rate[refs] * 5).round().astype(int))
+    assert (x["r1"] == 5).all()  # the reasoner answers with the reference solution
+    with pytest.raises(ValueError, match="references=WEAK,MID,STRONG"):
+        ComplexityNet().trials(replace(train, trials=None))
+    with pytest.raises(ValueError, match=r"no CoT lengths of 'o3' .*have: DeepSeek-R1-Distill-Qwen-1.5B"):
+        CoTLength(reasoner="o3").fit(train)
+    with pytest.raises(ValueError, match="r1 cost nothing"):
+        CoTLength(reasoner="r1").fit(replace(train, prices={**train.prices, "r1": 0.0}))
+    assert isinstance(own.route(data.split("test")), pd.Series)
+
+    for args in ([], ["--param", "reasoner='r1'"]):
+        proc = harness("route", "eval", "--router", "cot-length", *args, "--data", str(run), "--format", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)[0]["problems"] == len(data.splits["test"])
+
+
+def _tiny_roberta(folder: Path) -> None:
+    """A RoBERTa (CodeBERT's architecture and tokenizer type) small enough to train in
+    seconds: byte-level BPE trained on HumanEval prompts, 2 layers of width 32."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizerFast
+
+    from benchmarks import get_benchmark
+
+    folder.mkdir(parents=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([p.prompt for p in get_benchmark("humaneval").load()], vocab_size=600,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(folder))
+    tok = RobertaTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    tok.save_pretrained(folder)
+    config = RobertaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=300, pad_token_id=tok.pad_token_id)
+    RobertaModel(config).save_pretrained(folder)
+
+
+def test_codebert_from_the_hf_cache_is_preferred(tmp_path):
+    """With ``microsoft/codebert-base`` in the local HF cache (here a tiny RoBERTa laid
+    out as the hub caches it: refs/main -> snapshots/<commit>), the learned routers use
+    it offline, say so, and a saved router reloads it from its own folder."""
+    commit = "0" * 40
+    repo = tmp_path / "hub" / "models--microsoft--codebert-base"
+    _tiny_roberta(repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "router"
+    proc = subprocess.run([sys.executable, "-m", "harness", "route", "train", "--router", "complexitynet",
+                           "--param", "epochs=1", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    assert f"encoder: {repo / 'snapshots' / commit}" in proc.stderr
+    assert (out / "encoder" / "model.safetensors").is_file() and (out / "encoder" / "head.pt").is_file()
+    proc = harness("route", "eval", "--model-dir", str(out), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert f"encoder: {out / 'encoder'}" in proc.stderr
+    assert json.loads(proc.stdout)[0]["problems"] == 178
