@@ -58,22 +58,14 @@ def train(name: str, params: list[str], source: str, split: str, out: str) -> Pa
 
 
 def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool = False) -> dict:
-    from routers.evaluate import evaluate
+    from routers.evaluate import train_and_evaluate
 
-    if not fitted:
-        try:
-            router.fit(_split(data, train_split))
-        except ValueError as exc:
-            raise UserError(f"router {router.name!r}: {exc}") from None
+    train = None if fitted else _split(data, train_split)
     test = _split(data, test_split)
     try:
-        choices = router.route(test)
+        return train_and_evaluate(router, train, test)
     except ValueError as exc:
         raise UserError(f"router {router.name!r}: {exc}") from None
-    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test, runs=router.runs)}
-    if hasattr(router, "executions"):  # what execution feedback cost (the cascade)
-        row["executions"] = router.executions
-    return row
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,

@@ -54,8 +54,13 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
     return out
 
 
-def train_and_evaluate(router: Router, data: RouterData, train: str = "train", test: str = "test") -> dict:
-    router.fit(data.split(train))
-    choices = router.route(data.split(test))
-    result = evaluate(choices, data.split(test), runs=router.runs)
-    return {"router": router.name, "peeks": router.peeks, **result}
+def train_and_evaluate(router: Router, train: RouterData | None, test: RouterData) -> dict:
+    """Fit on ``train`` (None: the router is fitted already), route ``test``, score it;
+    with what execution feedback cost, for routers that execute (the cascade)."""
+    if train is not None:
+        router.fit(train)
+    choices = router.route(test)
+    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test, runs=router.runs)}
+    if hasattr(router, "executions"):
+        row["executions"] = router.executions
+    return row

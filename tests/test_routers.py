@@ -39,7 +39,7 @@ def data():
     ("cheapest", 178, 47, 4.6062e-5),  # Yi-Coder-1.5B: the paper's Table 4 row (26.4 %, $4.61e-5)
 ])
 def test_adaptivellm_paper_numbers(data, router, covered, passed, cost):
-    r = train_and_evaluate(ROUTERS[router](), data)
+    r = train_and_evaluate(ROUTERS[router](), data.split("train"), data.split("test"))
     assert r["covered"] == covered and r["problems"] == 178
     assert r["quality"] == pytest.approx(passed / covered, abs=1e-12)
     assert r["cost_per_problem"] == pytest.approx(cost, rel=1e-4)
