@@ -202,6 +202,8 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
     spec = json.loads(baseline.read_text())
     # Degrade the CoT-length router: a weaker reasoner's lengths make worse difficulty levels.
     spec["routers"]["cot-length"]["params"] = {"reasoner": "DeepSeek-R1-Distill-Qwen-1.5B"}
+    # and the cascade: trying every model, not only the training front, pays for many more generations.
+    spec["routers"]["cascade"]["params"] = {"chain": "all"}
     degraded = tmp_path / "b.json"
     degraded.write_text(json.dumps(spec))
     proc = harness("gate", "--baseline", str(degraded), "--format", "json")
@@ -210,6 +212,9 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
     worse = rows[("cot-length", "quality")]
     assert worse["status"] == "WORSE" and worse["now"] == pytest.approx(0.2865, abs=1e-4)
     assert rows[("sbs", "quality")]["status"] == "ok"
+    dearer = rows[("cascade", "cost_per_problem")]
+    assert dearer["status"] == "WORSE" and dearer["now"] == pytest.approx(6.3600e-4, rel=1e-4)
+    assert rows[("cascade", "quality")]["status"] == "ok"  # it does pass more: 0.545
     degraded.write_text('{"routers": {"sbs": {"metrics": {"speed": {"value": 1, "tolerance": 0}}}}}')
     proc = harness("gate", "--baseline", str(degraded))
     assert proc.returncode == 2 and "routers.sbs.metrics.speed: unknown metric" in proc.stderr
