@@ -84,9 +84,13 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     unknown = sorted(set(names or ()) - set(ROUTERS))
     if unknown:
         raise UserError(f"unknown router {unknown[0]!r}; choose from {', '.join(ROUTERS)}")
-    for name, cls in ROUTERS.items():
-        if (names and name not in names) or (cls is Published and data.name != "adaptivellm"):
-            continue
+    from tqdm import tqdm
+
+    chosen = [(name, cls) for name, cls in ROUTERS.items()
+              if (not names or name in names) and not (cls is Published and data.name != "adaptivellm")]
+    bar = tqdm(chosen, desc="routers", unit="router", file=sys.stderr)
+    for name, cls in bar:
+        bar.set_postfix_str(name)
         router = cls()
         for i, params in enumerate(getattr(cls, "route_variants", ({},))):
             for key, value in params.items():  # routing-time parameters: trained once, routed per setting

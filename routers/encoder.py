@@ -65,6 +65,7 @@ class Encoder:
         "classify") or an (n, heads) float array ("regress": MSE summed over heads).
         Returns the mean loss per epoch."""
         import torch
+        from tqdm import tqdm
 
         dim = self.model.config.hidden_size
         outputs = int(targets.max()) + 1 if task == "classify" else targets.shape[1]
@@ -75,9 +76,10 @@ class Encoder:
         rng = np.random.default_rng(self.seed)
         losses = []
         self.model.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order, total = rng.permutation(len(texts)), 0.0
-            for i in range(0, len(texts), batch_size):
+            for i in tqdm(range(0, len(texts), batch_size), desc=f"fine-tuning, epoch {epoch + 1}/{epochs}",
+                          unit="batch", leave=False, file=sys.stderr):
                 idx = order[i:i + batch_size]
                 enc = self._batch([texts[j] for j in idx])
                 pred = head(self._pool(self.model(**enc), enc["attention_mask"]))
