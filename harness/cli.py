@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from .errors import UserError
@@ -359,20 +360,30 @@ def cmd_route(args) -> int:
         return 0
     data = routing.load_data(args.data)
     if args.action == "compare":
-        names = [n.strip() for n in args.routers.split(",") if n.strip()] if args.routers else None
+        names = None
+        if args.routers is not None:
+            names = [n.strip() for n in args.routers.split(",") if n.strip()]
+            if not names:
+                raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
         head, *rows = routing.compare(args.data, args.train_split, args.split, names)
         if args.format == "json":
+            if math.isnan(head["front_area"]):  # JSON has no NaN: null
+                head = {**head, "front_area": None, "front_area_ci": None}
             print(json.dumps({**head, "rows": rows}, indent=1, default=float))
             return 0
-        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + ["on_front"]))
+        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + _executions(rows) + ["on_front"]))
         if args.format == "md":
             lo, hi = head["front_area_ci"]
-            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
-                  f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]")
+            area = "n/a (every point costs the same)" if math.isnan(head["front_area"]) else \
+                f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]"
+            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): {area}")
         return 0
     if args.model_dir:
         from routers import load_router
 
+        if args.router or args.param:
+            raise UserError("route eval: --model-dir is a trained router: drop --router / --param "
+                            "(or train again with them)")
         try:
             router = load_router(args.model_dir)
         except ValueError as exc:
@@ -383,8 +394,14 @@ def cmd_route(args) -> int:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
     row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
     row.pop("_per_problem")
-    print(routing.format_table([row], args.format, ROUTE_COLUMNS + ["sbs_model", "sbs_quality", "oracle_quality"]))
+    print(routing.format_table([row], args.format, ROUTE_COLUMNS + _executions([row]) +
+                               ["sbs_model", "sbs_quality", "oracle_quality"]))
     return 0
+
+
+def _executions(rows: list[dict]) -> list[str]:
+    """The column of what execution feedback cost, when a router executed (the cascade)."""
+    return ["executions"] if any("executions" in r for r in rows) else []
 
 
 def cmd_gate(args) -> int:

@@ -28,26 +28,39 @@ def load_baseline(path: str) -> dict:
     if not isinstance(spec, dict) or not isinstance(spec.get("routers"), dict) or not spec["routers"]:
         raise UserError(f"{path}: needs a non-empty 'routers' mapping")
     for name, entry in spec["routers"].items():
-        metrics = entry.get("metrics") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("params", {}), dict):
+            raise UserError(f"{path}: routers.{name}: needs a mapping with 'metrics' and optional 'params' mapping")
+        metrics = entry.get("metrics")
         if not isinstance(metrics, dict) or not metrics:
             raise UserError(f"{path}: routers.{name}: needs a 'metrics' mapping")
         for metric, m in metrics.items():
             if metric not in HIGHER_IS_BETTER:
                 raise UserError(f"{path}: routers.{name}.metrics.{metric}: unknown metric; choose from "
                                 f"{', '.join(HIGHER_IS_BETTER)}")
-            if not isinstance(m, dict) or not all(isinstance(m.get(k), (int, float)) for k in ("value", "tolerance")):
+            if not isinstance(m, dict) or not all(isinstance(m.get(k), (int, float)) and not isinstance(m.get(k), bool)
+                                                  for k in ("value", "tolerance")):
                 raise UserError(f"{path}: routers.{name}.metrics.{metric}: needs numeric 'value' and 'tolerance'")
+            if m["tolerance"] < 0:
+                raise UserError(f"{path}: routers.{name}.metrics.{metric}: 'tolerance' must be >= 0, "
+                                f"got {m['tolerance']}")
     return spec
 
 
 def gate(path: str) -> tuple[list[dict], bool]:
+    from routers import ROUTERS
+
     from . import routing
 
     spec = load_baseline(path)
+    unknown = [name for name in spec["routers"] if name not in ROUTERS]
+    if unknown:
+        raise UserError(f"{path}: routers.{unknown[0]}: unknown router; choose from {', '.join(ROUTERS)}")
+    # Every router is built (its parameters checked) before the first one trains.
+    routers = {name: routing.build_router(name, entry.get("params", {})) for name, entry in spec["routers"].items()}
     data = routing.load_data(spec.get("data", "adaptivellm"))
     rows, ok = [], True
     for name, entry in spec["routers"].items():
-        router = routing.make_router(name, [f"{k}={v!r}" for k, v in entry.get("params", {}).items()])
+        router = routers[name]
         now = routing.evaluate_one(router, data, spec.get("train", "train"), spec.get("test", "test"))
         for metric, m in entry["metrics"].items():
             delta = now[metric] - m["value"]

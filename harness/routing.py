@@ -21,7 +21,10 @@ def load_data(source: str):
         return data.adaptivellm()
     if not (Path(source) / "run.sqlite").is_file():
         raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
-    return data.from_run(source)
+    try:
+        return data.from_run(source)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def make_router(name: str, params: list[str]):
@@ -38,17 +41,44 @@ def make_router(name: str, params: list[str]):
             kwargs[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             kwargs[key] = value
+    return build_router(name, kwargs)
+
+
+def build_router(name: str, params: dict):
+    """The router with these parameters, each checked against the type of its default
+    (a number where a number is expected...), so a typo fails here, in one line, not
+    minutes into training."""
+    import inspect
+
+    from routers import ROUTERS
+
+    cls = ROUTERS[name]
+    if not isinstance(params, dict):
+        raise UserError(f"router {name!r}: parameters must be a mapping, got {type(params).__name__}")
+    signature = inspect.signature(cls.__init__).parameters
+    for key, value in params.items():
+        if key not in signature or key == "self":
+            known = ", ".join(k for k in signature if k != "self") or "none"
+            raise UserError(f"router {name!r}: bad --param {key!r} (its parameters: {known})")
+        default = signature[key].default
+        want = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(type(default))
+        if want and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+            raise UserError(f"router {name!r}: --param {key}={value!r}: expected {type(default).__name__} "
+                            f"(default {default!r})")
     try:
-        return ROUTERS[name](**kwargs)
-    except TypeError as exc:
-        raise UserError(f"router {name!r}: bad --param ({exc})") from None
+        return cls(**params)
+    except ValueError as exc:
+        raise UserError(f"router {name!r}: {exc}") from None
 
 
 def _split(data, name: str):
     try:
-        return data.split(name)
+        part = data.split(name)
     except KeyError as exc:
         raise UserError(str(exc).strip("'\"")) from None
+    if part.scores.empty:
+        raise UserError(f"split {name!r} of {data.name} has no problems")
+    return part
 
 
 def train(name: str, params: list[str], source: str, split: str, out: str) -> Path:
@@ -69,7 +99,7 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
-            log=lambda m: print(m, file=sys.stderr)) -> list[dict]:
+            log=None) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); the Pareto front over routers and single models. A
     router the data cannot feed (no CoT lengths in a run...) is skipped with a note."""
@@ -86,8 +116,12 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         raise UserError(f"unknown router {unknown[0]!r}; choose from {', '.join(ROUTERS)}")
     from tqdm import tqdm
 
-    chosen = [(name, cls) for name, cls in ROUTERS.items()
-              if (not names or name in names) and not (cls is Published and data.name != "adaptivellm")]
+    log = log or (lambda m: tqdm.write(m, file=sys.stderr))  # a line of its own, not glued to the bar
+    chosen = [(name, cls) for name, cls in ROUTERS.items() if not names or name in names]
+    if any(cls is Published for _, cls in chosen) and data.name != "adaptivellm":
+        log(f"note: skipped: router {Published.name!r}: it replays the AdaptiveLLM authors' decisions "
+            "(--data adaptivellm only)")
+        chosen = [(name, cls) for name, cls in chosen if cls is not Published]
     bar = tqdm(chosen, desc="routers", unit="router", file=sys.stderr)
     for name, cls in bar:
         bar.set_postfix_str(name)
@@ -118,11 +152,14 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     names = {p[0] for p in front}
     for r in rows:
         r["on_front"] = r["router"] in names
-    area_ci = _front_area_ci([r for r in rows if not r["peeks"] and r["covered"] == r["problems"]])
+    # One cost for every point (a single model...): no range to average over.
+    area, area_ci = (A.front_area(front, lo, hi), _front_area_ci([r for r in rows if not r["peeks"]
+                                                                  and r["covered"] == r["problems"]])) \
+        if hi > lo else (math.nan, (math.nan, math.nan))
     for r in rows:
         r.pop("_per_problem", None)
     rows.sort(key=lambda r: (-r["quality"], r["cost_per_problem"]))
-    return [{"front_area": A.front_area(front, lo, hi), "front_area_ci": area_ci,
+    return [{"front_area": area, "front_area_ci": area_ci,
              "front": [p[0] for p in front]}] + rows
 
 
@@ -142,6 +179,8 @@ def _front_area_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[floa
         lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
         if hi > lo:
             areas.append(A.front_area(A.pareto_front(pts), lo, hi))
+    if not areas:
+        return math.nan, math.nan
     return float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))
 
 

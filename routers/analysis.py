@@ -35,7 +35,8 @@ def restrict(scores: pd.DataFrame, drop: str = "problems") -> Restricted:
 def _require_complete(scores: pd.DataFrame) -> None:
     if scores.empty or scores.isna().any().any():
         missing = [m for m in scores.columns if scores[m].isna().any()]
-        raise ValueError(f"score matrix has missing cells (models {missing}) or is empty: restrict() it first")
+        raise ValueError(f"no complete score matrix: {len(scores)} problems x {len(scores.columns)} models"
+                         + (f", missing cells in {', '.join(missing)}" if missing else ""))
 
 
 def by_price(models: Sequence[str], prices: dict[str, float] | None) -> list[str]:
@@ -109,6 +110,9 @@ def codyn_cost(choices: pd.Series, model_cost: dict[str, float], runs: pd.Series
 
 def paid(values: pd.DataFrame, runs: pd.Series) -> pd.Series:
     """Per problem, the sum of ``values`` (cost) over every model in ``runs`` there."""
+    outside = sorted({m for r in runs for m in r} - set(values.columns))
+    if outside:
+        raise ValueError(f"router chose models outside the matrix: {outside}")
     return pd.Series([float(np.nansum([values.at[p, m] for m in runs[p]])) for p in values.index],
                      index=values.index)
 

@@ -44,8 +44,8 @@ class ComplexityNet(Router):
         self.encoder_path, self.epochs, self.l4_min, self.seed, self.max_len = encoder, epochs, l4_min, seed, max_len
         if isinstance(references, str):
             references = [r.strip() for r in references.split(",")]
-        if references is not None and len(references) != 3:
-            raise ValueError(f"references: three model names, weakest first, got {references!r}")
+        if references is not None and (len(references) != 3 or len(set(references)) != 3):
+            raise ValueError(f"references: three different model names, weakest first, got {references!r}")
         self.references = references
         self.level_model: dict[int, str] = {}
 

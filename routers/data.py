@@ -121,11 +121,15 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     with closing(connect_readonly(run)) as con:
         prompts = {f"{d}/{p}": text for d, p, text in
                    con.execute("SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem")}
+    if not scores.notna().any().any():
+        raise ValueError(f"{run}: no scored samples yet (run `harness run` on it first)")
     datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
     rng = np.random.default_rng(seed)
-    test = [i for d in sorted(set(datasets)) for i in datasets.index[datasets == d]
-            if rng.random() < test_fraction]
-    splits = {"test": test, "train": [i for i in ids if i not in set(test)]}
+    test = set()
+    for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
+        members = list(datasets.index[datasets == d])
+        test.update(rng.permutation(members)[:round(test_fraction * len(members))])
+    splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
     prices = {name: out for name, (_, out) in m.prices.items()}
     samples = m.samples.assign(pid=m.samples["dataset"] + "/" + m.samples["problem"])
 

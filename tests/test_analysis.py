@@ -55,6 +55,8 @@ def test_closed_gap_routed_and_codyn_cost():
     costs = S.copy()
     costs[:] = [[1, 10, 100], [2, 20, 200], [3, np.nan, 300], [4, 40, 400]]
     assert list(A.paid(costs, runs)) == [1, 22, 3, 444]  # a cell without data costs nothing, not NaN
+    with pytest.raises(ValueError, match="outside the matrix"):  # a saved router on other data
+        A.paid(costs, pd.Series([("cheap", "gpt")] * 4, index=S.index))
     with pytest.raises(ValueError, match="outside the matrix"):
         A.routed(S, pd.Series(["gpt"] * 4, index=S.index))
 

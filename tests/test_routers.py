@@ -101,10 +101,68 @@ def test_route_cli_eval_train_compare(tmp_path):
     (["route", "eval", "--router", "sbs", "--split", "valid"], "no split 'valid'"),
     (["route", "eval", "--router", "sbs", "--data", "/no/such/run"], "neither 'adaptivellm' nor a run directory"),
     (["route", "eval", "--model-dir", "/no/such/dir"], "not a saved router"),
+    (["route", "eval", "--router", "cascade", "--param", "chain=foo"], "chain must be 'front' or 'all', got 'foo'"),
+    (["route", "eval", "--router", "cascade", "--param", "timeout=abc"], "--param timeout='abc': expected float"),
+    (["route", "eval", "--router", "complexitynet", "--param", "epochs=abc"], "--param epochs='abc': expected int"),
+    (["route", "eval", "--router", "complexitynet", "--param", "references=a,b"], "three different model names"),
+    (["route", "eval", "--router", "complexitynet", "--param", "references=a,a,b"], "three different model names"),
+    (["route", "eval", "--model-dir", "/no/such/dir", "--param", "chain='all'"], "drop --router / --param"),
+    (["route", "compare", "--routers", ","], "--routers ',': no router named"),
 ])
 def test_route_cli_errors(args, message):
     proc = harness(*args)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("routers,message", [
+    ({"cascade": {"params": {"chain": "foo"}, "metrics": {"quality": {"value": 0.5, "tolerance": 0}}}},
+     "router 'cascade': chain must be"),
+    ({"sbs": {"params": ["x"], "metrics": {"quality": {"value": 0.5, "tolerance": 0}}}}, "optional 'params' mapping"),
+    ({"sbs": {"metrics": {"quality": {"value": 0.5, "tolerance": -1}}}}, "'tolerance' must be >= 0"),
+    ({"sbs": {"metrics": {"quality": {"value": True, "tolerance": 0}}}}, "needs numeric 'value'"),
+    ({"gpt": {"metrics": {"quality": {"value": 0.5, "tolerance": 0}}}}, "routers.gpt: unknown router"),
+])
+def test_gate_bad_baselines_exit_2_before_training(tmp_path, routers, message):
+    """Exit 1 means "quality regressed" to CI; a broken baseline file must not look like one."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"routers": {"cot-length": {"metrics": {"quality": {"value": 0, "tolerance": 0}}},
+                                            **routers}}))
+    proc = harness("gate", "--baseline", str(path))
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_empty_runs_and_runs_without_the_artifacts_problems(tmp_path):
+    """A run with no scored sample is one line; on a dataset the artifact does not
+    cover, routers needing CoT lengths are skipped with a note, each on its own line."""
+    pool = tmp_path / "pool.yaml"
+    pool.write_text(json.dumps([{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 1}]))
+    run = tmp_path / "run"
+    proc = harness("run", "--dataset", "mbpp", "--models", str(pool), "--limit", "3", "--sandbox", "local",
+                   "--run-dir", str(run), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    proc = harness("route", "eval", "--router", "sbs", "--data", str(run))
+    assert proc.returncode == 2 and f"{run}: no scored samples yet" in proc.stderr, proc.stderr
+    other = tmp_path / "s.jsonl"
+    from benchmarks import get_benchmark
+
+    mbpp = get_benchmark("mbpp").load()[:10]
+    other.write_text("".join(json.dumps({"task_id": p.id, "solution": p.references[0]}) + "\n" for p in mbpp))
+    pool.write_text(json.dumps([{"name": "ref", "provider": "replay", "path": str(other), "price": 1.0}]))
+    run = tmp_path / "run2"
+    proc = harness("run", "--dataset", "mbpp", "--models", str(pool), "--limit", "10", "--sandbox", "local",
+                   "--run-dir", str(run), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    proc = harness("route", "compare", "--data", str(run), "--routers", "sbs,cot-length,adaptivellm-published",
+                   "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "note: skipped" in line]
+    assert len(notes) == 2 and all(line.startswith("note: skipped: router '") for line in notes), proc.stderr
+    assert "no CoT lengths of 'DeepSeek-R1-Distill-Qwen-32B'" in proc.stderr
+    out = json.loads(proc.stdout)
+    assert [r["router"] for r in out["rows"]] == ["sbs", "model:ref"] and out["front_area"] is None
+    # 30 % of the dataset's 10 problems, exactly, for test
+    proc = harness("route", "eval", "--router", "sbs", "--data", str(run), "--format", "json")
+    assert json.loads(proc.stdout)[0]["problems"] == 3
 
 
 def test_oracle_gap_on_a_matrix_file(tmp_path):

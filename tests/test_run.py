@@ -476,3 +476,22 @@ def test_matrix_rows_are_the_stored_problems_only(tmp_path):
     m = api.load_matrix(tmp_path)
     assert list(m.passes.index) == [("humaneval", "HumanEval/0"), ("mbpp", "11")]
     assert m.passes["a"].tolist() == [1.0, 0.0] and m.passes["b"].isna().all()
+
+
+def test_replayed_reasoning_gets_estimated_thinking_tokens(tmp_path):
+    """Recordings of a reasoning model (a samples file with <think> parts and token
+    counts) feed the CoT-length router like a live one: thinking tokens are estimated
+    as their share of the output tokens by characters, and flagged."""
+    think, answer = "let me think " * 10, "```python\n" + HUMANEVAL_FIRST + "    return True\n```"
+    rows_in = [{"task_id": "HumanEval/0", "completion": f"<think>{think}</think>{answer}", "tokens_out": 400},
+               {"task_id": "HumanEval/0", "completion": answer, "tokens_out": 50}]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    model = {"name": "thinker", "provider": "replay", "path": "s.jsonl", "n": 2}
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
+                   "--sandbox", "local", "--run-dir", str(tmp_path / "run"), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    stored = rows(tmp_path / "run", "thinking_tokens, extra")
+    completion = answer.strip()
+    assert stored[0][0] == round(400 * len(think.strip()) / (len(think.strip()) + len(completion)))
+    assert json.loads(stored[0][1])["thinking_tokens_estimated"] is True
+    assert stored[1][0] is None  # no thinking, nothing estimated

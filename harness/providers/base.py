@@ -60,6 +60,15 @@ def split_thinking(text: str) -> tuple[str, str]:
     return "\n".join(p.strip() for p in parts), THINK.sub("", text).strip()
 
 
+def estimated_thinking(thinking: str, answer: str, tokens_out: int | None) -> dict:
+    """Generation fields for thinking whose tokens nobody counted: their share of the
+    output tokens by characters, marked as an estimate; nothing without thinking."""
+    if not thinking or not tokens_out:
+        return {}
+    return {"thinking_tokens": round(tokens_out * len(thinking) / max(1, len(thinking) + len(answer))),
+            "extra": {"thinking_tokens_estimated": True}}
+
+
 class Provider:
     required: tuple[str, ...] = ()  # provider fields pool.yaml must give
     fields: tuple[str, ...] = ()  # optional provider fields

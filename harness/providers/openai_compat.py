@@ -11,7 +11,7 @@ import math
 import os
 import time
 
-from .base import Generation, GenerationError, Provider, ProviderError, Task, split_thinking
+from .base import Generation, GenerationError, Provider, ProviderError, Task, estimated_thinking, split_thinking
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -126,13 +126,12 @@ class OpenAICompatible(Provider):
         details = getattr(usage, "completion_tokens_details", None) if usage else None
         think_tokens = getattr(details, "reasoning_tokens", None) if details else None
         extra = {"finish_reason": resp.choices[0].finish_reason}
-        if thinking and think_tokens is None and usage and usage.completion_tokens:
-            # The server did not count them: share of the output tokens by characters, marked as such.
-            think_tokens = round(usage.completion_tokens * len(thinking) / max(1, len(thinking) + len(answer)))
-            extra["thinking_tokens_estimated"] = True
-        return Generation(answer, tokens_in=usage.prompt_tokens if usage else None,
-                          tokens_out=usage.completion_tokens if usage else None, latency=latency,
-                          thinking=thinking, thinking_tokens=think_tokens, extra=extra)
+        tokens_out = usage.completion_tokens if usage else None
+        counted = {"thinking_tokens": think_tokens} if think_tokens is not None else \
+            estimated_thinking(thinking, answer, tokens_out)  # the server did not count them
+        return Generation(answer, tokens_in=usage.prompt_tokens if usage else None, tokens_out=tokens_out,
+                          latency=latency, thinking=thinking, thinking_tokens=counted.get("thinking_tokens"),
+                          extra={**extra, **counted.get("extra", {})})
 
     async def close(self) -> None:
         await self.client.close()

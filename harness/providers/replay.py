@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.base import DATA
 from benchmarks.io import DataError, read_records
 
-from .base import Generation, Provider, ProviderError, Task, resolve_path, split_thinking
+from .base import Generation, Provider, ProviderError, Task, estimated_thinking, resolve_path, split_thinking
 
 ADAPTIVELLM = DATA / "adaptivellm" / "generations"
 ADAPTIVELLM_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecontests": "CodeContests"}
@@ -96,9 +96,10 @@ def _adaptivellm(row: dict) -> list[Generation]:
     out = []
     for i, response in enumerate(row["responses"]):
         thinking, answer = split_thinking(response)
-        out.append(Generation(answer, tokens_in=row.get("input_token_count"),
-                              tokens_out=row["output_token_counts"][i], thinking=thinking,
-                              recorded_passed=bool(row["results"][i])))
+        tokens_out = row["output_token_counts"][i]
+        out.append(Generation(answer, tokens_in=row.get("input_token_count"), tokens_out=tokens_out,
+                              thinking=thinking, recorded_passed=bool(row["results"][i]),
+                              **estimated_thinking(thinking, answer, tokens_out)))
     return out
 
 
@@ -119,8 +120,10 @@ def _sample(row: dict, where: str) -> Generation:
     passed = row.get("passed")
     if passed is not None and not isinstance(passed, bool):
         raise DataError(f"{where}: 'passed' must be true or false, got {passed!r}")
-    return Generation(answer, tokens_in=_tokens(row, "tokens_in", where), tokens_out=_tokens(row, "tokens_out", where),
-                      thinking=thinking, code=code, recorded_passed=passed)
+    tokens_out = _tokens(row, "tokens_out", where)
+    return Generation(answer, tokens_in=_tokens(row, "tokens_in", where), tokens_out=tokens_out,
+                      thinking=thinking, code=code, recorded_passed=passed,
+                      **estimated_thinking(thinking, answer, tokens_out))
 
 
 def _tokens(row: dict, key: str, where: str) -> int | None:
