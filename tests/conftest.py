@@ -1,9 +1,14 @@
 import os
+import signal
 
 # Tests never reach the HuggingFace hub (it is not reachable here): `datasets` must
 # fail fast instead of retrying, and local dataset folders must load offline.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A runner that starts the suite in the background (`cmd &` without job control)
+# leaves SIGINT ignored, and every process started from here would inherit that:
+# the Ctrl-C tests would test nothing. Python's own handler: children get the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
 
