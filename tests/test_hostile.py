@@ -354,9 +354,10 @@ def test_big_integers_and_deep_recursion_allowed(sandbox):
 
 def test_no_leftover_processes_on_host(sandbox):
     """Everything a program starts dies with it: nothing runs as a sandbox uid on the host."""
-    run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n")
+    # An odd duration, so no other `sleep` on the host (a shell waiting 300 s...) is counted.
+    run(sandbox, "import subprocess\nsubprocess.Popen(['sleep', '297.31'], start_new_session=True)\n")
     uids = {os.stat(f"/proc/{p}").st_uid for p in os.listdir("/proc") if p.isdigit()
-            and os.path.exists(f"/proc/{p}/cmdline") and b"sleep\x00300" in _cmdline(p)}
+            and os.path.exists(f"/proc/{p}/cmdline") and b"sleep\x00297.31" in _cmdline(p)}
     assert uids == set()
 
 
