@@ -88,7 +88,7 @@ class Cascade(Router):
 def _problems(data) -> dict:
     """Problem id of ``data`` -> (benchmark, problem): a run's ids are ``dataset/id``,
     the artifact's are AdaptiveLLM's (aliases of ours)."""
-    index = problem_index(sorted(set(data.datasets)))
+    index = problem_index(sorted(set(data.datasets)), data.run)
     if data.run is not None:
         index = {f"{d}/{p.id}": (d, bench, p) for d, bench, p in index.values()}
     return {pid: (bench, p) for pid, (_, bench, p) in index.items() if pid in data.datasets.index}

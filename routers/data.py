@@ -140,7 +140,7 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
 
     tokens = per_cell("tokens_out", "mean", samples).reindex(index=ids, columns=scores.columns)
     own = per_cell("thinking_tokens", "median", samples[samples["thinking_tokens"] > 0])
-    to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in problem_index(sorted(set(datasets))).items()}
+    to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in problem_index(sorted(set(datasets)), run).items()}
 
     def from_artifact(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame.index.isin(list(to_run))].rename(index=to_run)
@@ -151,15 +151,28 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
                       trials=from_artifact(complexitynet_trials()).reindex(ids))
 
 
-def problem_index(datasets: list[str]) -> dict:
+def problem_index(datasets: list[str], run: str | Path | None = None) -> dict:
     """Every id a problem of these benchmarks goes by (ours, and AdaptiveLLM's
-    aliases) -> (dataset, benchmark, problem)."""
-    from benchmarks import get_benchmark
+    aliases) -> (dataset, benchmark, problem); loaded from the source and split the
+    run used (``run``), else from the bundled copies."""
+    import json
+    from contextlib import closing
 
+    from benchmarks import DataError, get_benchmark
+    from harness.store import connect_readonly
+
+    key = {}
+    if run is not None:
+        with closing(connect_readonly(run)) as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        key = json.loads(row[0]) if row else {}
     out = {}
     for dataset in datasets:
         bench = get_benchmark(dataset)
-        loaded = bench.load()
+        try:
+            loaded = bench.load(key.get("source"), key.get("split", "test"))
+        except (DataError, OSError) as exc:
+            raise ValueError(f"{run}: cannot load the run's {dataset} problems again ({exc})") from None
         by_id = {p.id: p for p in loaded}
         out.update({i: (dataset, bench, p) for i, p in by_id.items()})
         out.update({alias: (dataset, bench, by_id[i]) for alias, i in bench.aliases(loaded).items()})

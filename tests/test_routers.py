@@ -500,3 +500,33 @@ def test_codebert_from_the_hf_cache_is_preferred(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"encoder: {out / 'encoder'}" in proc.stderr
     assert json.loads(proc.stdout)[0]["problems"] == 178
+
+
+def test_cascade_reads_the_problems_from_the_runs_own_source(tmp_path):
+    """A run made with --source (here 12 HumanEval rows under new ids) is executed
+    against those problems, not the bundled ones with the same names."""
+    from benchmarks.io import read_records
+
+    rows = list(read_records(ROOT / "benchmarks/data/humaneval/HumanEval.jsonl.gz"))[:12]
+    samples = []
+    for r in rows:
+        r["task_id"] = "Mine/" + r["task_id"].split("/")[1]
+        samples.append({"task_id": r["task_id"], "completion": r["canonical_solution"], "tokens_out": 10})
+    (tmp_path / "src.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    (tmp_path / "pool.yaml").write_text(json.dumps([
+        {"name": "a", "provider": "replay", "path": "s.jsonl", "price": 0.1},
+        {"name": "b", "provider": "replay", "path": "s.jsonl", "price": 1.0}]))
+    run = tmp_path / "run"
+    proc = harness("run", "--dataset", "humaneval", "--source", str(tmp_path / "src.jsonl"), "--models",
+                   str(tmp_path / "pool.yaml"), "--sandbox", "local", "--run-dir", str(run), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    proc = harness("route", "eval", "--router", "cascade", "--param", "chain='all'", "--param", "sandbox='local'",
+                   "--data", str(run), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    # Canonical solutions pass their examples (none of the 12 is HumanEval/47): "a" answers every test problem
+    # that has examples, executed once each; "b" is never needed.
+    assert row["quality"] == 1.0 and row["executions"] > 0 and set(row["shares"]) <= {"a", "b"}
+    assert row["cost_per_problem"] == pytest.approx(10 * (0.1 * row["shares"].get("a", 0)
+                                                          + 1.0 * row["shares"].get("b", 0)) / 1e6)
