@@ -42,16 +42,17 @@ def load_matrix(run: str | Path) -> RunMatrix:
     # Only real verdicts score: not yet executed, and harness failures, are missing.
     scored = samples[samples["status"].notna() & (samples["status"] != "sandbox_error")]
     order = list(models["name"])  # a model with no sample at all is an all-NaN column, not absent
-    passes = _wide(scored.assign(score=scored["passed"].astype(float)), "score", order)
-    costs = _wide(samples.dropna(subset=["cost"]), "cost", order)
+    passes = wide(scored.assign(score=scored["passed"].astype(float)), "score", order)
+    costs = wide(samples.dropna(subset=["cost"]), "cost", order)
     prices = {r.name: (r.price_in, r.price_out) for r in models.itertuples()}
     return RunMatrix(samples, passes, costs, prices)
 
 
-def _wide(frame, column: str, models: list[str]):
+def wide(frame, column: str, models: list[str], how: str = "mean"):
+    """Problem (dataset, problem) x model table of ``column`` aggregated over samples."""
     # dropna=False would make every dataset x problem combination a row; models with no
     # value at all come back as all-NaN columns through the reindex.
-    wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc="mean")
+    wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc=how)
     wide = wide.reindex(columns=models)
     wide.columns.name = None
     return wide

@@ -28,10 +28,6 @@ def load_data(source: str):
 
 
 def make_router(name: str, params: list[str]):
-    from routers import ROUTERS
-
-    if name not in ROUTERS:
-        raise UserError(f"unknown router {name!r}; choose from {', '.join(ROUTERS)}")
     kwargs = {}
     for p in params:
         key, sep, value = p.partition("=")
@@ -52,6 +48,8 @@ def build_router(name: str, params: dict):
 
     from routers import ROUTERS
 
+    if name not in ROUTERS:
+        raise UserError(f"unknown router {name!r}; choose from {', '.join(ROUTERS)}")
     cls = ROUTERS[name]
     if not isinstance(params, dict):
         raise UserError(f"router {name!r}: parameters must be a mapping, got {type(params).__name__}")
@@ -145,17 +143,13 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
             rows.append({"router": f"model:{model}", "peeks": False, **evaluate(choices, test, ci=False)})
     # The front compares like with like: deployable routers and models scored on every
     # test problem (a model or a published router with partial coverage is listed, not ranked).
-    points = [(r["router"], r["cost_per_problem"], r["quality"]) for r in rows
-              if not r["peeks"] and r["covered"] == r["problems"]]
+    ranked = [r for r in rows if not r["peeks"] and r["covered"] == r["problems"]]
+    points = [(r["router"], r["cost_per_problem"], r["quality"]) for r in ranked]
     front = A.pareto_front(points)
-    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
     names = {p[0] for p in front}
     for r in rows:
         r["on_front"] = r["router"] in names
-    # One cost for every point (a single model...): no range to average over.
-    area, area_ci = (A.front_area(front, lo, hi), _front_area_ci([r for r in rows if not r["peeks"]
-                                                                  and r["covered"] == r["problems"]])) \
-        if hi > lo else (math.nan, (math.nan, math.nan))
+    area, area_ci = _front_area(points), _front_area_ci(ranked)
     for r in rows:
         r.pop("_per_problem", None)
     rows.sort(key=lambda r: (-r["quality"], r["cost_per_problem"]))
@@ -163,22 +157,26 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
              "front": [p[0] for p in front]}] + rows
 
 
+def _front_area(points: list[tuple[str, float, float]]) -> float:
+    """The front's area over the points' cost range; NaN when every point costs the
+    same (a single model...): no range to average over."""
+    from routers import analysis as A
+
+    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
+    return A.front_area(A.pareto_front(points), lo, hi) if hi > lo else math.nan
+
+
 def _front_area_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap of the front's area: problems resampled jointly for every
     router and model (all cover the same problems), front and area recomputed."""
     import numpy as np
 
-    from routers import analysis as A
-
     q = np.array([r["_per_problem"]["quality"] for r in rows])
     c = np.array([r["_per_problem"]["cost"] for r in rows])
     rng = np.random.default_rng(seed)
-    areas = []
-    for draw in rng.integers(0, q.shape[1], size=(n, q.shape[1])):
-        pts = [(r["router"], c[k, draw].mean(), q[k, draw].mean()) for k, r in enumerate(rows)]
-        lo, hi = min(p[1] for p in pts), max(p[1] for p in pts)
-        if hi > lo:
-            areas.append(A.front_area(A.pareto_front(pts), lo, hi))
+    areas = [_front_area([(r["router"], c[k, draw].mean(), q[k, draw].mean()) for k, r in enumerate(rows)])
+             for draw in rng.integers(0, q.shape[1], size=(n, q.shape[1]))]
+    areas = [a for a in areas if not math.isnan(a)]
     if not areas:
         return math.nan, math.nan
     return float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))

@@ -19,6 +19,8 @@ class Router:
     # Set by ``route`` when routing pays for generations beyond the chosen model's (a
     # cascade's tries): problem id -> tuple of every model run there, counted in the cost.
     runs: pd.Series | None = None
+    # Set by routers that execute programs to decide (the cascade): how many they ran.
+    executions: int | None = None
 
     def fit(self, data: RouterData) -> Router:
         return self

@@ -32,7 +32,6 @@ class Cascade(Router):
         self.chain, self.sandbox, self.workers, self.timeout = chain, sandbox, workers, timeout
         self.chains: dict[str, list[str]] = {}
         self.fallback = ""
-        self.executions = 0
 
     def fit(self, data):
         scores = A.restrict(data.scores, drop="models").scores

@@ -112,6 +112,7 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     from contextlib import closing
 
     from harness import load_matrix
+    from harness.matrix import wide
     from harness.store import connect_readonly
 
     m = load_matrix(run)
@@ -131,15 +132,12 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
         test.update(rng.permutation(members)[:round(test_fraction * len(members))])
     splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
     prices = {name: out for name, (_, out) in m.prices.items()}
-    samples = m.samples.assign(pid=m.samples["dataset"] + "/" + m.samples["problem"])
-
-    def per_cell(column: str, how: str, rows) -> pd.DataFrame:
-        wide = rows.dropna(subset=[column]).pivot_table(index="pid", columns="model", values=column, aggfunc=how)
-        wide.columns.name = None
-        return wide
-
-    tokens = per_cell("tokens_out", "mean", samples).reindex(index=ids, columns=scores.columns)
-    own = per_cell("thinking_tokens", "median", samples[samples["thinking_tokens"] > 0])
+    models = list(scores.columns)
+    tokens = wide(m.samples.dropna(subset=["tokens_out"]), "tokens_out", models)
+    tokens = tokens.reindex(m.passes.index).set_axis(ids)
+    thinking = m.samples[m.samples["thinking_tokens"] > 0]
+    own = wide(thinking, "thinking_tokens", sorted(set(thinking["model"])), "median")
+    own = own.set_axis([f"{d}/{p}" for d, p in own.index])
     to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in problem_index(sorted(set(datasets)), run).items()}
 
     def from_artifact(frame: pd.DataFrame) -> pd.DataFrame:

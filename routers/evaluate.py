@@ -61,6 +61,6 @@ def train_and_evaluate(router: Router, train: RouterData | None, test: RouterDat
         router.fit(train)
     choices = router.route(test)
     row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test, runs=router.runs)}
-    if hasattr(router, "executions"):
+    if router.executions is not None:
         row["executions"] = router.executions
     return row
