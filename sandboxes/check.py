@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .docker_sandbox import DockerSandbox
 from .image import DEFAULT_IMAGE, DockerUnavailable, docker_client, image_present, image_python
-from .local import LocalSandbox, available_modes
+from .local import LocalSandbox, available_modes, mode_problems
 
 
 def check() -> dict:
@@ -22,6 +22,9 @@ def check() -> dict:
         report["docker daemon"] = str(exc)
     modes = available_modes()
     report["local isolation modes"] = modes
+    unusable = {mode: why for mode, why in mode_problems().items() if why}
+    if unusable:
+        report["unusable local modes"] = unusable
     chosen = DockerSandbox() if docker_ready else LocalSandbox(mode=modes[0])
     report["default sandbox"] = chosen.name
     report["isolation"] = chosen.describe()

@@ -47,9 +47,10 @@ import types
 import typing  # noqa: F401
 
 try:
-    from . import judge  # imported with its package (host side, tests)
-except ImportError:  # inside the sandbox: the bootstrap loaded it first
+    from . import judge, namespaces  # imported with their package (host side, tests)
+except ImportError:  # inside the sandbox: the bootstrap loaded them first
     import judge
+    import namespaces
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -100,6 +101,7 @@ def _restore_modules():
 # json.dumps does not change what the harness itself calls afterwards.
 _exit = os._exit
 _write = os.write
+_getpid = os.getpid
 _dumps = json.dumps
 _excepthook = sys.__excepthook__
 _BUILTINS = sys.modules["builtins"]
@@ -107,7 +109,9 @@ _BUILTIN_NAMES = frozenset(vars(_BUILTINS))
 
 
 def _report(nonce, status, detail=""):
-    line = _dumps({"nonce": nonce, "status": status, "detail": detail[-2000:]}) + "\n"
+    # The pid tells the server that the program itself reports, not a process it
+    # forked (which inherits the channel and runs this same code when its exec fails).
+    line = _dumps({"nonce": nonce, "pid": _getpid(), "status": status, "detail": detail[-2000:]}) + "\n"
     try:
         _write(RESULT_FD, line.encode())
     except OSError:
@@ -375,7 +379,8 @@ def _rmtree(path):
         entries = []
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            _rmtree(entry.path)
+            if not os.path.ismount(entry.path):  # the interpreter, bound into a scratch dir
+                _rmtree(entry.path)
         else:
             try:
                 os.unlink(entry.path)
@@ -405,6 +410,8 @@ def _wipe(dirs):
             continue
         for name in entries:
             full = os.path.join(d, name)
+            if os.path.ismount(full):
+                continue
             if os.path.isdir(full) and not os.path.islink(full):
                 _rmtree(full)
             else:
@@ -500,7 +507,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         try:
             _setup_child(req, workdir, (stdin_fd, out_w, err_w, res_w), nproc_base)
         except BaseException as exc:
-            msg = json.dumps({"nonce": nonce, "status": "sandbox_error",
+            msg = json.dumps({"nonce": nonce, "pid": os.getpid(), "status": "sandbox_error",
                               "detail": "child setup: " + _describe(exc)}).encode()
             for fd in (RESULT_FD, res_w):  # setup may have failed before or after the dup
                 try:
@@ -542,7 +549,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
             msg = json.loads(line)
         except ValueError:
             continue
-        if isinstance(msg, dict) and msg.get("nonce") == nonce:
+        if isinstance(msg, dict) and msg.get("nonce") == nonce and msg.get("pid") == pid:
             report = msg
     extra = dict(
         wall_time=round(wall, 6),
@@ -650,7 +657,16 @@ def count_tasks(uid):
 def main(argv):
     global _SNAPSHOT
     opts = dict(zip(argv[0::2], argv[1::2], strict=True))
-    _drop_privileges(int(opts.get("--uid", 0)))
+    uid = int(opts.get("--uid", 0))
+    if os.getuid() == 0:  # the host's root, or root of a user namespace (unshare)
+        try:
+            if opts.get("--loopback"):
+                namespaces.loopback_up()
+            namespaces.setup(json.loads(opts.get("--expose", "[]")), json.loads(opts.get("--scratch", "[]")),
+                             int(opts.get("--scratch-mb", 512)), for_other_uid=bool(uid))
+        except OSError as exc:
+            sys.exit(f"fork server: namespace set-up failed: {exc}")
+    _drop_privileges(uid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _prctl(PR_SET_DUMPABLE, 0)
     if os.getpid() != 1:

@@ -6,9 +6,14 @@ Isolation, strongest available first:
   namespaces; the file system is empty except read-only system and Python
   directories and a private size-limited tmpfs ``/tmp``. Run as root, the server
   drops to a fresh unprivileged uid before the first program.
-* ``unshare`` (util-linux): private network and PID namespaces only; the host's
-  files are visible with the program's uid's permissions.
+* ``unshare`` (util-linux): private network (loopback up), PID, IPC and UTS
+  namespaces and private size-limited ``/tmp`` and ``/dev/shm``; the rest of the
+  host's files are visible with the program's uid's permissions.
 * ``none``: resource limits, process-group cleanup and a private temp dir only.
+
+In every mode the dropped uid can import the interpreter's whole library, wherever it
+lives (a venv under /tmp, pyenv under a 0700 /root): see ``namespaces``. A mode
+weaker than bwrap says so on stderr when a sandbox starts.
 
 What it cannot isolate, in every mode: CPU and memory are rlimits per process, not a
 cgroup (a program and its children can together use up to ``max_processes`` times
@@ -17,6 +22,8 @@ the memory limit); without bwrap the program can read whatever its uid can read.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import random
 import shutil
@@ -79,23 +86,46 @@ class ProcessWorker(Worker):
             self.proc.wait()
 
 
+# Modules the fork server has not loaded: importing them proves the sandbox uid can
+# read the interpreter's standard library and site-packages.
+PROBE_PROGRAM = "import socket, datetime, sqlite3, xml.etree.ElementTree, sortedcontainers\n"
+WEAKNESS = {
+    "unshare": "programs can read every host file their uid may read outside /tmp (world-readable files); "
+               "network, processes and /tmp are private",
+    "none": "programs share the host's network, see its processes and can read every world-readable file",
+}
+
+
 def available_modes() -> list[str]:
     """Isolation modes that actually work on this host, strongest first."""
-    modes = []
-    if shutil.which("bwrap") and _probe(_bwrap_prefix(0, probe=True) + [sys.executable, "-c", "pass"]):
-        modes.append("bwrap")
-    if shutil.which("unshare") and _probe(_unshare_prefix() + [sys.executable, "-c", "pass"]):
-        modes.append("unshare")
-    modes.append("none")
-    return modes
+    return [mode for mode, why in mode_problems().items() if why is None]
 
 
-def _probe(argv: list[str]) -> bool:
+@functools.lru_cache(maxsize=1)
+def mode_problems() -> dict[str, str | None]:
+    """Why each mode cannot run programs here (None: it can). A mode works when a real
+    fork server starts in it and a program there imports modules the server had not."""
+    problems: dict[str, str | None] = {}
+    for mode in MODES:
+        tool = {"bwrap": "bwrap", "unshare": "unshare"}.get(mode)
+        if tool and not shutil.which(tool):
+            problems[mode] = f"`{tool}` is not installed"
+            continue
+        problems[mode] = _probe(mode)
+    return problems
+
+
+def _probe(mode: str) -> str | None:
+    from .records import ExecRequest, Limits, Status
+
     try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        with LocalSandbox(workers=1, mode=mode, announce=False) as sb:
+            v = sb.execute(ExecRequest(PROBE_PROGRAM, limits=Limits(timeout=20)))
+    except Exception as exc:  # the server did not start: its own words say why
+        return " ".join(str(exc).split())
+    if v.status is not Status.PASSED:
+        return f"a program could not import the standard library ({v.status.value}: {v.detail})"
+    return None
 
 
 def _python_dirs() -> list[str]:
@@ -105,7 +135,7 @@ def _python_dirs() -> list[str]:
     return sorted(d for d in dirs if not any(d != o and d.startswith(o + os.sep) for o in dirs))
 
 
-def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
+def _bwrap_prefix() -> list[str]:
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
             "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--as-pid-1"]
     if os.getuid() == 0:
@@ -113,6 +143,8 @@ def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
         argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-user"]
+    # The scratch tmpfs first: a venv under /tmp is bound inside it, not hidden by it.
+    argv += ["--perms", "1777", "--size", str(SCRATCH_MB * 2**20), "--tmpfs", "/tmp"]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             argv += ["--symlink", os.readlink(top), top]
@@ -124,14 +156,13 @@ def _bwrap_prefix(uid: int, probe: bool = False) -> list[str]:
             # bwrap creates the parents (e.g. /root) with the host's 0700 modes;
             # the dropped uid must be able to walk through them.
             parent = os.path.dirname(d)
-            while parent != "/":
+            while parent not in ("/", "/tmp"):
                 argv += ["--chmod", "0755", parent]
                 parent = os.path.dirname(parent)
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(f):
             argv += ["--ro-bind", f, f]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(SCRATCH_MB * 2**20), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
     return argv
 
 
@@ -145,48 +176,58 @@ def _unshare_prefix() -> list[str]:
 class LocalSandbox(Sandbox):
     name = "local"
 
-    def __init__(self, workers: int | None = None, mode: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, mode: str | None = None, announce: bool = True) -> None:
         super().__init__(workers)
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown local isolation mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode = mode
+        self.announce = announce
 
     def _prepare(self) -> None:
         if self.mode is None:
             self.mode = available_modes()[0]
-        self._scratch = tempfile.mkdtemp(prefix="codeharness-local-") if self.mode != "bwrap" else None
+        if self.announce and self.mode != "bwrap":
+            # Every command that executes says so: a weaker mode must never pass unnoticed.
+            why = mode_problems().get("bwrap")
+            print(f"codeharness: local sandbox in {self.mode!r} mode: {WEAKNESS[self.mode]}"
+                  + (f" (bwrap unusable: {why})" if why else ""), file=sys.stderr)
+        self._scratch = tempfile.mkdtemp(prefix="codeharness-local-") if self.mode == "none" else None
 
     def describe(self) -> dict:
         """Isolation of this sandbox (probes the host if the mode is not chosen yet)."""
         mode = self.mode or available_modes()[0]
-        private_fs = mode == "bwrap"
         return {
             "sandbox": self.name,
             "mode": mode,
             "network": "loopback only (private namespace)" if mode != "none" else "HOST NETWORK (not isolated)",
-            "filesystem": "read-only system dirs + private tmpfs" if private_fs
-            else "HOST FILES readable with the program's uid permissions",
+            "filesystem": {"bwrap": "read-only system dirs + private tmpfs",
+                           "unshare": "private size-limited /tmp and /dev/shm; OTHER HOST FILES readable "
+                                      "with the program's uid permissions"}.get(
+                mode, "HOST FILES readable with the program's uid permissions"),
             "processes": "private PID namespace" if mode != "none" else "process group + subreaper cleanup",
             "memory": "RLIMIT_AS per process (no cgroup)",
             "uid": "fresh unprivileged uid" if os.getuid() == 0 else "your own uid",
-        }
+        } | ({"not isolated": WEAKNESS[mode], "bwrap": f"unusable: {mode_problems()['bwrap']}"}
+             if mode != "bwrap" else {})
 
     def _spawn(self) -> Worker:
         uid = random.randint(200_000, 2_000_000_000) if os.getuid() == 0 else 0
-        server = [sys.executable] + BOOTSTRAP[1:]
+        argv = [sys.executable] + BOOTSTRAP[1:]
+        private_tmp = ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm", "--uid", str(uid)]
         if self.mode == "bwrap":
-            argv = _bwrap_prefix(uid) + server + ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm", "--uid", str(uid)]
-            if os.getuid() != 0:
-                argv += ["--nproc-base", str(count_tasks(os.getuid()))]
+            argv = _bwrap_prefix() + argv + private_tmp
+        elif self.mode == "unshare":
+            argv = _unshare_prefix() + argv + private_tmp + [
+                "--scratch", json.dumps(["/tmp", "/dev/shm"]), "--scratch-mb", str(SCRATCH_MB), "--loopback", "1",
+                "--expose", json.dumps(_python_dirs())]
         else:
             tmp = tempfile.mkdtemp(dir=self._scratch)
             os.chmod(self._scratch, 0o755)
             if uid:
                 os.chown(tmp, uid, uid)
-            prefix = _unshare_prefix() if self.mode == "unshare" else []
-            argv = prefix + server + ["--tmp", tmp, "--uid", str(uid)]
-            if not uid:
-                argv += ["--nproc-base", str(count_tasks(os.getuid()))]
+            argv += ["--tmp", tmp, "--uid", str(uid), "--expose", json.dumps(_python_dirs())]
+        if not uid:
+            argv += ["--nproc-base", str(count_tasks(os.getuid()))]
         try:
             return ProcessWorker(argv)
         except OSError as exc:

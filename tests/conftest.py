@@ -15,7 +15,13 @@ import pytest  # noqa: E402
 from sandboxes import DockerSandbox, LocalSandbox  # noqa: E402
 from sandboxes.image import DockerUnavailable, docker_client, image_present  # noqa: E402
 
-SANDBOX_KINDS = ["local", "docker"]
+# `local:MODE` pins a local isolation mode (the venv test runs the hostile suite so).
+SANDBOX_KINDS = os.environ.get("CODEHARNESS_TEST_SANDBOXES", "local,docker").split(",")
+# What each sandbox keeps from programs; a test marked `isolates(WHAT)` runs only where
+# that is promised (the weaker local modes promise less, and say so when they start).
+STRONG = {"network", "files", "processes", "scratch"}
+ISOLATES = {"docker": STRONG, "local:bwrap": STRONG, "local:unshare": {"network", "processes", "scratch"},
+            "local:none": set()}
 
 
 def docker_ready_or_skip() -> None:
@@ -35,7 +41,16 @@ def make_sandbox(kind: str, workers: int = 2):
     if kind == "docker":
         docker_ready_or_skip()
         return DockerSandbox(workers=workers)
-    return LocalSandbox(workers=workers)
+    _, _, mode = kind.partition(":")
+    return LocalSandbox(workers=workers, mode=mode or None)
+
+
+def _isolation(kind: str) -> set[str]:
+    if kind == "local":
+        from sandboxes.local import available_modes
+
+        kind = "local:" + available_modes()[0]
+    return ISOLATES[kind]
 
 
 @pytest.fixture(scope="session", params=SANDBOX_KINDS)
@@ -47,8 +62,23 @@ def sandbox(request):
         yield sb
 
 
-def pytest_collection_modifyitems(items):
+def pytest_configure(config):
+    config.addinivalue_line("markers", "isolates(what): checks a promise (network, files, processes, scratch) "
+                                       "that only some sandboxes make")
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec and callspec.params.get("sandbox") == "docker" or "docker" in item.name:
+        kind = callspec.params.get("sandbox") if callspec else None
+        if kind == "docker" or "docker" in item.name:
             item.add_marker(pytest.mark.docker)
+        marker = item.get_closest_marker("isolates")
+        if kind and marker and not set(marker.args) <= _isolation(kind):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -1,6 +1,7 @@
 """Hostile programs: each gets an exact verdict, and the host and the pool survive.
 
-Runs in both sandboxes (``sandbox`` fixture: local with bwrap, and docker).
+Runs in both sandboxes (``sandbox`` fixture: local in its strongest mode, and docker;
+``tests/test_local_venv.py`` runs it in every local mode from a venv under /tmp).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def test_filling_the_disk_with_one_file(sandbox):
     assert "file larger than" in v.detail
 
 
+@pytest.mark.isolates("scratch")
 def test_filling_the_disk_with_many_files(sandbox):
     v = run(sandbox, """
         import os
@@ -127,9 +129,12 @@ def test_filling_the_disk_with_many_files(sandbox):
     """)
     assert v.status is Status.RUNTIME_ERROR, v
     assert "No space left on device" in v.detail
-    # The scratch space is empty again for the next program.
-    v2 = sandbox.execute(ExecRequest("import os\nprint(len(os.listdir('/tmp')), len(os.listdir('.')))\n",
-                                     limits=LIMITS))
+    # The scratch space is empty again for the next program (but for the way to an
+    # interpreter that lives under /tmp, as a venv may).
+    v2 = sandbox.execute(ExecRequest(
+        "import os, sys\n"
+        "own = [e for e in os.listdir('/tmp') if not (sys.prefix + '/').startswith(f'/tmp/{e}/')]\n"
+        "print(len(own), len(os.listdir('.')))\n", limits=LIMITS))
     assert v2.status is Status.PASSED and v2.stdout_tail.split() == ["1", "0"], v2
 
 
@@ -159,6 +164,7 @@ def host_listener():
     srv.close()
 
 
+@pytest.mark.isolates("network")
 def test_network_is_loopback_only(sandbox, host_listener):
     port, accepted = host_listener
     v = run(sandbox, f"""
@@ -172,21 +178,28 @@ def test_network_is_loopback_only(sandbox, host_listener):
     assert accepted == []
 
 
+@pytest.mark.isolates("files")
 def test_reading_host_files(sandbox, tmp_path):
     canary = tmp_path / "secret.txt"
     canary.write_text("TOP-SECRET-CANARY")
     home_canary = Path.home() / ".codeharness-canary"
     home_canary.write_text("TOP-SECRET-CANARY")
+    # World-readable, straight under the host's /tmp: only a private file system hides it.
+    open_canary = Path(f"/tmp/codeharness-canary-{os.getpid()}")
+    open_canary.write_text("TOP-SECRET-CANARY")
+    open_canary.chmod(0o644)
     try:
-        for path in (canary, home_canary, Path("/etc/shadow")):
+        for path in (canary, home_canary, open_canary, Path("/etc/shadow")):
             v = run(sandbox, f"print(open({str(path)!r}).read())\n")
             assert v.status is Status.RUNTIME_ERROR, (path, v)
             assert "FileNotFoundError" in v.detail or "PermissionError" in v.detail, (path, v)
             assert "TOP-SECRET" not in v.stdout_tail
     finally:
         home_canary.unlink()
+        open_canary.unlink()
 
 
+@pytest.mark.isolates("scratch")
 def test_writing_outside_its_temp_dir(sandbox):
     for target in ("/etc/codeharness-pwned", "/usr/codeharness-pwned", "/codeharness-pwned"):
         v = run(sandbox, f"open({target!r}, 'w').write('x')\n")
@@ -200,6 +213,7 @@ def test_writing_outside_its_temp_dir(sandbox):
     assert v2.stdout_tail.strip() == "False", v2
 
 
+@pytest.mark.isolates("processes")
 def test_killing_its_parent(sandbox):
     v = run(sandbox, """
         import os, signal, sys
@@ -214,6 +228,7 @@ def test_killing_its_parent(sandbox):
     assert v.attempts == 1
 
 
+@pytest.mark.isolates("processes")
 def test_detached_daemon_is_killed(sandbox):
     v = run(sandbox, """
         import os, time
@@ -275,6 +290,7 @@ def test_cheating_never_passes(sandbox, code, test):
     assert v.status is Status.FAILED, v
 
 
+@pytest.mark.isolates("scratch")
 def test_unremovable_directories_do_not_break_the_worker(sandbox):
     v = run(sandbox, """
         import os
@@ -366,3 +382,26 @@ def _cmdline(pid: str) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_the_whole_standard_library_imports(sandbox):
+    """Modules the fork server had not loaded import too (a Python under a directory only
+    root may enter, e.g. pyenv under /root, once hid them from the sandbox uid)."""
+    v = sandbox.execute(ExecRequest(
+        "import socket, datetime, sqlite3, zoneinfo, xml.etree.ElementTree, email.mime.text, sortedcontainers\n"
+        "print(datetime.date(2024, 2, 29).isoformat(), sqlite3.connect(':memory:').execute('select 7').fetchone())\n",
+        limits=LIMITS))
+    assert v.status is Status.PASSED, v
+    assert v.stdout_tail == "2024-02-29 (7,)\n"
+
+
+def test_a_descendant_does_not_report_for_the_program(sandbox):
+    """A forked child runs the harness's own code when its exec fails; its report must not
+    turn the program's clean exit, or its failed test, into something else."""
+    fork_exec = "import os\npid = os.fork()\nif pid == 0:\n    os.execv('/nonexistent', ['x'])\nos.waitpid(pid, 0)\n"
+    v = sandbox.execute(ExecRequest(fork_exec + "print('parent done')\n", limits=LIMITS))
+    assert (v.status, v.exit_code, v.stdout_tail) == (Status.PASSED, 0, "parent done\n"), v
+    # The program leaves before the tests; the child it forked passes them in its place.
+    proxy = "import os\ndef f():\n    return 1\npid = os.fork()\nif pid:\n    os.waitpid(pid, 0)\n    os._exit(0)\n"
+    v = sandbox.execute(ExecRequest(proxy, test="assert f() == 1\n", limits=LIMITS))
+    assert (v.status, v.detail) == (Status.FAILED, "program exited before the tests completed"), v
