@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 
-from .forkserver import count_tasks
+from .forkreap import count_tasks
 from .pool import BOOTSTRAP, Channel, Sandbox, Worker, WorkerBroken
 
 MODES = ("bwrap", "unshare", "none")

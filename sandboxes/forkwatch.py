@@ -1,0 +1,82 @@
+"""Fork-server side: collecting a running program's output under its limits.
+
+Standard library only (sent into the sandbox as source, like ``forkserver``).
+"""
+
+import os
+import selectors
+import time
+
+TAIL_BYTES = 4096
+STDERR_KEEP = 1 << 20
+RESULT_KEEP = 1 << 16  # the result channel carries one short JSON line
+
+
+def tail(data):
+    return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
+
+
+def watch(pid, buffers, res_r, err_r, lim, start, host_fd):
+    """Collect the program's output until it exits; returns why we must kill it
+    (``timeout``, ``output_limit``, ``host_gone``) or None."""
+    pidfd = os.pidfd_open(pid)
+    sel = selectors.DefaultSelector()
+    try:
+        for fd in buffers:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(pidfd, selectors.EVENT_READ)
+        if host_fd is not None:
+            # The host sends nothing while a program runs, so the channel turning
+            # readable means end of file: the host is gone (even killed -9).
+            sel.register(host_fd, selectors.EVENT_READ)
+        deadline = start + lim["timeout"]
+        total_out = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            events = sel.select(remaining)
+            for key, _ in events:
+                fd = key.fd
+                if fd == host_fd:
+                    return "host_gone"
+                if fd == pidfd:
+                    continue
+                try:
+                    chunk = os.read(fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(fd)
+                    continue
+                # Everything the program writes counts toward its output cap, the
+                # result channel too; what is kept is bounded per stream.
+                total_out += len(chunk)
+                if fd == res_r:
+                    buffers[fd] += chunk[: max(0, RESULT_KEEP - len(buffers[fd]))]
+                else:
+                    if fd == err_r and len(buffers[fd]) >= STDERR_KEEP:
+                        buffers[fd] = buffers[fd][-TAIL_BYTES:]
+                    buffers[fd] += chunk
+                if total_out > lim["max_output_bytes"]:
+                    return "output_limit"
+            if any(key.fd == pidfd for key, _ in events):
+                return None
+    finally:
+        sel.close()
+        os.close(pidfd)
+
+
+def drain(buffers, res_r, lim):
+    """What the program wrote before it ended; every writer is dead by now."""
+    for fd, buf in buffers.items():
+        keep = RESULT_KEEP if fd == res_r else lim["max_output_bytes"]
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not chunk or len(buf) + len(chunk) > keep:
+                break
+            buf += chunk
