@@ -9,7 +9,7 @@ from .humaneval import HumanEval
 from .io import DataError
 from .leetcode import LeetCode
 from .mbpp import MBPP
-from .records import AssertTests, CallTests, IOTests, Problem
+from .records import AssertTests, CallTests, IOTests, Problem, problem_key
 from .runbugrun import RunBugRun
 
 BENCHMARKS: dict[str, type[Benchmark]] = {
@@ -24,4 +24,4 @@ def get_benchmark(name: str) -> Benchmark:
 
 
 __all__ = ["BENCHMARKS", "AssertTests", "Benchmark", "CallTests", "DataError", "IOTests", "Problem",
-           "get_benchmark"]
+           "get_benchmark", "problem_key"]

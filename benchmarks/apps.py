@@ -27,7 +27,7 @@ class APPS(Benchmark):
     bundled = {"selected150": "apps/apps_selected150_mapcoder.jsonl.gz"}
     default = ("selected150",)
 
-    def load(self, source=None, split="test"):
+    def load(self, source=None, split=None):
         problems = super().load(source, split)
         fixtures = {r["name"]: r for r in read_records(DATA / "apps/fixtures.jsonl")} \
             if (DATA / "apps/fixtures.jsonl").exists() else {}

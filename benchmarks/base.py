@@ -3,6 +3,7 @@ becomes a program."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .io import DataError, load_rows, read_records
@@ -22,23 +23,45 @@ class Benchmark:
     # Bundled sources (name -> file under data/) and the ones loaded by default.
     bundled: dict[str, str] = {}
     default: tuple[str, ...] = ()
+    # The split of each bundled source's problems: source name -> a split name (the
+    # whole source) or a function of the problem (MBPP: task-id ranges). A source not
+    # listed is one evaluation set: split "test".
+    bundled_splits: dict[str, str | Callable[[Problem], str]] = {}
 
     @property
     def default_source(self) -> str:
         return str(DATA / self.bundled[self.default[0]])
 
-    def load(self, source: str | None = None, split: str = "test") -> list[Problem]:
+    def load(self, source: str | None = None, split: str | None = None) -> list[Problem]:
         """``source``: None (the bundled default sources), a bundled source name, a local
         file (JSONL/JSON/Parquet, .gz ok), a local dataset folder or a HF dataset id.
-        Problems that appear in several sources are kept once (first wins)."""
+        Problems that appear in several sources are kept once (first wins). ``split``:
+        the HF split (default test); of bundled sources, the problems in that split
+        (None: every problem); a local file is one set (no splits)."""
         names = self.default if source is None else (source,) if source in self.bundled else None
         if names is None:
-            return self.from_rows(load_rows(source, split, self.hf_configs.get(source)), source)
-        problems: dict[str, Problem] = {}
+            return self.from_rows(load_rows(source, split or "test", self.hf_configs.get(source)), source)
+        problems: dict[str, tuple[str, Problem]] = {}
         for name in names:
             for p in self.from_rows(read_records(DATA / self.bundled[name]), name):
-                problems.setdefault(p.id, p)
-        return list(problems.values())
+                problems.setdefault(p.id, (name, p))
+        return self.in_split(list(problems.values()), split)
+
+    def in_split(self, problems: list[tuple[str, Problem]], split: str | None) -> list[Problem]:
+        """The problems of (bundled source name, problem) pairs that are in ``split``
+        (None: all); a split none of them is in is an error naming the ones they have."""
+        def split_of(name: str, problem: Problem) -> str:
+            rule = self.bundled_splits.get(name, "test")
+            return rule if isinstance(rule, str) else rule(problem)
+
+        if split is None:
+            return [p for _, p in problems]
+        splits = [split_of(name, p) for name, p in problems]
+        if split not in splits:
+            sources = ", ".join(dict.fromkeys(name for name, _ in problems))
+            raise DataError(f"{self.name}: no split {split!r} in the bundled {sources} "
+                            f"(splits: {', '.join(sorted(set(splits)))})")
+        return [p for (_, p), s in zip(problems, splits, strict=True) if s == split]
 
     def from_rows(self, rows: list[dict], source: str) -> list[Problem]:
         out = []

@@ -34,6 +34,7 @@ class CodeContests(Benchmark):
                "train300": "codecontests/codecontests_train_subset300.jsonl.gz",
                "sandboxfusion": "codecontests/sandboxfusion_code_contests_sample.jsonl.gz"}
     default = ("test66", "train300", "sandboxfusion")
+    bundled_splits = {"test66": "test", "train300": "train", "sandboxfusion": "train"}
 
     def problem(self, row: dict, where: str) -> Problem:
         if "content" in row and "test" in row:  # SandboxFusion

@@ -1,13 +1,25 @@
 """MBPP (Google, 974 problems; sanitized subset 427): functions checked by asserts.
 
 Tests run ``test_setup_code`` (full) or ``test_imports`` (sanitized), then the
-``test_list`` asserts, then the ``challenge_test_list`` asserts where present."""
+``test_list`` asserts, then the ``challenge_test_list`` asserts where present.
+
+Splits (HF ``mbpp``, both configs) are task-id ranges: prompt 1-10 (the paper's
+few-shot examples), test 11-510, validation 511-600, train 601-974; the sanitized
+set's splits are its problems in those ranges (7 / 257 / 43 / 120)."""
 
 from __future__ import annotations
 
 from .base import Benchmark, require
 from .io import DataError
 from .records import AssertTests, Problem
+
+SPLITS = (("prompt", 1, 10), ("test", 11, 510), ("validation", 511, 600), ("train", 601, 974))
+
+
+def task_split(problem: Problem) -> str:
+    """The HF split of an MBPP problem (``MBPP/<task_id>``), by its task id."""
+    task = int(problem.id.rpartition("/")[2])
+    return next((name for name, lo, hi in SPLITS if lo <= task <= hi), "unknown")
 
 
 class MBPP(Benchmark):
@@ -17,6 +29,7 @@ class MBPP(Benchmark):
     test_kind = "assert"
     bundled = {"full": "mbpp/mbpp.jsonl.gz", "sanitized": "mbpp/mbpp_sanitized_427.jsonl.gz"}
     default = ("full",)
+    bundled_splits = {"full": task_split, "sanitized": task_split}
 
     def problem(self, row: dict, where: str) -> Problem:
         require(row, ("task_id", "code", "test_list"), where)

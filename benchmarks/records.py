@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -51,3 +52,11 @@ class Problem:
     @property
     def test_count(self) -> int:
         return 1 if isinstance(self.tests, AssertTests) else len(self.tests.cases)
+
+
+def problem_key(pid: str) -> tuple:
+    """Sort key of problem ids in natural order (HumanEval/2 before HumanEval/10,
+    ``1549_B`` before ``1549_C``): digit runs compare as numbers. Every list and
+    export of problems sorts with it."""
+    parts = re.split(r"(\d+)", pid)  # str, int, str, int, ...: same types at the same places
+    return tuple(int(t) if i % 2 else t for i, t in enumerate(parts)), pid

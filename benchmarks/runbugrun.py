@@ -29,12 +29,13 @@ class RunBugRun(Benchmark):
     bundled = {"derived": BUGS}
     default = ("derived",)
 
-    def load(self, source=None, split="test"):
+    def load(self, source=None, split=None):
         bugs = DATA / BUGS if source in (None, "derived") else Path(source)
         tests_file = DATA / DERIVED_TESTS if source in (None, "derived") else _tests_beside(bugs)
         self._tests = _read_tests(tests_file) if tests_file else {}
         self._derived = source in (None, "derived")
-        return self.from_rows(read_records(bugs), str(bugs))
+        problems = self.from_rows(read_records(bugs), str(bugs))
+        return self.in_split([("derived", p) for p in problems], split) if self._derived else problems
 
     def problem(self, row: dict, where: str) -> Problem | None:
         require(row, ("id", "problem_id", "buggy_code", "fixed_code"), where)

@@ -8,6 +8,8 @@ from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from benchmarks import problem_key
+
 from .errors import UserError
 from .store import connect_readonly
 
@@ -45,6 +47,7 @@ def agreement(run: str | Path) -> dict:
                            "FROM samples WHERE recorded_passed IS NOT NULL AND status IS NOT NULL "
                            "AND status NOT IN ('sandbox_error', 'generation_error') "
                            "ORDER BY dataset, model, problem, sample").fetchall()
+    rows.sort(key=lambda r: (r[0], r[1], problem_key(r[2]), r[3]))
     if not rows:
         raise UserError(f"{run}: no executed sample has a recorded verdict to compare with (a replay run is needed)")
     report = {"run": str(run), "datasets": []}

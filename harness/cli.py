@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import sys
 
+from .cli_route import add_ray_address, add_route_parser, cmd_gate, cmd_route
 from .errors import UserError
 
 EXIT_USER_ERROR = 2
@@ -39,8 +40,12 @@ def _k_list(text: str) -> tuple[int, ...]:
 
 
 def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
-    p.add_argument("--sandbox", choices=["docker", "local"], default=None,
-                   help="where programs run (default: docker if its daemon and image are ready, else local)")
+    from sandboxes import SANDBOXES
+
+    p.add_argument("--sandbox", choices=list(SANDBOXES), default=None,
+                   help="where programs run (default: docker if its daemon and image are ready, else local; "
+                        "ray: every node of a Ray cluster)")
+    add_ray_address(p)
     p.add_argument("--timeout", type=_positive_float, default=timeout,
                    help=f"wall-clock seconds per program (default {timeout})")
     p.add_argument("--memory-mb", type=_positive_int, default=1024,
@@ -66,12 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=_k_list, default=(1, 10, 100),
                     help="pass@k values, comma-separated (default 1,10,100; a k above the fewest samples "
                          "of any task is left out)")
+    ev.add_argument("--extract", action="store_true",
+                    help="completions are raw model answers: take the code out as `run` does (the fenced or "
+                         "[PYTHON] block, <think> part dropped)")
+    ev.add_argument("--all-cases", action="store_true",
+                    help="stdin/stdout problems: run every case, not up to the first failure; rows list "
+                         "each case's result")
     _add_sandbox_options(ev, timeout=10.0)
 
     rn = sub.add_parser("run", help="generate with a model pool, execute, store the pass matrix (resumable)")
     rn.add_argument("--dataset", required=True, help="benchmark name, or several comma-separated")
     rn.add_argument("--models", required=True, help="pool.yaml (see examples/)")
-    rn.add_argument("--split", default="test", help="dataset split, for HF sources (default test)")
+    rn.add_argument("--split", default="test",
+                    help="dataset split (default test): a HF source's, or the bundled data's (MBPP: prompt, test, "
+                         "validation, train by task id; CodeContests: test66 test, train300/sandboxfusion train)")
     rn.add_argument("--source", help="local problems file or HF dataset id (default: the bundled copy)")
     rn.add_argument("--limit", type=_positive_int, help="first N problems of each dataset")
     rn.add_argument("--n", type=_positive_int, help="samples per problem for every model (default: each model's n)")
@@ -86,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     mx = sub.add_parser("matrix", help="export a run's samples, pass matrix and cost matrix")
     mx.add_argument("run", help="run directory")
-    mx.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    mx.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
     mx.add_argument("--out", help="output directory (default: the run directory)")
+    mx.add_argument("--full", action="store_true",
+                    help="the samples table also has each sample's completion, thinking, extracted code, program "
+                         "run and stderr tail (docs/store.md)")
 
     ex = sub.add_parser("exec", help="run one program and print its verdict as a JSON line")
     ex.add_argument("program", help="Python file to run")
@@ -98,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     bmsub = bm.add_subparsers(dest="action", required=True, metavar="ACTION")
     bmsub.add_parser("list", help="name, source, problems, test kind, references")
     va = bmsub.add_parser("validate", help="run every reference solution (and known-wrong program) in the sandbox")
-    va.add_argument("--dataset", required=True)
+    va.add_argument("--dataset", required=True, help="benchmark name (see `benchmarks list`)")
     va.add_argument("--source", help="bundled source name, local file/folder or HF id (default: bundled)")
     va.add_argument("--limit", type=_positive_int, help="first N problems only")
-    va.add_argument("--workers", type=_positive_int)
+    va.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
     va.add_argument("--out", help="write the full summary (with calibrated time limits) as JSON here")
     _add_sandbox_options(va, timeout=60.0)
 
@@ -111,37 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("run", help="run directory of a replay run")
     ag.add_argument("--out", help="write the report with every disagreement here (.md or .json)")
 
-    og = rpsub.add_parser("oracle-gap", help="per dataset: SBS, oracle, oracle gap, WCR, per-model score and cost")
+    og = rpsub.add_parser("oracle-gap", help="per dataset: SBS, oracle, oracle gap, WCR (CoDyn's, and strict), "
+                                              "per-model score and cost")
     og.add_argument("source", help="run directory, or a wide matrix file (CSV/Parquet: problem, [dataset], "
                                    "one column per model)")
-    og.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    og.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
 
-    rt = sub.add_parser("route", help="train, evaluate and compare routers")
-    rtsub = rt.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, text in (("train", "fit a router and save it"), ("eval", "score one router on a split"),
-                         ("compare", "every router and single model, one table")):
-        p = rtsub.add_parser(action, help=text)
-        p.add_argument("--data", default="adaptivellm",
-                       help="'adaptivellm' (the bundled artifact, its 411/178 split) or a run directory")
-        if action != "compare":
-            p.add_argument("--router", help="router name (see `route compare`)")
-            p.add_argument("--param", action="append", default=[], help="router parameter key=value (repeatable)")
-        if action == "train":
-            p.add_argument("--split", default="train")
-            p.add_argument("--out", required=True, help="folder for the trained router")
-        else:
-            p.add_argument("--train-split", default="train")
-            p.add_argument("--split", default="test", help="split to evaluate on (default test)")
-            p.add_argument("--format", choices=["md", "csv", "json"], default="md")
-        if action == "eval":
-            p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
-        if action == "compare":
-            p.add_argument("--routers", help="comma-separated subset (default: all; the learned ones train for "
-                                             "minutes on a CPU)")
+    add_route_parser(sub)
 
     gt = sub.add_parser("gate", help="fail (exit 1) when routers' metrics fall below a committed baseline")
     gt.add_argument("--baseline", required=True, help="baseline JSON (see .ci/router-baseline.json)")
-    gt.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    gt.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
 
     sb = sub.add_parser("sandbox", help="build or check the execution sandbox")
     sbsub = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -155,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "ray_address", None):
+        os.environ["RAY_ADDRESS"] = args.ray_address  # what Ray and the `ray` sandbox read
     from benchmarks import DataError
 
     try:
@@ -162,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # its message, if any: what was kept and how to go on
+        print(": ".join(["interrupted", *map(str, exc.args[:1])]), file=sys.stderr)
         return 130
 
 
@@ -205,7 +203,8 @@ def cmd_evaluate(args) -> int:
 
     try:
         summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
-                           out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits))
+                           out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits),
+                           extract=args.extract, all_cases=args.all_cases)
     except (WorkerBroken, DockerUnavailable) as exc:
         raise _sandbox_failure(exc) from None
     for key, value in summary.items():
@@ -263,7 +262,7 @@ def cmd_run(args) -> int:
 def cmd_matrix(args) -> int:
     from .matrix import write_matrix
 
-    for path in write_matrix(args.run, args.format, args.out):
+    for path in write_matrix(args.run, args.format, args.out, full=args.full):
         print(path)
     return 0
 
@@ -333,7 +332,7 @@ def cmd_benchmarks(args) -> int:
     _limits(args)
     try:
         summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
-                           log=print)
+                           log=print, memory_mb=args.memory_mb)
     except (WorkerBroken, DockerUnavailable) as exc:
         raise _sandbox_failure(exc) from None
     if args.out:
@@ -344,76 +343,8 @@ def cmd_benchmarks(args) -> int:
     return 0 if summary["failed"] == 0 else 1
 
 
-ROUTE_COLUMNS = ["router", "covered", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
-                 "closed_gap", "closed_gap_ci"]
-GAP_COLUMNS = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "dropped_models",
+GAP_COLUMNS = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict", "dropped_models",
                "dropped_problems"]
-
-
-def cmd_route(args) -> int:
-    from . import routing
-
-    if args.action == "train":
-        if not args.router:
-            raise UserError("route train: --router is required")
-        print(routing.train(args.router, args.param, args.data, args.split, args.out))
-        return 0
-    data = routing.load_data(args.data)
-    if args.action == "compare":
-        names = None
-        if args.routers is not None:
-            names = [n.strip() for n in args.routers.split(",") if n.strip()]
-            if not names:
-                raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
-        head, *rows = routing.compare(args.data, args.train_split, args.split, names)
-        if args.format == "json":
-            if math.isnan(head["front_area"]):  # JSON has no NaN: null
-                head = {**head, "front_area": None, "front_area_ci": None}
-            print(json.dumps({**head, "rows": rows}, indent=1, default=float))
-            return 0
-        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + _executions(rows) + ["on_front"]))
-        if args.format == "md":
-            lo, hi = head["front_area_ci"]
-            area = "n/a (every point costs the same)" if math.isnan(head["front_area"]) else \
-                f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]"
-            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): {area}")
-        return 0
-    if args.model_dir:
-        from routers import load_router
-
-        if args.router or args.param:
-            raise UserError("route eval: --model-dir is a trained router: drop --router / --param "
-                            "(or train again with them)")
-        try:
-            router = load_router(args.model_dir)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-    elif args.router:
-        router = routing.make_router(args.router, args.param)
-    else:
-        raise UserError("route eval: give --router NAME or --model-dir DIR")
-    row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
-    row.pop("_per_problem")
-    print(routing.format_table([row], args.format, ROUTE_COLUMNS + _executions([row]) +
-                               ["sbs_model", "sbs_quality", "oracle_quality"]))
-    return 0
-
-
-def _executions(rows: list[dict]) -> list[str]:
-    """The column of what execution feedback cost, when a router executed (the cascade)."""
-    return ["executions"] if any("executions" in r for r in rows) else []
-
-
-def cmd_gate(args) -> int:
-    from . import routing
-    from .gate import gate
-
-    rows, ok = gate(args.baseline)
-    print(routing.format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",
-                                                  "status"]))
-    if not ok:
-        print(f"error: router quality regressed against {args.baseline}", file=sys.stderr)
-    return 0 if ok else 1
 
 
 def cmd_report(args) -> int:
@@ -422,7 +353,7 @@ def cmd_report(args) -> int:
 
         rows = routing.oracle_gap_table(args.source)
         if args.format == "json":
-            keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr"]
+            keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict"]
             print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
         else:
             print(routing.format_table(rows, args.format, GAP_COLUMNS))

@@ -87,13 +87,23 @@ class _Fields:
 
 
 def _price(f: _Fields) -> Price:
-    raw = f.raw.get("price", {})
+    """Required, both parts: a cost-aware router must never read a forgotten price as
+    free. ``price: 0`` (or 0 for each part) declares a free model."""
+    shape = "a number or {input: USD/Mtok, output: USD/Mtok}"
+    if "price" not in f.raw:
+        raise f.fail("price", f"missing: USD per million tokens, {shape} (0 for a free model)")
+    raw = f.raw["price"]
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raw = {"input": raw, "output": raw}
     if not isinstance(raw, dict) or set(raw) - {"input", "output"}:
-        raise f.fail("price", "must be a number or {input: USD/Mtok, output: USD/Mtok}")
+        raise f.fail("price", f"must be {shape}")
     sub = _Fields(raw, f.where + ": field 'price'")
-    return Price(sub.number("input", 0.0, 0.0), sub.number("output", 0.0, 0.0))
+    values = []
+    for key in ("input", "output"):
+        if key not in raw:
+            raise sub.fail(key, "missing: USD per million tokens (0 if free)")
+        values.append(sub.number(key, 0.0, 0.0))
+    return Price(*values)
 
 
 def _stop(f: _Fields) -> tuple[str, ...]:

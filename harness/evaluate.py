@@ -10,14 +10,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks import DataError, Problem, get_benchmark
+from benchmarks import DataError, Problem, get_benchmark, problem_key
 from benchmarks.io import iter_jsonl
 from benchmarks.quarantine import quarantined
 from sandboxes import Limits, Status, Verdict
 
 from .errors import UserError
 from .metrics import pass_at_k
-from .requests import exec_request
+from .requests import case_requests, exec_request, merge_cases
+from .store import TAIL_CHARS
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,14 @@ class Sample:
     program: str
 
 
-def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sample]:
+def read_samples(path: Path, dataset: str, source: str | None = None, extract: bool = False) -> list[Sample]:
     """The samples of a human-eval / evalplus JSONL file; a row with both ``solution``
-    and ``completion`` is scored by its ``solution``, as evalplus does."""
+    and ``completion`` is scored by its ``solution``, as evalplus does. ``extract``: a
+    completion is a raw model answer (fenced code, ``<think>`` part...), turned into a
+    program exactly as ``run`` does."""
+    from .extract import program_for
+    from .providers import split_thinking
+
     bench = get_benchmark(dataset)
     loaded = bench.load(source)
     problems = {p.id: p for p in loaded}
@@ -60,8 +66,12 @@ def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sa
         for key, value in code.items():
             if not isinstance(value, str):
                 raise UserError(f"{where}: '{key}' must be a string, got {type(value).__name__}")
-        program = bench.program(problems[task_id], completion=code.get("completion"),
-                                solution=code.get("solution"))
+        if extract:
+            _, program = program_for(bench, problems[task_id], split_thinking(code.get("completion", ""))[1],
+                                     code.get("solution"))
+        else:
+            program = bench.program(problems[task_id], completion=code.get("completion"),
+                                    solution=code.get("solution"))
         samples.append(Sample(lineno, row, problems[task_id], program))
     if not samples:
         raise UserError(f"{path}: no samples in file")
@@ -70,22 +80,27 @@ def read_samples(path: Path, dataset: str, source: str | None = None) -> list[Sa
 
 def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers: int | None,
              limits: Limits, out: str | None = None, source: str | None = None,
-             ks: tuple[int, ...] = (1, 10, 100), time_limits: dict[str, float] | None = None) -> dict:
+             ks: tuple[int, ...] = (1, 10, 100), time_limits: dict[str, float] | None = None,
+             extract: bool = False, all_cases: bool = False) -> dict:
     """``time_limits``: per-problem seconds (``benchmarks validate --out`` calibrates them
-    on this machine); problems not in it get ``limits.timeout``."""
+    on this machine); problems not in it get ``limits.timeout``. ``all_cases``: every
+    stdin/stdout case runs, and each row lists each case's result."""
     from tqdm import tqdm
 
     from sandboxes import get_sandbox
 
     path = Path(samples_path)
-    samples = read_samples(path, dataset, source)
+    samples = read_samples(path, dataset, source, extract)
     out_path = Path(out) if out else Path(str(path) + "_results.jsonl")
     check_writable(out_path)  # before the run, not after it
     per_problem = {pid: replace(limits, timeout=t) for pid, t in (time_limits or {}).items()}
     requests = [exec_request(s.problem, s.program, per_problem.get(s.problem.id, limits), id=str(i))
                 for i, s in enumerate(samples)]
+    if all_cases:
+        requests = [r for req in requests for r in (case_requests(req) if req.cases else [req])]
     skip = quarantined(dataset)
     verdicts: list[Verdict | None] = [None] * len(samples)
+    per_case: dict[int, dict[int, Verdict]] = {}
     sandbox = get_sandbox(sandbox_name, workers, limits.memory_mb)
     with sandbox:
         isolation = sandbox.describe()
@@ -97,15 +112,29 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
                   file=sys.stderr)
         with tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
             for v in sandbox.run(requests):
-                verdicts[int(v.id)] = v
+                if ":" in v.id:  # one case of a sample (all_cases)
+                    i, case = map(int, v.id.split(":"))
+                    per_case.setdefault(i, {})[case] = v
+                else:
+                    verdicts[int(v.id)] = v
                 bar.update()
-    rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v),
+    cases = {}
+    for i, got in per_case.items():
+        verdicts[i], cases[i] = merge_cases([got[c] for c in sorted(got)])
+    rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v), detail=v.detail,
+                 stderr_tail=v.stderr_tail[-TAIL_CHARS:], passed_tests=v.passed_tests, total_tests=v.total_tests,
+                 **({"cases": cases[i]} if i in cases else {}),
                  **({"quarantined": skip[s.problem.id]} if s.problem.id in skip else {}))
-            for s, v in zip(samples, verdicts, strict=True)]
+            for i, (s, v) in enumerate(zip(samples, verdicts, strict=True))]
     write_jsonl_atomic(out_path, rows)
     summary = summarize(samples, verdicts, out_path, ks)
     # Scored like the rest, never hidden: their verdicts may be wrong (a checker is needed).
-    summary["quarantined_tasks"] = sorted({s.problem.id for s in samples if s.problem.id in skip})
+    summary["quarantined_tasks"] = sorted({s.problem.id for s in samples if s.problem.id in skip}, key=problem_key)
+    unparsed = summary["statuses"].get("syntax_error", 0)
+    if unparsed > len(samples) / 2:  # raw chat answers scored as programs, most likely
+        print(f"note: {unparsed} of {len(samples)} samples are not valid Python (syntax_error)"
+              + ("" if extract else ": if they are raw model answers (fenced code, [PYTHON] tags), "
+                 "add --extract to take the code out as `run` does"), file=sys.stderr)
     return summary
 
 
@@ -128,7 +157,7 @@ def summarize(samples: list[Sample], verdicts: list[Verdict], out_path: Path, ks
         **pass_at_k(scored, ks),
         "statuses": dict(Counter(v.status.value for v in verdicts).most_common()),
         "sandbox_errors": sum(v.status is Status.SANDBOX_ERROR for v in verdicts),
-        "unscored_tasks": sorted(set(by_task) - set(scored)),
+        "unscored_tasks": sorted(set(by_task) - set(scored), key=problem_key),
         "omitted_k": [k for k in ks if k > fewest],
         "results": str(out_path),
     }

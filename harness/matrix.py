@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks import problem_key
+
 from .errors import UserError
 from .store import connect_readonly
 
@@ -18,7 +20,9 @@ if TYPE_CHECKING:
 
 SAMPLE_COLUMNS = ("dataset", "problem", "model", "sample", "status", "passed", "passed_tests", "total_tests",
                   "tokens_in", "tokens_out", "thinking_tokens", "cost", "latency", "wall_time", "timeout",
-                  "recorded_passed", "generation_error")
+                  "recorded_passed", "generation_error", "detail")
+# ``matrix --full``: the texts, which make the table 10-15 x larger (docs/store.md)
+FULL_COLUMNS = ("completion", "thinking", "code", "program", "stderr_tail")
 FORMATS = ("parquet", "csv")
 
 
@@ -30,13 +34,19 @@ class RunMatrix:
     prices: dict[str, tuple[float, float]]  # model -> (input, output) USD per Mtok
 
 
-def load_matrix(run: str | Path) -> RunMatrix:
+def load_matrix(run: str | Path, full: bool = False) -> RunMatrix:
+    """``full``: the samples table has the texts too (``FULL_COLUMNS``). Problems are
+    in natural order (``benchmarks.problem_key``)."""
     import pandas as pd
 
     with closing(connect_readonly(run)) as con:
-        samples = pd.read_sql_query(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples "
-                                    "ORDER BY dataset, problem, model, sample", con)
+        have = {row[1] for row in con.execute("PRAGMA table_info(samples)")}  # a version-2 store: no stderr_tail
+        columns = [c if c in have else f"NULL AS {c}" for c in SAMPLE_COLUMNS + (FULL_COLUMNS if full else ())]
+        samples = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM samples", con)
         models = pd.read_sql_query("SELECT name, price_in, price_out FROM models ORDER BY rowid", con)
+    rank = natural_rank(samples["problem"])
+    samples = samples.sort_values(["dataset", "problem", "model", "sample"], ignore_index=True,
+                                  key=lambda col: col.map(rank) if col.name == "problem" else col)
     samples["passed"] = samples["passed"].astype("boolean")
     samples["recorded_passed"] = samples["recorded_passed"].astype("boolean")
     # Only real verdicts score: not yet executed, and harness failures, are missing.
@@ -55,11 +65,18 @@ def wide(frame, column: str, models: list[str], how: str = "mean"):
     wide = frame.pivot_table(index=["dataset", "problem"], columns="model", values=column, aggfunc=how)
     wide = wide.reindex(columns=models)
     wide.columns.name = None
-    return wide
+    rank = natural_rank(wide.index.get_level_values("problem"))
+    return wide.iloc[sorted(range(len(wide)), key=lambda i: (wide.index[i][0], rank[wide.index[i][1]]))]
 
 
-def write_matrix(run: str | Path, fmt: str = "parquet", out: str | Path | None = None) -> list[Path]:
-    m = load_matrix(run)
+def natural_rank(problems) -> dict[str, int]:
+    """Problem id -> its place in natural order (HumanEval/2 before HumanEval/10)."""
+    return {p: i for i, p in enumerate(sorted(set(problems), key=problem_key))}
+
+
+def write_matrix(run: str | Path, fmt: str = "parquet", out: str | Path | None = None,
+                 full: bool = False) -> list[Path]:
+    m = load_matrix(run, full)
     out_dir = Path(out) if out else Path(run)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

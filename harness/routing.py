@@ -99,8 +99,11 @@ def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool =
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
             log=None) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
-    (quality desc, then $ asc); the Pareto front over routers and single models. A
-    router the data cannot feed (no CoT lengths in a run...) is skipped with a note."""
+    (quality desc, then $ asc); rows scored on part of the test problems only
+    (``partial``: a model without recordings on some) come after the full-coverage
+    ones, their quality being over other problems. The Pareto front over routers and
+    single models. A router the data cannot feed (no CoT lengths in a run...) is
+    skipped with a note."""
     from routers import ROUTERS
     from routers import analysis as A
     from routers.baselines import Published
@@ -143,7 +146,9 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
             rows.append({"router": f"model:{model}", "peeks": False, **evaluate(choices, test, ci=False)})
     # The front compares like with like: deployable routers and models scored on every
     # test problem (a model or a published router with partial coverage is listed, not ranked).
-    ranked = [r for r in rows if not r["peeks"] and r["covered"] == r["problems"]]
+    for r in rows:
+        r["partial"] = r["covered"] < r["problems"]
+    ranked = [r for r in rows if not r["peeks"] and not r["partial"]]
     points = [(r["router"], r["cost_per_problem"], r["quality"]) for r in ranked]
     front = A.pareto_front(points)
     names = {p[0] for p in front}
@@ -152,7 +157,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     area, area_ci = _front_area(points), _front_area_ci(ranked)
     for r in rows:
         r.pop("_per_problem", None)
-    rows.sort(key=lambda r: (-r["quality"], r["cost_per_problem"]))
+    rows.sort(key=lambda r: (r["partial"], -r["quality"], r["cost_per_problem"]))
     return [{"front_area": area, "front_area_ci": area_ci,
              "front": [p[0] for p in front]}] + rows
 
@@ -182,27 +187,37 @@ def _front_area_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[floa
     return float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))
 
 
-def oracle_gap_table(source: str) -> list[dict]:
-    """Per dataset: SBS, oracle, OG, WCR, and each model's mean score and cost (CoDyn's
-    Table 1 layout). ``source``: a run directory or a wide matrix file (CSV/Parquet:
-    ``problem``, optional ``dataset``, one numeric column per model in [0, 1])."""
+def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> list[dict]:
+    """Per dataset: SBS, oracle, OG, WCR (CoDyn's and strict), and each model's mean
+    score and cost (CoDyn's Table 1 layout). ``source``: a run directory or a wide
+    matrix file (CSV/Parquet: ``problem``, optional ``dataset``, one numeric column per
+    model in [0, 1]). A dataset left without a complete matrix (a run's dataset no
+    model has a scored sample of...) is dropped with a note saying why."""
     from routers import analysis as A
 
-    scores, costs, prices = _matrix(source)
+    scores, costs, prices, datasets = _matrix(source)
     out = []
-    for dataset, block in scores.groupby(level=0, sort=False):
-        block = block.droplevel(0)
-        r = A.restrict(block)
+    for dataset in datasets:
+        if dataset not in scores.index.get_level_values(0):
+            log(f"note: dataset {dataset!r} dropped: the run has no scored sample of it")
+            continue
+        r = A.restrict(scores.loc[dataset])
         if r.scores.empty:
-            raise UserError(f"{source}: dataset {dataset!r} has no problem scored by every model it kept")
+            log(f"note: dataset {dataset!r} dropped: no problem is scored by every model that has scores "
+                f"({len(scores.loc[dataset])} problems, {len(r.dropped_models)} of {len(scores.columns)} models "
+                "without any score)")
+            continue
         sbs_model, sbs_mean = A.sbs(r.scores, prices)
         row = {"dataset": dataset, "n": len(r.scores), "sbs_model": sbs_model, "sbs_mean": sbs_mean,
                "oracle_mean": A.oracle_mean(r.scores), "og": A.oracle_gap(r.scores), "wcr": A.wcr(r.scores, prices),
+               "wcr_strict": A.wcr_strict(r.scores, prices),
                "dropped_models": r.dropped_models, "dropped_problems": r.dropped_problems,
                "models": {m: {"score": float(r.scores[m].mean()),
                               "cost": float(costs.loc[dataset].loc[r.scores.index, m].mean())
                               if costs is not None else None} for m in r.scores.columns}}
         out.append(row)
+    if not out:
+        raise UserError(f"{source}: no dataset with a complete score matrix (see the notes)")
     return out
 
 
@@ -211,10 +226,17 @@ def _matrix(source: str):
 
     path = Path(source)
     if (path / "run.sqlite").is_file():
+        from contextlib import closing
+
         from . import load_matrix
+        from .store import connect_readonly
 
         m = load_matrix(path)
-        return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}
+        with closing(connect_readonly(path)) as con:
+            row = con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
+        found = list(dict.fromkeys(m.passes.index.get_level_values(0)))
+        asked = json.loads(row[0])["datasets"] if row else []
+        return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, list(dict.fromkeys([*asked, *found]))
     if not path.is_file():
         raise UserError(f"{source}: no such run directory or matrix file")
     try:
@@ -238,7 +260,8 @@ def _matrix(source: str):
         frame[m] = col
     if frame.duplicated(["dataset", "problem"]).any():
         raise UserError(f"{source}: a (dataset, problem) appears twice")
-    return frame.set_index(["dataset", "problem"])[models].astype(float), None, None
+    scores = frame.set_index(["dataset", "problem"])[models].astype(float)
+    return scores, None, None, list(dict.fromkeys(frame["dataset"]))
 
 
 def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:

@@ -5,6 +5,7 @@ a sample goes to the sandbox the moment it is generated."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks import DataError, Problem, get_benchmark
+from benchmarks import DataError, Problem, get_benchmark, problem_key
 from sandboxes import Limits, Verdict
 
 from .config import ModelSpec, load_pool
@@ -21,6 +22,7 @@ from .errors import UserError
 from .extract import program_for
 from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
 from .requests import exec_request
+from .runlock import LOCK_NAME
 from .store import DB_NAME, RunStore, SampleKey
 from .validate import FACTOR
 
@@ -76,9 +78,10 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
     directory = cfg.directory
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: exists and is not a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / DB_NAME).exists():
+    if directory.is_dir() and any(p.name != LOCK_NAME for p in directory.iterdir()) \
+            and not (directory / DB_NAME).exists():
         raise UserError(f"{directory}: not empty and not a run directory; choose another --run-dir")
-    store = RunStore(directory)
+    store = RunStore(directory, lock=True)  # another run using it: refused here
     if cfg.fresh:
         return store
     stored = store.get_meta("run")
@@ -90,7 +93,8 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
         if counts.get(spec.name) and known[spec.name]["identity"] != _normal(spec.identity()):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
-                            f"({spec.origin}); use --fresh, another --run-dir or a new model name")
+                            f"({spec.origin}): {identity_changes(known[spec.name]['identity'], spec.identity())}; "
+                            "use --fresh, another --run-dir or a new model name")
     return store
 
 
@@ -104,13 +108,61 @@ def _normal(identity: dict) -> dict:
     return json.loads(json.dumps(identity, sort_keys=True))
 
 
+SECRET = re.compile(r"key|token|secret|passw|auth|credential", re.I)
+MISSING = object()
+
+
+def identity_changes(old: dict, new: dict) -> str:
+    """The pool fields in which two model identities differ, as "field old -> new"
+    (values shortened; a field named like a secret shows no value)."""
+    def flat(identity: dict) -> dict:  # params / options are ours: the pool names their fields directly
+        out = {k: v for k, v in _normal(identity).items() if k not in ("params", "options")}
+        out.update(_normal(identity).get("params", {}))
+        for k, v in _normal(identity).get("options", {}).items():
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()} if isinstance(v, dict) else {k: v})
+        return out
+
+    def show(name: str, value) -> str:
+        if value is MISSING:
+            return "(unset)"
+        if SECRET.search(name):
+            return "(hidden)"
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    a, b = flat(old), flat(new)
+    changed = [k for k in dict.fromkeys([*a, *b]) if a.get(k, MISSING) != b.get(k, MISSING)]
+    return ", ".join(f"{k} {show(k, a.get(k, MISSING))} -> {show(k, b.get(k, MISSING))}" for k in changed)
+
+
+def resume_command(cfg: RunConfig) -> str:
+    """The command that resumes this run: its own options, without ``--fresh``."""
+    import shlex
+
+    default = RunConfig(cfg.datasets, cfg.pool)
+    args = ["python", "-m", "harness", "run", "--dataset", ",".join(cfg.datasets), "--models", cfg.pool,
+            "--run-dir", str(cfg.directory)]
+    for name in ("split", "source", "limit", "n", "sandbox", "workers", "timeout", "memory_mb"):
+        value = getattr(cfg, name)
+        if value != getattr(default, name):
+            args += [f"--{name.replace('_', '-')}", format(value, "g") if isinstance(value, float) else str(value)]
+    return shlex.join(args + ([] if cfg.calibrate else ["--no-calibrate"]))
+
+
+def stopped(store: RunStore, cfg: RunConfig) -> str:
+    """What a stopped run kept, and how to go on."""
+    generated, executed = store.progress()
+    return (f"{len(generated)} samples stored in {store.dir}, {len(executed)} executed; "
+            f"resume with: {resume_command(cfg)}")
+
+
 def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], cfg: RunConfig, log) -> None:
     """Per-problem limits, measured once per run and stored with it: max(--timeout,
     FACTOR x the reference's time here) where a reference passes, else --timeout. So a
     slow machine, or a problem whose reference is slow, raises the limit, as evalplus
     does; --timeout stays the floor, the limit the benchmark's usual harness gives."""
     have = store.time_limits(work.dataset)
-    todo = [work.problems[p] for p in sorted(problem_ids - set(have))]
+    todo = [work.problems[p] for p in sorted(problem_ids - set(have), key=problem_key)]
     if not todo:
         return
     limits = Limits(timeout=max(cfg.timeout, 20.0), memory_mb=cfg.memory_mb)
@@ -170,6 +222,13 @@ class Runner:
                             count += 1
                     have[(spec.name, w.dataset)] += count
                     short[spec.name] += 0 < count < spec.params.n
+        for d, w in self.work.items():  # a dataset nobody has a sample for: nothing to store, say why
+            if not any(have[(s.name, d)] for s in self.specs):
+                from .coverage import no_samples_error
+
+                recorded = set().union(*(self.providers[s.name].recorded_ids(d) or () for s in self.specs))
+                raise no_samples_error(d, len(w.problems), [s.name for s in self.specs], recorded, self.cfg.split,
+                                       self.cfg.source)
         for spec in self.specs:
             empty = [d for d in self.work if not have[(spec.name, d)]]
             if empty:
@@ -290,17 +349,19 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
             try:
                 asyncio.run(runner.main(sandbox))
             except ProviderError as exc:
-                stored = sum(store.sample_counts().values())
-                if stored:
-                    raise ProviderError(f"{exc} (the {stored} samples stored in {store.dir} are kept: "
-                                        "re-run the same command to resume)") from None
+                if store.sample_counts():
+                    raise ProviderError(f"{exc} ({stopped(store, cfg)})") from None
                 raise
             runner.timings["wall"] = time.perf_counter() - start
-        from .summary import summarize_run
+        from .summary import selection_note, summarize_run
 
-        summary = summarize_run(store, {s.name: s.params.n for s in specs}, list(cfg.datasets))
+        summary = summarize_run(store, {s.name: s.params.n for s in specs}, {w.dataset: set(w.problems) for w in work})
+        if note := selection_note(summary):
+            log(note)
         summary["seconds"] = {k: round(v, 3) for k, v in runner.timings.items()}
         return summary
+    except KeyboardInterrupt:  # the CLI prints it after "interrupted: "
+        raise KeyboardInterrupt(stopped(store, cfg)) from None
     finally:
         store.close()
 

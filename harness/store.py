@@ -15,7 +15,9 @@ from sandboxes import Verdict
 from .errors import UserError
 
 DB_NAME = "run.sqlite"
-SCHEMA_VERSION = 2  # 2: samples.program (the exact program run)
+SCHEMA_VERSION = 3  # 2: samples.program (the exact program run); 3: samples.stderr_tail
+READABLE = (2, 3)  # a version-2 store reads with stderr_tail NULL; opening it to write upgrades it
+TAIL_CHARS = 2000  # of a verdict's detail (its head) and stderr (its tail)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS samples (
     tokens_in INTEGER, tokens_out INTEGER, thinking_tokens INTEGER, latency REAL, cost REAL,
     recorded_passed INTEGER, generation_error TEXT, extra TEXT, generated_at REAL NOT NULL,
     status TEXT, passed INTEGER, passed_tests INTEGER, total_tests INTEGER, detail TEXT,
-    wall_time REAL, cpu_time REAL, peak_memory_kb INTEGER, timeout REAL, executed_at REAL,
+    wall_time REAL, cpu_time REAL, peak_memory_kb INTEGER, timeout REAL, executed_at REAL, stderr_tail TEXT,
     PRIMARY KEY (dataset, problem, model, sample));
 """
 
@@ -54,10 +56,10 @@ def connect_readonly(run: str | Path) -> sqlite3.Connection:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db}: not a run store ({exc})") from None
-    if row is None or json.loads(row[0]) != SCHEMA_VERSION:
+    if row is None or json.loads(row[0]) not in READABLE:
         con.close()
         raise UserError(f"{db}: run store version {row and json.loads(row[0])}, this codeharness reads "
-                        f"{SCHEMA_VERSION}")
+                        f"{' and '.join(map(str, READABLE))}")
     return con
 
 
@@ -70,14 +72,24 @@ class SampleKey:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path, create: bool = True) -> None:
+    def __init__(self, run_dir: str | Path, create: bool = True, lock: bool = False) -> None:
+        """``lock``: hold the directory's run lock (``runlock``) until ``close``; a
+        directory another run holds is refused (UserError naming its PID)."""
         self.dir = Path(run_dir)
         self.path = self.dir / DB_NAME
+        self.lock = None
         if not self.path.exists() and not create:
             raise UserError(f"{self.dir}: not a run directory (no {DB_NAME})")
         try:
             if create:
                 self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.dir}: cannot create the run directory ({exc.strerror or exc})") from None
+        if lock:
+            from .runlock import RunLock
+
+            self.lock = RunLock(self.dir)
+        try:
             # isolation_level=None: we commit explicitly, one sample at a time.
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -87,15 +99,25 @@ class RunStore:
             self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
+            if self.lock:
+                self.lock.release()
             raise UserError(f"{self.path}: cannot open the run store ({exc})") from None
         version = self.get_meta("schema_version")
-        if version is None:
+        if version == 2:  # the one change since: a column, NULL for the samples executed before
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.execute("ALTER TABLE samples ADD COLUMN stderr_tail TEXT")
+                self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
+            self.close()
             raise UserError(f"{self.path}: run store version {version}, this codeharness reads {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
+        if self.lock:
+            self.lock.release()
 
     # ---- run metadata
     def get_meta(self, key: str):
@@ -186,7 +208,8 @@ class RunStore:
     def add_verdict(self, key: SampleKey, v: Verdict, timeout: float) -> None:
         self.db.execute(
             "UPDATE samples SET status=?, passed=?, passed_tests=?, total_tests=?, detail=?, wall_time=?, "
-            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=? "
+            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=?, stderr_tail=? "
             "WHERE dataset=? AND problem=? AND model=? AND sample=?",
-            (v.status.value, int(v.passed), v.passed_tests, v.total_tests, v.detail[:2000], v.wall_time,
-             v.cpu_time, v.peak_memory_kb, timeout, time.time(), key.dataset, key.problem, key.model, key.sample))
+            (v.status.value, int(v.passed), v.passed_tests, v.total_tests, v.detail[:TAIL_CHARS], v.wall_time,
+             v.cpu_time, v.peak_memory_kb, timeout, time.time(), v.stderr_tail[-TAIL_CHARS:] or None,
+             key.dataset, key.problem, key.model, key.sample))

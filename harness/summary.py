@@ -8,16 +8,23 @@ from .metrics import pass_at_k
 from .store import RunStore
 
 
-def summarize_run(store: RunStore, models: dict[str, int], datasets: list[str]) -> dict:
-    """``models``: name -> n; a sample beyond a model's n (stored by an earlier run
-    with a larger n) is not counted."""
-    rows = [r for r in store.db.execute("SELECT dataset, model, problem, status, passed, tokens_in, tokens_out, "
-                                        "cost, sample FROM samples") if r[1] in models and r[8] < models[r[1]]]
+def summarize_run(store: RunStore, models: dict[str, int], problems: dict[str, set[str]]) -> dict:
+    """``models``: name -> n; ``problems``: dataset -> the problems this command
+    selected. Only those are summarized (an earlier run of the store with a larger
+    --limit stored more: ``selection`` says how many of the stored ones are shown), and
+    a sample beyond a model's n (stored by an earlier run with a larger n) is not counted."""
+    stored: dict[str, set[str]] = defaultdict(set)
+    rows = []
+    for r in store.db.execute("SELECT dataset, model, problem, status, passed, tokens_in, tokens_out, cost, sample "
+                              "FROM samples"):
+        stored[r[0]].add(r[2])
+        if r[1] in models and r[8] < models[r[1]] and r[2] in problems.get(r[0], ()):
+            rows.append(r)
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for r in rows:
         groups[(r[0], r[1])].append(r)
     out = []
-    for dataset in datasets:
+    for dataset in problems:
         for model in models:
             mine = groups.get((dataset, model), [])
             outcomes: dict[str, list[bool]] = defaultdict(list)
@@ -33,7 +40,18 @@ def summarize_run(store: RunStore, models: dict[str, int], datasets: list[str]) 
                 "cost_usd": round(sum(r[7] or 0.0 for r in mine), 6),
                 "statuses": dict(Counter(r[3] or "not executed" for r in mine).most_common()),
             })
-    return {"run": str(store.dir), "models": out}
+    selection = {d: {"summarized": len(stored[d] & ids), "stored": len(stored[d])} for d, ids in problems.items()}
+    return {"run": str(store.dir), "selection": selection, "models": out}
+
+
+def selection_note(summary: dict) -> str | None:
+    """"summary of 5 of 20 stored problems" when the store holds more than this
+    command selected (the matrix keeps them all)."""
+    parts = [f"{s['summarized']} of {s['stored']} stored problems ({d})" for d, s in summary["selection"].items()
+             if s["summarized"] < s["stored"]]
+    if not parts:
+        return None
+    return f"note: summary of {', '.join(parts)}: the ones this command selected (the matrix has every stored one)"
 
 
 def format_table(summary: dict) -> str:

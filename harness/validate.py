@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from benchmarks import Problem, get_benchmark
+from benchmarks import Problem, get_benchmark, problem_key
 from benchmarks.quarantine import quarantined
 from sandboxes import Limits, Verdict, get_sandbox
 
@@ -39,7 +39,7 @@ def checks_for(problem: Problem) -> list[Check]:
 
 
 def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: str | None,
-             workers: int | None, timeout: float, log=print) -> dict:
+             workers: int | None, timeout: float, log=print, memory_mb: int = 1024) -> dict:
     from tqdm import tqdm
 
     bench = get_benchmark(dataset)
@@ -48,13 +48,13 @@ def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: 
     in_quarantine = [p for p in problems if p.id in skip]
     checked = [p for p in problems if p.references and p.id not in skip]
     checks = [c for p in checked for c in checks_for(p)]
-    limits = Limits(timeout=timeout)
+    limits = Limits(timeout=timeout, memory_mb=memory_mb)
     # References and known-wrong programs are complete programs already (LeetCode's
     # include the preamble), so they run as they are.
     requests = [exec_request(c.problem, c.program, limits, id=str(i)) for i, c in enumerate(checks)]
     verdicts: list[Verdict | None] = [None] * len(checks)
     start = time.monotonic()
-    with get_sandbox(sandbox_name, workers) as sandbox, \
+    with get_sandbox(sandbox_name, workers, memory_mb) as sandbox, \
             tqdm(total=len(requests), desc=f"validating {dataset}", unit="prog", file=sys.stderr) as bar:
         for v in sandbox.run(requests):
             verdicts[int(v.id)] = v
@@ -79,9 +79,10 @@ def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: 
         "checked": len(checked),
         "passed": len(checked) - len(failures),
         "failed": len(failures),
-        "failed_ids": sorted(failures),
+        "failed_ids": sorted(failures, key=problem_key),
         "quarantined": len(in_quarantine),
         "programs_run": len(checks),
         "wall_seconds": round(wall, 1),
-        "time_limits": {pid: round(max(MIN_LIMIT, FACTOR * t), 2) for pid, t in sorted(ref_time.items())},
+        "time_limits": {pid: round(max(MIN_LIMIT, FACTOR * ref_time[pid]), 2)
+                        for pid in sorted(ref_time, key=problem_key)},
     }

@@ -81,9 +81,19 @@ def oracle_gap(scores: pd.DataFrame) -> float:
 
 
 def wcr(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> float:
-    """Winner-change rate: share of problems whose best model (ties: cheapest) is not
-    the SBS."""
+    """Winner-change rate (CoDyn): share of problems whose best model is not the SBS,
+    the best being the cheapest among the top scorers (``oracle_choice``). Tie rule:
+    a problem where a cheaper model ties the SBS counts as a change, and so does a
+    problem no model solves (all tie at 0: the cheapest "wins") unless the SBS is the
+    cheapest. ``wcr_strict`` counts only problems where the SBS is beaten."""
     return float((oracle_choice(scores, prices) != sbs(scores, prices)[0]).mean())
+
+
+def wcr_strict(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> float:
+    """Share of problems where some model scores strictly higher than the SBS (ties
+    and problems nobody solves do not count): how often routing can beat the SBS."""
+    best = sbs(scores, prices)[0]
+    return float((scores.max(axis=1) > scores[best] + 1e-12).mean())
 
 
 def closed_gap(router: float, sbs_mean: float, oracle: float) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import problem_key
 from benchmarks.base import DATA
 from benchmarks.io import read_records
 
@@ -78,7 +79,7 @@ def adaptivellm() -> RouterData:
         toks[(pid, model)] = float(np.mean(row["output_token_counts"]))
         prompts.setdefault(pid, row["prompt"])
         datasets.setdefault(pid, pid.split("/")[0].lower().replace("_", ""))
-    ids = sorted(prompts, key=_natural)
+    ids = sorted(prompts, key=problem_key)
     models = list(ADAPTIVELLM_MODELS)
 
     def frame(values: dict) -> pd.DataFrame:
@@ -128,7 +129,7 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     rng = np.random.default_rng(seed)
     test = set()
     for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
-        members = list(datasets.index[datasets == d])
+        members = sorted(datasets.index[datasets == d])  # plain order: the split does not follow the listing's
         test.update(rng.permutation(members)[:round(test_fraction * len(members))])
     splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
     prices = {name: out for name, (_, out) in m.prices.items()}
@@ -227,9 +228,3 @@ def authors_predictions(name: str = "predictions_1") -> pd.Series:
     models = list(ADAPTIVELLM_MODELS)
     rows = read_records(ARTIFACT / "splits" / f"{name}.jsonl.gz")
     return pd.Series({r["id"]: models[int(r["predicted_rank"])] for r in rows})
-
-
-def _natural(pid: str):
-    head, _, num = pid.rpartition("/")
-    return (head, int(num)) if num.isdigit() else (pid, 0)
-

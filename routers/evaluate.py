@@ -28,7 +28,7 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
     sbs_model, sbs_mean = A.sbs(ref, data.prices)
     oracle = A.oracle_mean(ref)
     out = {
-        "problems": len(choices), "covered": len(ids),
+        "problems": len(choices), "covered": len(ids), "coverage": f"{len(ids)}/{len(choices)}",
         "quality": float(quality.mean()), "cost_per_problem": float(cost.mean()),
         "cost_per_1k_problems": float(cost.mean() * 1000),
         "normalized_cost": A.codyn_cost(choices[covered], data.prices, runs),

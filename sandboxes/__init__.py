@@ -6,9 +6,10 @@ from . import judge
 from .docker_sandbox import DockerSandbox
 from .local import LocalSandbox
 from .pool import Sandbox, WorkerBroken
+from .ray_sandbox import RaySandbox
 from .records import ExecRequest, IOCase, Limits, Status, Verdict
 
-SANDBOXES: dict[str, type[Sandbox]] = {"docker": DockerSandbox, "local": LocalSandbox}
+SANDBOXES: dict[str, type[Sandbox]] = {"docker": DockerSandbox, "local": LocalSandbox, "ray": RaySandbox}
 
 
 def default_sandbox_name() -> str:
@@ -32,6 +33,8 @@ def get_sandbox(name: str | None = None, workers: int | None = None, memory_mb: 
         raise ValueError(f"unknown sandbox {name!r}; choose from {', '.join(SANDBOXES)}") from None
     if cls is DockerSandbox and memory_mb:
         return DockerSandbox(workers=workers, container_memory_mb=max(4096, 2 * memory_mb))
+    if cls is RaySandbox:  # each node's pool sizes its own containers
+        return RaySandbox(workers=workers, memory_mb=memory_mb)
     return cls(workers=workers)
 
 

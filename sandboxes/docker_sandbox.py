@@ -15,7 +15,7 @@ import socket
 import struct
 
 from .image import DEFAULT_IMAGE, OWNER_LABEL, SANDBOX_LABEL, docker_client, owner_tag, reap_stale
-from .pool import BOOTSTRAP, Channel, Sandbox, Worker, WorkerBroken
+from .pool import BOOTSTRAP, Channel, Worker, WorkerBroken, WorkerPool
 
 STDOUT = 1
 SCRATCH_MB = 512
@@ -89,7 +89,7 @@ class ContainerWorker(Worker):
                 pass  # already removed (auto_remove) or daemon gone
 
 
-class DockerSandbox(Sandbox):
+class DockerSandbox(WorkerPool):
     name = "docker"
 
     def __init__(self, workers: int | None = None, image: str = DEFAULT_IMAGE,

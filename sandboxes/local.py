@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 from .forkreap import count_tasks
-from .pool import BOOTSTRAP, Channel, Sandbox, Worker, WorkerBroken
+from .pool import BOOTSTRAP, Channel, Worker, WorkerBroken, WorkerPool
 
 MODES = ("bwrap", "unshare", "none")
 SCRATCH_MB = 512
@@ -173,7 +173,7 @@ def _unshare_prefix() -> list[str]:
     return argv
 
 
-class LocalSandbox(Sandbox):
+class LocalSandbox(WorkerPool):
     name = "local"
 
     def __init__(self, workers: int | None = None, mode: str | None = None, announce: bool = True) -> None:

@@ -119,9 +119,48 @@ class Worker(ABC):
 
 
 class Sandbox(ABC):
-    """Runs ``ExecRequest``s in isolated warm workers. Use as a context manager."""
+    """Runs ``ExecRequest``s in isolation. Use as a context manager."""
 
     name: str = ""
+    size: int = 1  # requests it runs at once
+
+    @abstractmethod
+    def start(self) -> Sandbox: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop everything it started; idempotent."""
+
+    @abstractmethod
+    def execute(self, req: ExecRequest) -> Verdict: ...
+
+    @abstractmethod
+    def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
+        """Verdicts in completion order (each carries its request's ``id``)."""
+
+    def describe(self) -> dict:
+        """Isolation features, for ``sandbox check`` and run metadata."""
+        return {"sandbox": self.name}
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
+        """Verdicts in request order."""
+        reqs = list(requests)
+        keyed = [dataclasses.replace(r, id=str(i)) for i, r in enumerate(reqs)]
+        out: list[Verdict | None] = [None] * len(reqs)
+        for v in self.run(keyed):
+            i = int(v.id)
+            out[i] = _with(v, id=reqs[i].id)
+        return out  # type: ignore[return-value]
+
+
+class WorkerPool(Sandbox):
+    """A pool of warm fork-server workers on this machine."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.size = workers or os.cpu_count() or 1
@@ -141,10 +180,6 @@ class Sandbox(ABC):
     def _prepare(self) -> None:
         """Once before the first worker starts (checks, image lookup, reaping)."""
 
-    def describe(self) -> dict:
-        """Isolation features, for ``sandbox check`` and run metadata."""
-        return {"sandbox": self.name}
-
     # ---- lifecycle
     def start(self) -> Sandbox:
         if self._started:
@@ -161,12 +196,6 @@ class Sandbox(ABC):
             raise errors[0]
         self._started = True
         return self
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         with self._lock:
@@ -225,7 +254,6 @@ class Sandbox(ABC):
             raise
 
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
-        """Verdicts in completion order (each carries its request's ``id``)."""
         self.start()
         pending: set[Future] = set()
         with ThreadPoolExecutor(self.size, thread_name_prefix=f"sandbox-{self.name}") as ex:
@@ -246,22 +274,11 @@ class Sandbox(ABC):
                 self.close()
                 raise
 
-    def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
-        """Verdicts in request order."""
-        reqs = list(requests)
-        keyed = [dataclasses.replace(r, id=str(i)) for i, r in enumerate(reqs)]
-        out: list[Verdict | None] = [None] * len(reqs)
-        for v in self.run(keyed):
-            i = int(v.id)
-            out[i] = _with(v, id=reqs[i].id)
-        return out  # type: ignore[return-value]
-
-
 def _with(verdict: Verdict, **changes) -> Verdict:
     return dataclasses.replace(verdict, **changes)
 
 
-_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
 @atexit.register

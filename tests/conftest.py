@@ -5,6 +5,8 @@ import signal
 # fail fast instead of retrying, and local dataset folders must load offline.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Ray clusters of the tests live on the loopback interface only (Ray's switch for it).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # A runner that starts the suite in the background (`cmd &` without job control)
 # leaves SIGINT ignored, and every process started from here would inherit that:
 # the Ctrl-C tests would test nothing. Python's own handler: children get the default.

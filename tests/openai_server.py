@@ -23,6 +23,7 @@ class FaultyOpenAIServer:
         self.answer, self.faults, self.status_for_all = answer, list(faults), status_for_all
         self.raw, self.delay = raw, delay
         self.requests: list[dict] = []
+        self.unknown_paths: list[str] = []  # "GET /models": requests outside /v1, answered 404
         self.seen: dict[str, int] = {}
         self.lock = threading.Lock()
         server = self
@@ -39,7 +40,18 @@ class FaultyOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _unknown_path(self) -> bool:
+                """Like vLLM's server: the API lives under /v1; anything else is a 404."""
+                if self.path.startswith("/v1/"):
+                    return False
+                with server.lock:
+                    server.unknown_paths.append(f"{self.command} {self.path}")
+                self._send(404, {"detail": "Not Found"})
+                return True
+
             def do_GET(self):
+                if self._unknown_path():
+                    return
                 time.sleep(server.delay)
                 if server.status_for_all:
                     return self._send(server.status_for_all, {"error": {"message": "denied"}})
@@ -47,6 +59,8 @@ class FaultyOpenAIServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self._unknown_path():
+                    return
                 time.sleep(server.delay)
                 if server.raw is not None:
                     self.send_response(200)

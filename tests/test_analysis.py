@@ -20,6 +20,21 @@ def test_sbs_oracle_gap_wcr_by_hand():
     # best per problem, cheapest on ties: p1 cheap (cheap=mid=1), p2 mid (mid=big), p3 big, p4 cheap (cheap=big)
     assert list(A.oracle_choice(S, PRICES)) == ["cheap", "mid", "big", "cheap"]
     assert A.wcr(S, PRICES) == 0.75  # 3 of 4 winners are not the SBS
+    # but big (the SBS) scores 1 on p2, p3, p4: only on p1 does another model score higher
+    assert A.wcr_strict(S, PRICES) == 0.25
+
+
+def test_wcr_counts_ties_and_unsolved_problems_wcr_strict_does_not():
+    # SBS: big (mean 0.5). p1: nobody solves it -> all tie at 0, the cheapest "wins";
+    # p2: cheap ties big at 1 -> cheap wins; p3: big alone; p4: mid beats big (0.6 > 0.2).
+    s = pd.DataFrame({"cheap": [0, 1, 0, 0.0], "mid": [0, 0, 0, 0.6], "big": [0, 1, 0.8, 0.2]},
+                     index=["p1", "p2", "p3", "p4"])
+    assert A.sbs(s, PRICES) == ("big", 0.5)
+    assert list(A.oracle_choice(s, PRICES)) == ["cheap", "cheap", "big", "mid"]
+    assert A.wcr(s, PRICES) == 0.75  # CoDyn's: p1, p2, p4
+    assert A.wcr_strict(s, PRICES) == 0.25  # p4 only
+    # When the SBS is also the cheapest model, ties and unsolved problems are no change either.
+    assert A.wcr(s, {"cheap": 3.0, "mid": 2.0, "big": 1.0}) == 0.25
 
 
 def test_ties_go_to_the_cheapest():

@@ -36,6 +36,38 @@ def test_bundled_counts(name, source, problems, with_refs):
     assert len({p.id for p in loaded}) == problems
 
 
+@pytest.mark.parametrize("name,source,split,problems,first,last", [
+    ("mbpp", None, "test", 500, "MBPP/11", "MBPP/510"),  # HF mbpp (full): task ids 11-510
+    ("mbpp", None, "validation", 90, "MBPP/511", "MBPP/600"),
+    ("mbpp", None, "train", 374, "MBPP/601", "MBPP/974"),
+    ("mbpp", None, "prompt", 10, "MBPP/1", "MBPP/10"),  # the few-shot examples
+    ("mbpp", "sanitized", "test", 257, "MBPP/11", "MBPP/479"),  # HF mbpp/sanitized: 257 / 43 / 120 / 7
+    ("mbpp", "sanitized", "validation", 43, "MBPP/554", "MBPP/600"),
+    ("mbpp", "sanitized", "train", 120, "MBPP/602", "MBPP/809"),
+    ("mbpp", "sanitized", "prompt", 7, "MBPP/2", "MBPP/9"),
+    ("codecontests", None, "test", 66, "1575_A", None),  # test66 only
+    ("codecontests", "train300", "train", 300, None, None),
+    ("humaneval", None, "test", 164, "HumanEval/0", "HumanEval/163"),
+])
+def test_bundled_splits(name, source, split, problems, first, last):
+    loaded = get_benchmark(name).load(source, split)
+    assert len(loaded) == problems
+    assert (first or loaded[0].id, last or loaded[-1].id) == (loaded[0].id, loaded[-1].id)
+
+
+@pytest.mark.parametrize("name,source,split,message", [
+    ("mbpp", "sanitized", "dev",
+     "mbpp: no split 'dev' in the bundled sanitized (splits: prompt, test, train, validation)"),
+    ("humaneval", None, "train", "humaneval: no split 'train' in the bundled humaneval (splits: test)"),
+    ("codecontests", "test66", "train", "codecontests: no split 'train' in the bundled test66 (splits: test)"),
+    ("runbugrun", None, "train", "runbugrun: no split 'train' in the bundled derived (splits: test)"),
+])
+def test_unknown_bundled_split_names_the_valid_ones(name, source, split, message):
+    with pytest.raises(DataError) as err:
+        get_benchmark(name).load(source, split)
+    assert str(err.value) == message
+
+
 def test_runbugrun_tests_are_marked_derived():
     problems = get_benchmark("runbugrun").load()
     assert {p.metadata["problem_id"] for p in problems} and len({p.metadata["problem_id"] for p in problems}) == 95

@@ -234,3 +234,75 @@ def test_sandbox_check_reports():
     proc = harness("sandbox", "check")
     assert proc.returncode == 0, proc.stderr
     assert "default sandbox:" in proc.stdout and "local isolation modes:" in proc.stdout
+
+
+CHAT_ANSWERS = [  # raw chat completions, as a chat model writes them
+    {"task_id": "HumanEval/0", "completion": "Sure! Here:\n```python\nfrom typing import List\n\n"
+     "def has_close_elements(numbers: List[float], threshold: float) -> bool:\n    return any(abs(a - b) < "
+     "threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n```\nDone."},
+    {"task_id": "HumanEval/2", "completion": "[PYTHON]\ndef truncate_number(number):\n    return number % 1.0\n"
+     "[/PYTHON]"},
+    {"task_id": "HumanEval/2", "completion": "<think>easy</think>Let me explain.\n```\ndef truncate_number(number):"
+     "\n    return number.foo\n```"},
+]
+
+
+def test_evaluate_extract_and_the_hint_when_most_samples_do_not_parse(tmp_path):
+    f = write_jsonl(tmp_path / "chat.jsonl", CHAT_ANSWERS)
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["statuses"] == {"syntax_error": 3}
+    assert "note: 3 of 3 samples are not valid Python (syntax_error): if they are raw model answers (fenced " \
+           "code, [PYTHON] tags), add --extract to take the code out as `run` does\n" in proc.stderr
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", "--extract")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["passed", "passed", "runtime_error"]
+    assert "syntax_error" not in proc.stderr
+    # The program is the one `run` stores for the same answer.
+    from benchmarks import get_benchmark
+    from harness.evaluate import read_samples
+    from harness.extract import program_for
+
+    bench = get_benchmark("humaneval")
+    problem = {p.id: p for p in bench.load()}["HumanEval/2"]
+    assert read_samples(f, "humaneval", extract=True)[2].program == program_for(
+        bench, problem, "Let me explain.\n```\ndef truncate_number(number):\n    return number.foo\n```")[1]
+
+
+def test_evaluate_rows_say_which_line_failed(samples):
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", "local",
+                   "--timeout", "2")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()]
+    assert rows[1]["result"] == "failed: AssertionError: tests.py line 10: assert candidate(3.5) == 0.5"
+    assert rows[2]["detail"] == \
+        "AssertionError: tests.py line 10: assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True"
+    assert [(r["passed_tests"], r["total_tests"]) for r in rows] == [(1, 1), (0, 1), (0, 1), (0, 1), (1, 1), (0, 1)]
+    f = write_jsonl(samples.parent / "crash.jsonl", [{"task_id": "HumanEval/2", "completion": "    return number.x\n"}])
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    (row,) = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
+    where = "at tests.py line 10: assert candidate(3.5) == 0.5; main.py line 12: return number.x"
+    assert row["detail"] == f"AttributeError: 'float' object has no attribute 'x'\n{where}"
+    assert row["stderr_tail"].startswith("Traceback (most recent call last):\n")
+    assert row["stderr_tail"].endswith(f'  File "main.py", line 12, in truncate_number\n'
+                                       f"AttributeError: 'float' object has no attribute 'x'\n{where}\n")
+
+
+def test_evaluate_all_cases_gives_every_case_its_result(tmp_path):
+    """APPS 2189 (8 stdin/stdout cases) with a program that answers HL and crashes when
+    t > 2: without --all-cases the first failure ends the run; with it every case runs."""
+    program = 't = int(input())\nif t > 2:\n    raise ValueError(t)\nprint("HL")\n'
+    f = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "2189", "solution": program}])
+    first = "test 0: wrong answer: token 1: expected 'T', got 'HL'"
+    for extra, passed, cases in (([], 0, None), (["--all-cases"], 3, [
+            ("failed", "wrong answer: token 1: expected 'T', got 'HL'"), ("passed", ""),
+            ("failed", "wrong answer: token 1: expected 'T', got 'HL'"), ("runtime_error", "ValueError: 3"),
+            ("runtime_error", "ValueError: 4"), ("passed", ""), ("passed", ""),
+            ("failed", "wrong answer: token 1: expected 'T', got 'HL'")])):
+        proc = harness("evaluate", "--dataset", "apps", "--samples", str(f), "--sandbox", "local", *extra)
+        assert proc.returncode == 0, proc.stderr
+        (row,) = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
+        assert (row["status"], row["detail"], row["passed_tests"], row["total_tests"]) == ("failed", first, passed, 8)
+        assert [(c["status"], c["detail"]) for c in row.get("cases", [])] == (cases or [])
+        assert ("cases" in row) == bool(cases)

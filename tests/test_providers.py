@@ -54,7 +54,7 @@ def _spec(tmp_path, model: dict):
 def test_vllm_request_mapping(tmp_path):
     spec = _spec(tmp_path, {"name": "v", "provider": "vllm", "model": "/models/qwen", "dtype": "bfloat16",
                             "tensor_parallel_size": 2, "temperature": 0.8, "top_p": 0.95, "max_tokens": 512,
-                            "stop": ["\nclass"], "seed": 100, "n": 5})
+                            "stop": ["\nclass"], "seed": 100, "n": 5, "price": 0.2})
     provider = make_provider(spec)  # vllm itself is imported only when the engine loads
     problem = get_benchmark("humaneval").load()[0]
     task = Task("humaneval", problem, (problem.id,), "prompt", index=3)
@@ -69,7 +69,7 @@ def test_vllm_missing_is_one_clear_error(tmp_path):
     if importlib.util.find_spec("vllm"):
         pytest.skip("vllm is installed here: the message is for machines without it")
     pool = tmp_path / "pool.yaml"
-    pool.write_text(json.dumps([{"name": "v", "provider": "vllm", "model": "m"}]))
+    pool.write_text(json.dumps([{"name": "v", "provider": "vllm", "model": "m", "price": 0}]))
     proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models", str(pool),
                            "--limit", "1", "--sandbox", "local", "--run-dir", str(tmp_path / "r")], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)

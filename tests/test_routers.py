@@ -90,9 +90,29 @@ def test_route_cli_eval_train_compare(tmp_path):
     assert json.loads(proc.stdout)[0]["router"] == "cot-length"
     proc = harness("route", "compare", "--routers", "sbs,oracle,cot-length,cheapest")
     assert proc.returncode == 0, proc.stderr
-    assert "| oracle | 178 | 0.6011 |" in proc.stdout and "Pareto front:" in proc.stdout
+    assert "| oracle | 178/178 | 0.6011 |" in proc.stdout and "Pareto front:" in proc.stdout
     lo, hi = (float(x) for x in proc.stdout.rsplit("[", 1)[1].rstrip("]\n").split(", "))  # the area's CI
     assert 0 < lo <= hi < 1
+    # Qwen2.5-Coder-32B has recordings for the 50 HumanEval test problems only: its 0.94 is not comparable,
+    # so it comes last, marked, with its coverage (not first with closed gap 0).
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")][1:]  # the rows, no header
+    assert table[-1] == "| model:Qwen2.5-Coder-32B-Instruct | 50/178 | 0.9400 |  | 2.758e-04 |  | 1.0000 | 0.0000 " \
+                        "|  | False | True |"
+    assert all(line.endswith("| False |") for line in table[:-1]) and table[0].startswith("| oracle | 178/178 |")
+    assert "partial = True: scored on the covered test problems only" in proc.stdout
+    for fmt in ("csv", "json"):
+        proc = harness("route", "compare", "--routers", "sbs,adaptivellm-published", "--format", fmt)
+        assert proc.returncode == 0, proc.stderr
+        if fmt == "csv":
+            lines = proc.stdout.splitlines()
+            assert lines[0].startswith("router,coverage,quality,") and lines[0].endswith(",on_front,partial")
+            assert [line.split(",")[:2] for line in lines[-2:]] == [["model:Qwen2.5-Coder-32B-Instruct", "50/178"],
+                                                                   ["adaptivellm-published", "136/178"]]
+        else:
+            rows = json.loads(proc.stdout)["rows"]
+            assert [(r["router"], r["coverage"], r["partial"]) for r in rows if r["partial"]] == [
+                ("model:Qwen2.5-Coder-32B-Instruct", "50/178", True), ("adaptivellm-published", "136/178", True)]
+            assert rows[0]["router"] == "sbs" and not any(r["partial"] for r in rows[:-2])
 
 
 @pytest.mark.parametrize("args,message", [
@@ -132,20 +152,23 @@ def test_gate_bad_baselines_exit_2_before_training(tmp_path, routers, message):
 
 
 def test_empty_runs_and_runs_without_the_artifacts_problems(tmp_path):
-    """A run with no scored sample is one line; on a dataset the artifact does not
-    cover, routers needing CoT lengths are skipped with a note, each on its own line."""
+    """A run that would store no sample is refused (one line), and routers on its empty
+    store say so in one line; on a dataset the artifact does not cover, routers needing
+    CoT lengths are skipped with a note, each on its own line."""
     pool = tmp_path / "pool.yaml"
     pool.write_text(json.dumps([{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 1}]))
     run = tmp_path / "run"
     proc = harness("run", "--dataset", "mbpp", "--models", str(pool), "--limit", "3", "--sandbox", "local",
                    "--run-dir", str(run), "--no-calibrate")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2 and proc.stderr == (
+        "error: mbpp: no model has a sample for the 3 selected problems: Yi-Coder-1.5B-Chat has no recordings of "
+        "mbpp; use models that generate (or recordings of mbpp)\n")
     proc = harness("route", "eval", "--router", "sbs", "--data", str(run))
     assert proc.returncode == 2 and f"{run}: no scored samples yet" in proc.stderr, proc.stderr
     other = tmp_path / "s.jsonl"
     from benchmarks import get_benchmark
 
-    mbpp = get_benchmark("mbpp").load()[:10]
+    mbpp = get_benchmark("mbpp").load(split="test")[:10]
     other.write_text("".join(json.dumps({"task_id": p.id, "solution": p.references[0]}) + "\n" for p in mbpp))
     pool.write_text(json.dumps([{"name": "ref", "provider": "replay", "path": str(other), "price": 1.0}]))
     run = tmp_path / "run2"
@@ -171,7 +194,17 @@ def test_oracle_gap_on_a_matrix_file(tmp_path):
     proc = harness("report", "oracle-gap", str(csv), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [{"dataset": "all", "n": 4, "sbs_model": "big", "sbs_mean": 0.75,
-                                        "oracle_mean": 1.0, "og": 0.25, "wcr": 0.75}]
+                                        "oracle_mean": 1.0, "og": 0.25, "wcr": 0.75, "wcr_strict": 0.25}]
+    proc = harness("report", "oracle-gap", str(csv), "--format", "csv")
+    assert proc.stdout.splitlines()[:2] == [
+        "dataset,n,sbs_model,sbs_mean,oracle_mean,og,wcr,wcr_strict,dropped_models,dropped_problems",
+        "all,4,big,0.7500,1.0000,0.2500,0.7500,0.2500,[],0"]
+    # Dataset b has no problem every model with scores has scored: dropped, with a note saying why.
+    csv.write_text("dataset,problem,cheap,mid,big\na,p1,1,1,0\na,p2,0,1,1\nb,p3,1,,\nb,p4,,0,\n")
+    proc = harness("report", "oracle-gap", str(csv), "--format", "json")
+    assert proc.returncode == 0 and [r["dataset"] for r in json.loads(proc.stdout)] == ["a"]
+    assert proc.stderr == ("note: dataset 'b' dropped: no problem is scored by every model that has scores "
+                           "(2 problems, 1 of 3 models without any score)\n")
     csv.write_text("problem,cheap\np1,1\np2,7\n")
     proc = harness("report", "oracle-gap", str(csv))
     assert proc.returncode == 2 and "line 3: column 'cheap' must hold scores in [0, 1] (got '7')" in proc.stderr
@@ -187,6 +220,32 @@ def replay_run(tmp_path, cheap: str, dear: str, n: int, limit: int) -> Path:
                    "local", "--run-dir", str(run), "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
     return run
+
+
+def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
+    """A run of humaneval + mbpp whose mbpp sample was generated, never executed: mbpp has no
+    scored sample, so the report drops it and says so (one line on stderr)."""
+    from harness.providers import Generation
+    from harness.store import RunStore, SampleKey
+    from sandboxes import Status, Verdict
+
+    store = RunStore(tmp_path)
+    store.set_meta("run", {"datasets": ["humaneval", "mbpp"], "split": "test", "source": None})
+    store.set_model("a", {}, 1.0, 1.0)
+    store.set_model("b", {}, 2.0, 2.0)
+    for model, problem, passed in (("a", "HumanEval/0", True), ("a", "HumanEval/1", False),
+                                   ("b", "HumanEval/0", False), ("b", "HumanEval/1", True), ("a", "MBPP/11", None)):
+        key = SampleKey("mbpp" if problem.startswith("MBPP") else "humaneval", problem, model, 0)
+        store.add_generation(key, "p", Generation("c", tokens_in=1, tokens_out=2), "c", "c", 3e-6)
+        if passed is not None:
+            store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), 10.0)
+    store.close()
+    proc = harness("report", "oracle-gap", str(tmp_path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    # means a 0.5, b 0.5 -> SBS a (cheaper); b wins HumanEval/1 outright: WCR = strict WCR = 1/2
+    assert json.loads(proc.stdout) == [{"dataset": "humaneval", "n": 2, "sbs_model": "a", "sbs_mean": 0.5,
+                                        "oracle_mean": 1.0, "og": 0.5, "wcr": 0.5, "wcr_strict": 0.5}]
+    assert proc.stderr == "note: dataset 'mbpp' dropped: the run has no scored sample of it\n"
 
 
 def test_oracle_gap_on_a_run(tmp_path):

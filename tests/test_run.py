@@ -106,8 +106,8 @@ def test_replay_run_matrix_and_resume(tmp_path):
 def test_missing_recordings_are_missing_cells(tmp_path):
     """Qwen2.5-Coder-32B has no LeetCode generations in the artifact: its cells are
     NaN, never failures."""
-    models = [{"name": "Qwen2.5-Coder-32B-Instruct", "provider": "replay", "n": 1},
-              {"name": "Codestral-22B-v0.1", "provider": "replay", "n": 1}]
+    models = [{"name": "Qwen2.5-Coder-32B-Instruct", "provider": "replay", "price": 1.26, "n": 1},
+              {"name": "Codestral-22B-v0.1", "provider": "replay", "price": 0.95, "n": 1}]
     run_dir = tmp_path / "run"
     proc = harness("run", "--dataset", "leetcode", "--models", pool(tmp_path, *models), "--source", "adaptivellm",
                    "--limit", "3", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
@@ -117,6 +117,63 @@ def test_missing_recordings_are_missing_cells(tmp_path):
     m = api.load_matrix(run_dir)
     assert m.passes["Qwen2.5-Coder-32B-Instruct"].isna().all()
     assert m.passes["Codestral-22B-v0.1"].notna().sum() == 3
+
+
+def test_a_dataset_without_any_sample_is_an_error_with_the_fix(tmp_path):
+    """The first LeetCode problems are LeetCodeDataset's own, none of them the artifact's:
+    the run stores nothing, says which models lack recordings and how to select theirs."""
+    models = [{"name": "Qwen2.5-Coder-32B-Instruct", "provider": "replay", "price": 1.26, "n": 1},
+              {"name": "Codestral-22B-v0.1", "provider": "replay", "price": 0.95, "n": 1}]
+    run_dir = tmp_path / "run"
+    for datasets in ("leetcode", "humaneval,leetcode"):
+        proc = harness("run", "--dataset", datasets, "--models", pool(tmp_path, *models), "--limit", "5",
+                       "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
+        assert proc.returncode == 2 and proc.stderr == (
+            "error: leetcode: no model has a sample for the 5 selected problems: Qwen2.5-Coder-32B-Instruct, "
+            "Codestral-22B-v0.1 have no recordings of them; the bundled source 'adaptivellm' has 209 of the "
+            "recorded problems: run leetcode with --source adaptivellm\n"), proc.stderr
+        assert not rows(run_dir) and not (run_dir / "pass_matrix.parquet").exists()
+
+
+def test_mbpp_splits_are_the_standard_task_id_ranges(tmp_path):
+    """--split test on the bundled MBPP is tasks 11-510 (not all 974, not the few-shot
+    prompt problems 1-10), and the run records it; an unknown split lists the valid ones."""
+    mbpp = get_benchmark("mbpp").load()
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps({"task_id": p.id, "solution": p.references[0]}) + "\n"
+                                              for p in mbpp[:20] + mbpp[600:603]))
+    model = {"name": "ref", "provider": "replay", "path": "s.jsonl", "price": 0}
+    for split, want in (("test", ["MBPP/11", "MBPP/12", "MBPP/13"]), ("train", ["MBPP/601", "MBPP/602", "MBPP/603"]),
+                        ("prompt", ["MBPP/1", "MBPP/2", "MBPP/3"])):
+        run_dir = tmp_path / split
+        proc = harness("run", "--dataset", "mbpp", "--models", pool(tmp_path, model), "--split", split, "--limit",
+                       "3", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert [r[1] for r in rows(run_dir)] == want and {r[4] for r in rows(run_dir)} == {"passed"}
+        with sqlite3.connect(run_dir / "run.sqlite") as con:
+            key = json.loads(con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()[0])
+        assert key == {"datasets": ["mbpp"], "split": split, "source": None}
+    proc = harness("run", "--dataset", "mbpp", "--models", pool(tmp_path, model), "--split", "dev", "--sandbox",
+                   "local", "--run-dir", str(tmp_path / "dev"))
+    assert proc.returncode == 2 and proc.stderr == \
+        "error: mbpp: no split 'dev' in the bundled full (splits: prompt, test, train, validation)\n"
+
+
+def test_summary_covers_the_problems_this_command_selected(tmp_path):
+    """A run of 6 problems resumed with --limit 2: the summary is of those 2, and says so."""
+    models = pool(tmp_path, dict(REPLAY[0], n=1))
+    base = ["run", "--dataset", "humaneval", "--models", models, "--sandbox", "local", "--run-dir",
+            str(tmp_path / "run"), "--no-calibrate", "--json"]
+    first = harness(*base, "--limit", "6")
+    assert first.returncode == 0 and "note: summary of" not in first.stderr, first.stderr
+    assert json.loads(first.stdout)["models"][0]["problems"] == 6
+    again = harness(*base, "--limit", "2")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    (yi,) = summary["models"]
+    passed = sum(r[5] for r in rows(tmp_path / "run") if r[1] in ("HumanEval/0", "HumanEval/1"))
+    assert (yi["problems"], yi["samples"], yi["pass@1"]) == (2, 2, passed / 2)
+    assert summary["selection"] == {"humaneval": {"summarized": 2, "stored": 6}}
+    assert "note: summary of 2 of 6 stored problems (humaneval): the ones this command selected" in again.stderr
 
 
 def _uninterrupted_and_killed(tmp_path, models, extra=()):
@@ -176,7 +233,8 @@ def test_openai_retries_429_500_and_dropped_connections(tmp_path):
 @pytest.mark.parametrize("status,fatal", [(401, True), (404, True), (400, False)])
 def test_openai_fatal_and_per_sample_errors(tmp_path, status, fatal):
     with FaultyOpenAIServer(_answer_with_reference, faults=[status] * 10) as server:
-        model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "max_retries": 1}
+        model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "max_retries": 1,
+                 "price": 0}
         run_dir = tmp_path / "run"
         proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "2",
                        "--sandbox", "local", "--run-dir", str(run_dir))
@@ -197,16 +255,23 @@ BAD_POOLS = [
     ("- {name: a, provider: gpt5}", "model 'a': field 'provider': unknown provider 'gpt5'; choose from openai"),
     ("- {provider: replay}", "models[0]: field 'name': missing"),
     ("- {name: a, provider: openai}", "model 'a': field 'model': missing (provider 'openai' needs it)"),
-    ("- {name: a, provider: openai, model: m, api_key_env: CODEHARNESS_NO_SUCH_KEY}",
+    ("- {name: a, provider: openai, model: m, api_key_env: CODEHARNESS_NO_SUCH_KEY, price: 1}",
      "model 'a': field 'api_key_env': environment variable CODEHARNESS_NO_SUCH_KEY is not set"),
     ("- {name: a, provider: replay, temperature: hot}", "model 'a': field 'temperature': must be a number"),
     ("- {name: a, provider: replay, n: 0}", "model 'a': field 'n': must be an integer >= 1, got 0"),
     ("- {name: a, provider: replay, price: {input: -1}}", "field 'price': field 'input': must be a number >= 0.0"),
+    ("- {name: a, provider: replay}", "model 'a': field 'price': missing: USD per million tokens"),
+    ("- {name: a, provider: replay, price: {input: 0.1}}", "model 'a': field 'price': field 'output': missing"),
+    ("- {name: a, provider: replay, price: {output: 0}}", "model 'a': field 'price': field 'input': missing"),
     ("- {name: a, provider: replay, base_url: x}", "model 'a': field 'base_url': unknown field for provider 'replay'"),
-    ("- {name: a, provider: replay, path: /no/such/dir}", "field 'path': /no/such/dir: no such file or folder"),
-    ("- {name: a, provider: replay}\n- {name: a, provider: replay}", "model name 'a' appears more than once"),
-    ("- {name: a, provider: openai, model: m, base_url: 'ftp://x'}", "field 'base_url': must be an http(s) URL"),
-    ("- {name: a, provider: replay, prompt_style: fancy}", "field 'prompt_style': unknown style 'fancy'; choose from"),
+    ("- {name: a, provider: replay, path: /no/such/dir, price: 0}",
+     "field 'path': /no/such/dir: no such file or folder"),
+    ("- {name: a, provider: replay, price: 0}\n- {name: a, provider: replay, price: 0}",
+     "model name 'a' appears more than once"),
+    ("- {name: a, provider: openai, model: m, base_url: 'ftp://x', price: 0}",
+     "field 'base_url': must be an http(s) URL"),
+    ("- {name: a, provider: replay, prompt_style: fancy, price: 0}",
+     "field 'prompt_style': unknown style 'fancy'; choose from"),
 ]
 
 
@@ -222,6 +287,18 @@ def test_bad_pool_one_clear_line(tmp_path, existing_run, text, message):
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith(f"error: {bad}")
     assert message in proc.stderr, proc.stderr
     assert (run_dir / "run.sqlite").read_bytes() == before
+
+
+def test_explicit_zero_price_is_free_and_every_example_pool_loads(tmp_path):
+    from harness.config import Price, load_pool
+
+    path = tmp_path / "pool.yaml"
+    path.write_text("- {name: a, provider: replay, price: 0}\n"
+                    "- {name: b, provider: replay, price: {input: 0, output: 0}}\n"
+                    "- {name: c, provider: replay, price: {input: 0.1, output: 0.4}}\n")
+    assert [s.price for s in load_pool(path)] == [Price(0.0, 0.0), Price(0.0, 0.0), Price(0.1, 0.4)]
+    for example in sorted((ROOT / "examples").glob("*.yaml")):
+        assert load_pool(example), example  # every example states its prices
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +333,7 @@ def test_bad_run_inputs_leave_the_run_intact(tmp_path, existing_run, case):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]  # closed again: nothing listens there
-        models = pool(tmp_path, REPLAY[0], {"name": "down", "provider": "openai", "model": "m",
+        models = pool(tmp_path, REPLAY[0], {"name": "down", "provider": "openai", "model": "m", "price": 0,
                                             "base_url": f"http://127.0.0.1:{port}/v1"}, name="down.yaml")
         message = f"model 'down': cannot reach http://127.0.0.1:{port}/v1"
     elif case == "changed model":
@@ -299,7 +376,7 @@ def test_openai_reasoning_is_split_and_counted(tmp_path):
     reasoning_tokens, so its length is a share of the output tokens, flagged."""
     thinking = "first sort the numbers then compare neighbours"
     with FaultyOpenAIServer(lambda p: f"<think>{thinking}</think>\n" + _answer_with_reference(p)) as server:
-        model = {"name": "r1", "provider": "openai", "base_url": server.url, "model": "fake"}
+        model = {"name": "r1", "provider": "openai", "base_url": server.url, "model": "fake", "price": 0}
         run_dir = tmp_path / "run"
         proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
                        "--sandbox", "local", "--run-dir", str(run_dir))
@@ -323,7 +400,8 @@ def test_completion_style_and_execution_resume(tmp_path):
         return problem.references[0][len(problem.prompt):]
 
     with FaultyOpenAIServer(body) as server:
-        model = {"name": "base", "provider": "openai", "api": "completions", "base_url": server.url, "model": "m"}
+        model = {"name": "base", "provider": "openai", "api": "completions", "base_url": server.url, "model": "m",
+                 "price": 0}
         run_dir = tmp_path / "run"
         args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "4", "--sandbox",
                 "local", "--run-dir", str(run_dir)]
@@ -352,7 +430,7 @@ HUMANEVAL_BY_ID = {p.id: p for p in HUMANEVAL.values()}
 def test_broken_endpoint_one_line(tmp_path, raw, delay, message):
     with FaultyOpenAIServer(_answer_with_reference, raw=raw, delay=delay) as server:
         model = {"name": "m", "provider": "openai", "base_url": server.url, "model": "m", "timeout": 1,
-                 "max_retries": 0}
+                 "max_retries": 0, "price": 0}
         proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
                        "--sandbox", "local", "--run-dir", str(tmp_path / "run"))
     assert proc.returncode == 2, proc.stderr
@@ -369,10 +447,10 @@ def test_broken_endpoint_one_line(tmp_path, raw, delay, message):
     ("no dataset", "--dataset: no dataset given"),
 ])
 def test_replay_and_option_mistakes(tmp_path, setup, message):
-    model, dataset = {"name": "m", "provider": "replay", "path": "s.jsonl"}, "humaneval"
+    model, dataset = {"name": "m", "provider": "replay", "path": "s.jsonl", "price": 0}, "humaneval"
     row = {"task_id": "HumanEval/0", "completion": "x"}
     if setup == "typo":
-        model = {"name": "Yi-Coder-1.5B-chat", "provider": "replay"}
+        model = {"name": "Yi-Coder-1.5B-chat", "provider": "replay", "price": 0.14}
     elif setup == "tokens":
         row["tokens_out"] = "many"
     elif setup == "passed":
@@ -389,7 +467,7 @@ def test_replay_and_option_mistakes(tmp_path, setup, message):
 def test_duplicate_datasets_and_short_recordings(tmp_path):
     rows = [{"task_id": "HumanEval/0", "completion": "x"}] * 2 + [{"task_id": "HumanEval/1", "completion": "y"}]
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    model = {"name": "m", "provider": "replay", "path": "s.jsonl", "n": 3}
+    model = {"name": "m", "provider": "replay", "path": "s.jsonl", "n": 3, "price": 0}
     proc = harness("run", "--dataset", "humaneval, humaneval", "--models", pool(tmp_path, model), "--limit", "3",
                    "--sandbox", "local", "--run-dir", str(tmp_path / "run"), "--json", "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
@@ -408,7 +486,7 @@ def test_matrix_and_report_on_non_run_stores(tmp_path, what):
         from harness.store import RunStore
 
         RunStore(target).set_meta("schema_version", 1)
-        message = "run store version 1, this codeharness reads 2"
+        message = "run store version 1, this codeharness reads 2 and 3"
     else:
         target.mkdir()
         if what == "garbage db":
@@ -433,7 +511,7 @@ def test_unwritable_outputs(existing_run, tmp_path):
 def test_fresh_waits_for_the_models_and_failed_checks_lock_nothing(existing_run, tmp_path):
     before = rows(existing_run)
     dead = {"name": "Yi-Coder-1.5B-Chat", "provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
-            "timeout": 2, "max_retries": 0}
+            "timeout": 2, "max_retries": 0, "price": 0.14}
     proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dead, name="dead.yaml"), "--limit", "1",
                    "--sandbox", "local", "--run-dir", str(existing_run), "--fresh")
     assert proc.returncode == 2 and "cannot reach http://127.0.0.1:9/v1" in proc.stderr
@@ -486,7 +564,7 @@ def test_replayed_reasoning_gets_estimated_thinking_tokens(tmp_path):
     rows_in = [{"task_id": "HumanEval/0", "completion": f"<think>{think}</think>{answer}", "tokens_out": 400},
                {"task_id": "HumanEval/0", "completion": answer, "tokens_out": 50}]
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
-    model = {"name": "thinker", "provider": "replay", "path": "s.jsonl", "n": 2}
+    model = {"name": "thinker", "provider": "replay", "path": "s.jsonl", "n": 2, "price": 0}
     proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
                    "--sandbox", "local", "--run-dir", str(tmp_path / "run"), "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
@@ -495,3 +573,186 @@ def test_replayed_reasoning_gets_estimated_thinking_tokens(tmp_path):
     assert stored[0][0] == round(400 * len(think.strip()) / (len(think.strip()) + len(completion)))
     assert json.loads(stored[0][1])["thinking_tokens_estimated"] is True
     assert stored[1][0] is None  # no thinking, nothing estimated
+
+
+def test_base_url_without_v1_is_caught_before_generation(tmp_path):
+    """A server whose API is under /v1 (vLLM, SGLang...), given its root URL: the
+    endpoint check says so, with the URL meant, before any sample is requested."""
+    with FaultyOpenAIServer(_answer_with_reference) as server:
+        root = server.url.removesuffix("/v1")
+        model = {"name": "local", "provider": "openai", "base_url": root, "model": "fake", "price": 0}
+        models = pool(tmp_path, model)
+        proc = harness("run", "--dataset", "humaneval", "--models", models, "--limit", "2", "--sandbox", "local",
+                       "--run-dir", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert errors == [f"error: {models}: model 'local': field 'base_url': {root}/models answered HTTP 404, "
+                      f"{root}/v1/models answers: did you mean {root}/v1?"]
+    assert server.unknown_paths == ["GET /models"] and server.requests == []  # nothing was generated
+    assert not (tmp_path / "run" / "run.sqlite").exists() or rows(tmp_path / "run") == []
+
+
+def test_a_changed_model_names_what_changed(existing_run, tmp_path):
+    models = pool(tmp_path, dict(REPLAY[0], temperature=0.7, stop=["\nclass"]), name="ok.yaml")
+    proc = harness("run", "--dataset", "humaneval", "--models", models, "--run-dir", str(existing_run),
+                   "--sandbox", "local")
+    assert proc.returncode == 2, proc.stderr
+    errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+    assert errors == [f"error: {existing_run}: model 'Yi-Coder-1.5B-Chat' differs from the one this run started "
+                      f"with ({models}: model 'Yi-Coder-1.5B-Chat'): stop [] -> ['\\nclass'], temperature 0.0 -> "
+                      "0.7; use --fresh, another --run-dir or a new model name"]
+
+
+def test_identity_changes_name_the_pool_fields_and_hide_secrets():
+    from harness.run import identity_changes
+
+    old = {"provider": "openai", "params": {"temperature": 0.0, "stop": []}, "prompt_style": "default",
+           "options": {"model": "m", "extra_body": {"api_key": "sk-old", "seed": 1}}}
+    new = {"provider": "openai", "params": {"temperature": 0.2, "stop": []}, "prompt_style": "sandboxfusion",
+           "options": {"model": "m2", "system": "x" * 80, "extra_body": {"api_key": "sk-new", "seed": 1}}}
+    assert identity_changes(old, new) == (
+        "prompt_style 'default' -> 'sandboxfusion', temperature 0.0 -> 0.2, extra_body.api_key (hidden) -> "
+        f"(hidden), model 'm' -> 'm2', system (unset) -> '{'x' * 56}...")
+    assert "sk-" not in identity_changes(old, new)
+
+
+def _slow_replay(tmp_path, seconds: dict[int, float]) -> str:
+    """A replay pool whose HumanEval/i answer is the reference, after sleeping seconds[i]."""
+    rows_in = [{"task_id": f"HumanEval/{i}", "solution": (f"import time\ntime.sleep({s})\n" if s else "")
+                + HUMANEVAL_BY_ID[f"HumanEval/{i}"].references[0]} for i, s in seconds.items()]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    return pool(tmp_path, {"name": "m", "provider": "replay", "path": "s.jsonl", "price": 0})
+
+
+def _wait_for(cond, seconds: float = 120.0) -> None:
+    deadline = time.time() + seconds
+    while not cond():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _executed(run_dir) -> int:
+    try:
+        return sum(r[4] is not None for r in rows(run_dir))
+    except sqlite3.OperationalError:  # not created yet
+        return -1
+
+
+def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
+    import socket
+
+    run_dir = tmp_path / "run"
+    args = ["run", "--dataset", "humaneval", "--models", _slow_replay(tmp_path, {0: 60}), "--limit", "1",
+            "--sandbox", "local", "--timeout", "90", "--no-calibrate", "--run-dir", str(run_dir)]
+    first = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(lambda: _executed(run_dir) == 0)  # generated, executing (for 60 s)
+        before = rows(run_dir)
+        second = harness(*args)
+        host = socket.gethostname()
+        assert second.returncode == 2, second.stderr
+        errors = [x for x in second.stderr.splitlines() if x.startswith("error:")]
+        assert len(errors) == 1, second.stderr
+        assert errors[0].startswith(f"error: {run_dir}: in use by another run (PID {first.pid} on {host}, started ")
+        assert errors[0].endswith("); wait for it to end or stop it, or choose another --run-dir")
+        assert rows(run_dir) == before and json.loads((run_dir / "run.lock").read_text())["pid"] == first.pid
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # The holder is dead (kill -9: its lock file stays): the next run takes the directory over.
+    args[args.index("--models") + 1] = _slow_replay(tmp_path, {0: 0})
+    third = harness(*args, "--fresh")
+    assert third.returncode == 0, third.stderr
+    assert f"note: {run_dir}: taking over the lock left by a run that is gone (PID {first.pid} on {host}, " \
+           "started " in third.stderr
+    assert [r[4] for r in rows(run_dir)] == ["passed"] and not (run_dir / "run.lock").exists()
+
+
+def test_a_lock_naming_a_reused_pid_is_taken_over(existing_run, tmp_path):
+    """The lock file names a live process: the holder only if its start time matches
+    (a PID is reused); a live holder is refused even where flock does not work."""
+    import socket
+
+    from harness.runlock import process_start
+
+    args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, REPLAY[0], name="ok.yaml"), "--limit", "1",
+            "--n", "1", "--sandbox", "local", "--run-dir", str(existing_run), "--no-calibrate"]
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    (existing_run / "run.lock").write_text(json.dumps(dict(me, start_ticks=process_start(os.getpid()) + 1)))
+    proc = harness(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert f"taking over the lock left by a run that is gone (PID {os.getpid()} on" in proc.stderr
+    (existing_run / "run.lock").write_text(json.dumps(dict(me, start_ticks=process_start(os.getpid()))))
+    proc = harness(*args)
+    assert proc.returncode == 2 and f"in use by another run (PID {os.getpid()} on" in proc.stderr, proc.stderr
+
+
+def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
+    import shlex
+
+    run_dir = tmp_path / "run"
+    models = _slow_replay(tmp_path, {0: 0, 1: 0, 2: 6, 3: 6})
+    args = ["run", "--dataset", "humaneval", "--models", models, "--limit", "4", "--sandbox", "local", "--workers",
+            "2", "--timeout", "30", "--no-calibrate", "--run-dir", str(run_dir), "--fresh"]
+    proc = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _executed(run_dir) == 2)  # the quick two; the slow two are running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    resume = (f"python -m harness run --dataset humaneval --models {models} --run-dir {run_dir} --limit 4 "
+              "--sandbox local --workers 2 --timeout 30 --no-calibrate")  # without --fresh
+    assert err.splitlines()[-1] == f"interrupted: 4 samples stored in {run_dir}, 2 executed; resume with: {resume}"
+    done = harness(*shlex.split(resume)[3:])
+    assert done.returncode == 0 and "0 samples to generate, 2 to execute" in done.stderr, done.stderr
+    assert [r[4] for r in rows(run_dir)] == ["passed"] * 4
+
+
+def test_matrix_natural_order_and_full_table(tmp_path):
+    """Problems in natural order in every table; the samples table has the verdict's
+    detail, and with --full the texts; a version-2 store reads (no stderr tails) and
+    is upgraded when a run opens it."""
+    from harness.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
+    from harness.providers import Generation
+    from harness.store import RunStore, SampleKey
+    from sandboxes import Status, Verdict
+
+    run_dir = tmp_path / "run"
+    store = RunStore(run_dir)
+    store.set_model("a", {}, 1.0, 1.0)
+    for problem in ("HumanEval/10", "HumanEval/2", "HumanEval/1"):
+        key = SampleKey("humaneval", problem, "a", 0)
+        store.add_generation(key, "p", Generation(f"```python\nx = '{problem}'\n```"), "x = 1", "p\nx = 1", 0.0)
+        store.add_verdict(key, Verdict(Status.RUNTIME_ERROR, "NameError: name 'y' is not defined",
+                                       stderr_tail="Traceback (most recent call last):\nNameError"), 10.0)
+    store.close()
+    import pandas as pd
+
+    order = ["HumanEval/1", "HumanEval/2", "HumanEval/10"]
+    for extra, columns in (([], list(SAMPLE_COLUMNS)), (["--full"], list(SAMPLE_COLUMNS + FULL_COLUMNS))):
+        proc = harness("matrix", str(run_dir), "--format", "csv", "--out", str(tmp_path / "csv"), *extra)
+        assert proc.returncode == 0, proc.stderr
+        samples = pd.read_csv(tmp_path / "csv" / "samples.csv", keep_default_na=False)
+        assert list(samples.columns) == columns and list(samples["problem"]) == order
+        assert set(samples["detail"]) == {"NameError: name 'y' is not defined"}
+        assert list(pd.read_csv(tmp_path / "csv" / "pass_matrix.csv")["problem"]) == order
+    assert list(samples["completion"]) == [f"```python\nx = '{p}'\n```" for p in order]
+    assert set(samples["program"]) == {"p\nx = 1"} and set(samples["code"]) == {"x = 1"}
+    assert set(samples["stderr_tail"]) == {"Traceback (most recent call last):\nNameError"}
+    with sqlite3.connect(run_dir / "run.sqlite") as con:  # back to version 2
+        con.execute("ALTER TABLE samples DROP COLUMN stderr_tail")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    import harness as api
+
+    assert api.load_matrix(run_dir, full=True).samples["stderr_tail"].isna().all()
+    RunStore(run_dir).close()
+    assert rows(run_dir, "stderr_tail, (SELECT value FROM meta WHERE key = 'schema_version')") == [(None, "3")] * 3
+
+
+def test_problem_ids_sort_naturally():
+    from benchmarks import problem_key
+
+    ids = ["HumanEval/10", "HumanEval/2", "1549_B", "LeetCode/100", "HumanEval/1", "1549_A", "12_A"]
+    assert sorted(ids, key=problem_key) == ["12_A", "1549_A", "1549_B", "HumanEval/1", "HumanEval/2",
+                                            "HumanEval/10", "LeetCode/100"]

@@ -94,6 +94,10 @@ class Provider:
         """False: this model has no sample for the task (a replay without a recording)."""
         return True
 
+    def recorded_ids(self, dataset: str) -> set[str] | None:
+        """The problem ids this model has recordings of (a replay); None: it generates."""
+        return None
+
     async def generate(self, task: Task) -> Generation:
         raise NotImplementedError
 

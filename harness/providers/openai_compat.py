@@ -65,6 +65,8 @@ class OpenAICompatible(Provider):
             what = f"cannot reach {self.base_url} ({exc.__cause__ or exc})"
         elif isinstance(exc, openai.APIStatusError):
             what = f"{self.base_url} answered HTTP {exc.status_code}: {_message(exc)}"
+            if exc.status_code == 404 and self._v1_hint():
+                what += f" (field 'base_url' has no /v1: did you mean {self._v1_hint()}?)"
         elif not isinstance(exc, openai.OpenAIError):  # the body did not parse as the protocol says
             what = f"{self.base_url} returned an invalid response ({exc.__class__.__name__}: {str(exc)[:200]})"
         else:
@@ -79,9 +81,27 @@ class OpenAICompatible(Provider):
         try:
             await self.client.with_options(max_retries=0, timeout=10).models.list()
         except openai.NotFoundError:
-            pass  # some compatible servers have no /models; the first generation tells
+            # Some compatible servers have no /models (the first generation tells); most
+            # that 404 here were given their root URL, without the API's /v1.
+            if self._v1_hint() and await self._answers(self._v1_hint()):
+                raise ProviderError(f"{self.spec.origin}: field 'base_url': {self.base_url}/models answered HTTP "
+                                    f"404, {self._v1_hint()}/models answers: did you mean {self._v1_hint()}?"
+                                    ) from None
         except Exception as exc:  # an OpenAIError, or a body that is not the protocol's
             raise self._fatal(exc) from None
+
+    def _v1_hint(self) -> str | None:
+        """The URL with the OpenAI API's ``/v1`` when ``base_url`` has none."""
+        from urllib.parse import urlsplit
+
+        return None if "/v1" in urlsplit(self.base_url).path else self.base_url + "/v1"
+
+    async def _answers(self, base_url: str) -> bool:
+        try:
+            await self.client.with_options(base_url=base_url, max_retries=0, timeout=10).models.list()
+        except Exception:
+            return False
+        return True
 
     def request(self, task: Task) -> dict:
         p, opts = self.spec.params, self.spec.options

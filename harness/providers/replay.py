@@ -78,6 +78,9 @@ class Replay(Provider):
     def available(self, task: Task) -> bool:
         return task.index < len(self._find(task))
 
+    def recorded_ids(self, dataset: str) -> set[str]:
+        return set(self._recordings(dataset))
+
     def check_source(self) -> None:
         """A model name that matches no recording is a typo, not a model with empty cells."""
         if self.path.is_dir():

@@ -1,0 +1,149 @@
+"""The router commands (``route train|eval|compare``, ``gate``): parser and actions.
+The help names the routers of the registry (``routers.ROUTERS``), imported only when
+that help is shown, so ``--help`` of the other commands stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import textwrap
+
+from .errors import UserError
+
+ROUTE_COLUMNS = ["router", "coverage", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
+                 "closed_gap", "closed_gap_ci"]
+ROUTER_NAMES = "{router names}"  # replaced by the registry's names when the help is formatted
+
+
+def router_names() -> str:
+    from routers import ROUTERS
+
+    return ", ".join(ROUTERS)
+
+
+class RouterHelpFormatter(argparse.HelpFormatter):
+    """A help formatter that fills in ``ROUTER_NAMES`` from the registry."""
+
+    def _get_help_string(self, action):
+        text = super()._get_help_string(action)
+        return text.replace(ROUTER_NAMES, router_names()) if text and ROUTER_NAMES in text else text
+
+    def _format_text(self, text):
+        return super()._format_text(text.replace(ROUTER_NAMES, router_names()) if ROUTER_NAMES in text else text)
+
+    # Wrap lines between words only, so that no router name is cut at its hyphen.
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text, width, indent):
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False)
+
+
+def add_ray_address(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray-address", help="Ray cluster for the `ray` sandbox, HOST:PORT or ray://HOST:PORT "
+                                         "(default: $RAY_ADDRESS; with neither, a local Ray instance is started)")
+
+
+def add_route_parser(sub) -> argparse.ArgumentParser:
+    described = f"Routers: {ROUTER_NAMES} (README: Routers and the oracle gap)."
+    rt = sub.add_parser("route", help="train, evaluate and compare routers", description=described,
+                        formatter_class=RouterHelpFormatter)
+    rtsub = rt.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (("train", "fit a router and save it"), ("eval", "score one router on a split"),
+                         ("compare", "every router and single model, one table")):
+        p = rtsub.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]}. {described}",
+                             formatter_class=RouterHelpFormatter)
+        p.add_argument("--data", default="adaptivellm",
+                       help="'adaptivellm' (the bundled artifact, its 411/178 split) or a run directory")
+        if action != "compare":
+            p.add_argument("--router", help=f"router name: {ROUTER_NAMES}")
+            p.add_argument("--param", action="append", default=[], help="router parameter key=value (repeatable)")
+        if action == "train":
+            p.add_argument("--split", default="train", help="split to fit on (default train; 'all': every problem)")
+            p.add_argument("--out", required=True, help="folder for the trained router")
+        else:
+            p.add_argument("--train-split", default="train",
+                           help="split to fit on (default train)" + ("; unused with --model-dir" * (action == "eval")))
+            p.add_argument("--split", default="test", help="split to evaluate on (default test)")
+            p.add_argument("--format", choices=["md", "csv", "json"], default="md",
+                           help="output: markdown table, CSV or JSON (default md)")
+        if action == "eval":
+            p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
+        if action != "train":
+            add_ray_address(p)  # the cascade executes: --param sandbox=ray
+        if action == "compare":
+            p.add_argument("--routers", help=f"comma-separated subset of: {ROUTER_NAMES} (default: all; the "
+                                             "learned ones train for minutes on a CPU)")
+    return rt
+
+
+def cmd_route(args) -> int:
+    from . import routing
+
+    if args.action == "train":
+        if not args.router:
+            raise UserError("route train: --router is required")
+        print(routing.train(args.router, args.param, args.data, args.split, args.out))
+        return 0
+    data = routing.load_data(args.data)
+    if args.action == "compare":
+        names = None
+        if args.routers is not None:
+            names = [n.strip() for n in args.routers.split(",") if n.strip()]
+            if not names:
+                raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
+        head, *rows = routing.compare(args.data, args.train_split, args.split, names)
+        if args.format == "json":
+            if math.isnan(head["front_area"]):  # JSON has no NaN: null
+                head = {**head, "front_area": None, "front_area_ci": None}
+            print(json.dumps({**head, "rows": rows}, indent=1, default=float))
+            return 0
+        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + _executions(rows) + ["on_front", "partial"]))
+        if args.format == "md":
+            lo, hi = head["front_area_ci"]
+            area = "n/a (every point costs the same)" if math.isnan(head["front_area"]) else \
+                f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]"
+            if any(r["partial"] for r in rows):
+                print("\npartial = True: scored on the covered test problems only (coverage), so not comparable; "
+                      "listed after the full-coverage rows, never on the front")
+            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): {area}")
+        return 0
+    if args.model_dir:
+        from routers import load_router
+
+        if args.router or args.param:
+            raise UserError("route eval: --model-dir is a trained router: drop --router / --param "
+                            "(or train again with them)")
+        try:
+            router = load_router(args.model_dir)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    elif args.router:
+        router = routing.make_router(args.router, args.param)
+    else:
+        raise UserError("route eval: give --router NAME or --model-dir DIR")
+    row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
+    row.pop("_per_problem")
+    print(routing.format_table([row], args.format, ROUTE_COLUMNS + _executions([row]) +
+                               ["sbs_model", "sbs_quality", "oracle_quality"]))
+    return 0
+
+
+def _executions(rows: list[dict]) -> list[str]:
+    """The column of what execution feedback cost, when a router executed (the cascade)."""
+    return ["executions"] if any("executions" in r for r in rows) else []
+
+
+def cmd_gate(args) -> int:
+    from . import routing
+    from .gate import gate
+
+    rows, ok = gate(args.baseline)
+    print(routing.format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",
+                                                  "status"]))
+    if not ok:
+        print(f"error: router quality regressed against {args.baseline}", file=sys.stderr)
+    return 0 if ok else 1

@@ -1,0 +1,226 @@
+"""The ``ray`` sandbox on a real 2-node Ray cluster on this machine (1 CPU per node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from benchmarks import get_benchmark
+from harness.requests import exec_request
+from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox, Status
+from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, DockerUnavailable, docker_client, image_present
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = Limits(timeout=3.0, memory_mb=512)
+BOOTSTRAP_MARK = b"json.loads(sys.stdin.buffer.readline())"  # every fork server's command line
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    yield c
+    if ray.is_initialized():
+        ray.shutdown()
+    c.shutdown()
+
+
+def _requests() -> list[ExecRequest]:
+    humaneval = get_benchmark("humaneval").load()[:12]
+    reqs = [ExecRequest(p.references[0], p.tests.code, limits=LIMITS, id=f"ok/{p.id}") for p in humaneval]
+    reqs += [ExecRequest(p.prompt + "    return None\n", p.tests.code, limits=LIMITS, id=f"none/{p.id}")
+             for p in humaneval]
+    for p in [p for p in get_benchmark("codecontests").load(split="train") if p.references][:3]:
+        reqs.append(exec_request(p, p.references[0], Limits(timeout=10), id=f"cc/{p.id}"))
+        reqs.append(exec_request(p, "print(0)\n", Limits(timeout=10), id=f"cc-wrong/{p.id}"))
+    reqs += [
+        ExecRequest("while True:\n    pass\n", limits=LIMITS, id="busy-loop"),
+        ExecRequest("x = bytearray(8 * 2**30)\n", limits=LIMITS, id="memory-bomb"),
+        ExecRequest("import os\nwhile True:\n    os.fork()\n", limits=LIMITS, id="fork-bomb"),
+        ExecRequest("import time\ntime.sleep(30)\n", limits=LIMITS, id="sleeper"),
+    ]
+    return reqs
+
+
+def _outcome(verdicts):
+    return {v.id: (v.status, v.detail, v.passed_tests, v.total_tests) for v in verdicts}
+
+
+def test_same_verdicts_through_ray_as_through_local(cluster):
+    reqs = _requests()
+    with LocalSandbox(workers=2) as local:
+        expected = _outcome(local.map(reqs))
+    with RaySandbox(address=cluster.address, inner="local") as sb:
+        nodes = sb.describe()["nodes"]
+        assert len(nodes) == 2 and len({n["node"] for n in nodes}) == 2  # one actor per node
+        assert all(n["workers"] == 1 and n["sandbox"] == "local" for n in nodes)
+        got = _outcome(sb.map(reqs))
+    assert got == expected
+    assert expected["busy-loop"][0] is Status.TIMEOUT and expected["memory-bomb"][0] is Status.OOM
+    assert expected["fork-bomb"][0] is Status.RUNTIME_ERROR and expected["sleeper"][0] is Status.TIMEOUT
+    assert sum(expected[r.id][0] is Status.PASSED for r in reqs) == 15  # 12 canonical + 3 reference
+
+
+def test_a_node_killed_mid_run_loses_nothing(cluster):
+    doomed = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    reqs = [ExecRequest(f"import time\ntime.sleep(0.3)\nprint({i})\n", limits=LIMITS, id=str(i)) for i in range(40)]
+    seen = []
+    before = set(_fork_servers())
+    with RaySandbox(address=cluster.address, inner="local") as sb:
+        assert len(sb.describe()["nodes"]) == 3
+        for v in sb.run(reqs):
+            seen.append(v)
+            if len(seen) == 5:
+                cluster.remove_node(doomed, allow_graceful=False)
+        assert sb.lost >= 1
+    assert sorted(int(v.id) for v in seen) == list(range(40))  # every request exactly once
+    assert all(v.status is Status.PASSED and v.stdout_tail == f"{v.id}\n" for v in seen)
+    assert _wait(lambda: set(_fork_servers()) <= before)
+
+
+def test_a_killed_actor_leaves_nothing_running(cluster):
+    """SIGKILL of an actor process: its fork servers and containers go with it."""
+    try:
+        docker = docker_client()
+        docker = docker if image_present(docker) else None
+    except DockerUnavailable:
+        docker = None
+    inner = "docker" if docker is not None else "local"
+    before = set(_fork_servers())
+    with RaySandbox(address=cluster.address, inner=inner) as sb:
+        assert sb.execute(ExecRequest("print(1)\n", limits=LIMITS)).status is Status.PASSED
+        victim = sb.describe()["nodes"][0]["pid"]
+        os.kill(victim, 9)
+        # The requests still all run, on the other actor (or the dead one's replacement).
+        verdicts = sb.map([ExecRequest(f"print({i})\n", limits=LIMITS) for i in range(6)])
+        assert [v.stdout_tail for v in verdicts] == [f"{i}\n" for i in range(6)]
+    assert _wait(lambda: set(_fork_servers()) <= before)
+    if docker is not None:
+        owner = f"{socket.gethostname()}:{victim}:"
+        assert _wait(lambda: not [c for c in docker.api.containers(all=True, filters={"label": SANDBOX_LABEL})
+                                  if (c.get("Labels") or {}).get(OWNER_LABEL, "").startswith(owner)])
+
+
+def test_run_cli_on_a_cluster_survives_a_node_dying(cluster, tmp_path):
+    """`run --sandbox ray`: a node killed mid-run; every sample once, verdicts as uninterrupted."""
+    doomed = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    base = [sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--limit", "12",
+            "--models", str(ROOT / "examples" / "adaptivellm-pool.yaml"), "--no-calibrate", "--timeout", "10"]
+    ref = subprocess.run(base + ["--sandbox", "local", "--run-dir", str(tmp_path / "local")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    store = tmp_path / "ray" / "run.sqlite"
+    before = set(_fork_servers())
+    proc = subprocess.Popen(base + ["--sandbox", "ray", "--ray-address", cluster.address, "--run-dir",
+                                    str(tmp_path / "ray")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert _wait(lambda: _executed(store) >= 40, timeout=300), proc.poll()
+    cluster.remove_node(doomed, allow_graceful=False)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert "ray node" in err
+    assert _verdicts(tmp_path / "ray") == _verdicts(tmp_path / "local")
+    assert len(_verdicts(tmp_path / "ray")) == 12 * 8 * 5
+    assert _wait(lambda: set(_fork_servers()) <= before)
+
+
+def test_bad_ray_address_is_one_line_before_anything_runs(tmp_path):
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)\n")
+    proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray",
+                           "--ray-address", "127.0.0.1:9"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: sandbox unavailable: no Ray cluster at 127.0.0.1:9: Connection refused"], proc.stderr
+
+
+def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    # Its own temp dir, to find its processes by (`ray stop` would stop every Ray here);
+    # short, since Ray's Unix sockets live in it (a socket path has at most 107 bytes).
+    temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--temp-dir={temp}"], check=True, capture_output=True, env=env,
+                   timeout=120)
+    try:
+        prog = tmp_path / "p.py"
+        prog.write_text("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n")
+        stdin = tmp_path / "in.txt"
+        stdin.write_text("2 3\n")
+        proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--stdin", str(stdin),
+                               "--sandbox", "ray", "--ray-address", f"127.0.0.1:{port}"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        verdict = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert (verdict["status"], verdict["stdout_tail"]) == ("passed", "5\n")
+    finally:
+        for pid in _processes_mentioning(str(temp).encode()):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _executed(store: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as con:
+            return con.execute("SELECT count(*) FROM samples WHERE status IS NOT NULL").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _verdicts(run_dir: Path) -> dict:
+    with sqlite3.connect(run_dir / "run.sqlite") as con:
+        rows = con.execute("SELECT problem, model, sample, status FROM samples").fetchall()
+    return {(p, m, s): st for p, m, s, st in rows}
+
+
+def _processes_mentioning(mark: bytes) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if mark in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def _fork_servers() -> list[int]:
+    return _processes_mentioning(BOOTSTRAP_MARK)
+
+
+def _wait(cond, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
