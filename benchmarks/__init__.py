@@ -1,4 +1,7 @@
-"""Benchmark adapters, registered by name."""
+"""Benchmark adapters, registered by name, and what every stage above needs to know
+of a problem: its records, how a program and its tests become a sandbox request
+(``requests``) and how code comes out of a completion (``extract``). Imports only
+``sandboxes`` (its request records), never ``routers`` or ``harness``."""
 
 from __future__ import annotations
 

@@ -91,6 +91,13 @@ class Benchmark:
         """Other ids for these problems (AdaptiveLLM's) -> our id."""
         return {}
 
+    def by_id(self, source: str | None = None, split: str | None = None) -> dict[str, Problem]:
+        """The problems of ``load(source, split)`` by every id they go by: ours and
+        their ``aliases``."""
+        loaded = self.load(source, split)
+        by_id = {p.id: p for p in loaded}
+        return {**by_id, **{alias: by_id[i] for alias, i in self.aliases(loaded).items()}}
+
 
 def require(row: dict, fields: tuple[str, ...], where: str) -> None:
     missing = [f for f in fields if f not in row]

@@ -47,7 +47,8 @@ def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
                         "ray: every node of a Ray cluster)")
     add_ray_address(p)
     p.add_argument("--timeout", type=_positive_float, default=timeout,
-                   help=f"wall-clock seconds per program (default {timeout})")
+                   help=f"CPU seconds per program, its whole process tree (default {timeout}); a program "
+                        "is also stopped after 3 x that + 1 s of wall clock (sleeping, blocked)")
     p.add_argument("--memory-mb", type=_positive_int, default=1024,
                    help="address-space limit per program (default 1024)")
 
@@ -95,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--no-calibrate", dest="calibrate", action="store_false",
                     help="do not calibrate per-problem time limits from the references; use --timeout")
     rn.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
-    _add_sandbox_options(rn, timeout=10.0)
+    # The floor of the calibrated CPU budgets, chosen by measurement (docs/time-limits.md).
+    _add_sandbox_options(rn, timeout=3.0)
 
     mx = sub.add_parser("matrix", help="export a run's samples, pass matrix and cost matrix")
     mx.add_argument("run", help="run directory")

@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks import DataError, Problem, get_benchmark, problem_key
+from benchmarks.extract import program_for, split_thinking
 from benchmarks.io import iter_jsonl
 from benchmarks.quarantine import quarantined
+from benchmarks.requests import case_requests, exec_request, merge_cases
 from sandboxes import Limits, Status, Verdict
 
 from .errors import UserError
 from .metrics import pass_at_k
-from .requests import case_requests, exec_request, merge_cases
 from .store import TAIL_CHARS
 
 
@@ -36,13 +37,8 @@ def read_samples(path: Path, dataset: str, source: str | None = None, extract: b
     and ``completion`` is scored by its ``solution``, as evalplus does. ``extract``: a
     completion is a raw model answer (fenced code, ``<think>`` part...), turned into a
     program exactly as ``run`` does."""
-    from .extract import program_for
-    from .providers import split_thinking
-
     bench = get_benchmark(dataset)
-    loaded = bench.load(source)
-    problems = {p.id: p for p in loaded}
-    problems.update({alias: problems[pid] for alias, pid in bench.aliases(loaded).items()})
+    problems = bench.by_id(source)
     if not problems:
         raise UserError(f"{source or bench.default_source}: no problems in the {dataset} source")
     if not path.is_file():

@@ -15,14 +15,18 @@ FORMATS = ("md", "csv", "json")
 
 
 def load_data(source: str):
-    from routers import data
-
+    """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
+    or a run's (``router_data.from_run``)."""
     if source == "adaptivellm":
-        return data.adaptivellm()
+        from routers.data import adaptivellm
+
+        return adaptivellm()
     if not (Path(source) / "run.sqlite").is_file():
         raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
+    from .router_data import from_run
+
     try:
-        return data.from_run(source)
+        return from_run(source)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -226,16 +230,12 @@ def _matrix(source: str):
 
     path = Path(source)
     if (path / "run.sqlite").is_file():
-        from contextlib import closing
-
         from . import load_matrix
-        from .store import connect_readonly
+        from .store import read_meta
 
         m = load_matrix(path)
-        with closing(connect_readonly(path)) as con:
-            row = con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
         found = list(dict.fromkeys(m.passes.index.get_level_values(0)))
-        asked = json.loads(row[0])["datasets"] if row else []
+        asked = read_meta(path, "run", {"datasets": []})["datasets"]
         return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, list(dict.fromkeys([*asked, *found]))
     if not path.is_file():
         raise UserError(f"{source}: no such run directory or matrix file")

@@ -15,16 +15,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks import DataError, Problem, get_benchmark, problem_key
+from benchmarks.extract import program_for
+from benchmarks.requests import exec_request
 from sandboxes import Limits, Verdict
 
 from .config import ModelSpec, load_pool
 from .errors import UserError
-from .extract import program_for
 from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
-from .requests import exec_request
 from .runlock import LOCK_NAME
 from .store import DB_NAME, RunStore, SampleKey
-from .validate import FACTOR
+from .validate import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,12 @@ def stopped(store: RunStore, cfg: RunConfig) -> str:
 
 
 def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], cfg: RunConfig, log) -> None:
-    """Per-problem limits, measured once per run and stored with it: max(--timeout,
-    FACTOR x the reference's time here) where a reference passes, else --timeout. So a
-    slow machine, or a problem whose reference is slow, raises the limit, as evalplus
-    does; --timeout stays the floor, the limit the benchmark's usual harness gives."""
+    """Per-problem CPU budgets, measured once per run and stored with it: max(--timeout,
+    FACTOR x the reference's CPU time here) where a reference passes; a problem without
+    one that carries its judge's time limit (CodeContests) gets JUDGE_SCALE x that limit
+    (Python on this machine vs the judge's, measured: docs/time-limits.md); else
+    --timeout. So a slow machine, or a problem whose reference is slow, raises the
+    budget, as evalplus does; --timeout stays the floor."""
     have = store.time_limits(work.dataset)
     todo = [work.problems[p] for p in sorted(problem_ids - set(have), key=problem_key)]
     if not todo:
@@ -168,7 +170,9 @@ def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], c
     limits = Limits(timeout=max(cfg.timeout, 20.0), memory_mb=cfg.memory_mb)
     refs = [p for p in todo if p.references and cfg.calibrate]
     requests = [exec_request(p, p.references[0], limits, id=p.id) for p in refs]
-    found: dict[str, tuple[float, str]] = {p.id: (cfg.timeout, "default") for p in todo}
+    found: dict[str, tuple[float, str]] = {
+        p.id: (round(max(MIN_JUDGE_BUDGET, JUDGE_SCALE * p.time_limit), 2), "judge") if p.time_limit
+        else (cfg.timeout, "default") for p in todo}
     if requests:
         from tqdm import tqdm
 
@@ -177,10 +181,11 @@ def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], c
             for v in sandbox.run(requests):
                 bar.update()
                 if v.passed:
-                    found[v.id] = (round(max(cfg.timeout, FACTOR * v.wall_time), 2), "reference")
+                    found[v.id] = (round(max(cfg.timeout, FACTOR * v.max_cpu_time), 2), "reference")
         failed = sum(found[p.id][1] != "reference" for p in refs)
-        log(f"{work.dataset}: time limits from {len(refs) - failed} references"
-            + (f" ({failed} references failed here: --timeout {cfg.timeout} s for them)" if failed else ""))
+        log(f"{work.dataset}: CPU budgets from {len(refs) - failed} references"
+            + (f" ({failed} references failed here: their judge limit or --timeout {cfg.timeout} s)"
+               if failed else ""))
     store.set_time_limits(work.dataset, found)
 
 
@@ -292,7 +297,7 @@ class Runner:
                 async with in_flight:
                     req = self.request(key, program)
                     v: Verdict = await loop.run_in_executor(pool, timed, "execution", sandbox.execute, req)
-                timed("storage", self.store.add_verdict, key, v, req.limits.timeout)
+                timed("storage", self.store.add_verdict, key, v, req.limits)
                 exec_bar.update()
 
             async def one(spec: ModelSpec, task: Task) -> None:
@@ -359,6 +364,12 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
         if note := selection_note(summary):
             log(note)
         summary["seconds"] = {k: round(v, 3) for k, v in runner.timings.items()}
+        served = {name: stats for name, p in runner.providers.items() if (stats := p.servers())}
+        for name, stats in served.items():
+            log(f"{name}: requests per server: " + ", ".join(
+                f"{url} {s['requests']} ({s['failed']} failed)" for url, s in stats.items()))
+        if served:
+            summary["servers"] = served
         return summary
     except KeyboardInterrupt:  # the CLI prints it after "interrupted: "
         raise KeyboardInterrupt(stopped(store, cfg)) from None

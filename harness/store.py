@@ -10,13 +10,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandboxes import Verdict
+from sandboxes import Limits, Status, Verdict
 
 from .errors import UserError
 
 DB_NAME = "run.sqlite"
-SCHEMA_VERSION = 3  # 2: samples.program (the exact program run); 3: samples.stderr_tail
-READABLE = (2, 3)  # a version-2 store reads with stderr_tail NULL; opening it to write upgrades it
+# 2: samples.program (the exact program run); 3: samples.stderr_tail; 4: the time limit's
+# kind, wall-clock cap and which limit fired (timeout is a CPU budget since 4).
+SCHEMA_VERSION = 4
+READABLE = (2, 3, 4)  # older stores read with the newer columns NULL; opening one to write upgrades it
+UPGRADES = {3: ["ALTER TABLE samples ADD COLUMN stderr_tail TEXT"],
+            4: ["ALTER TABLE samples ADD COLUMN limit_kind TEXT", "ALTER TABLE samples ADD COLUMN wall_cap REAL",
+                "ALTER TABLE samples ADD COLUMN limit_fired TEXT",
+                # Before 4, `timeout` was a wall-clock limit.
+                "UPDATE samples SET limit_kind = 'wall' WHERE status IS NOT NULL"]}
 TAIL_CHARS = 2000  # of a verdict's detail (its head) and stderr (its tail)
 
 SCHEMA = """
@@ -32,6 +39,7 @@ CREATE TABLE IF NOT EXISTS samples (
     recorded_passed INTEGER, generation_error TEXT, extra TEXT, generated_at REAL NOT NULL,
     status TEXT, passed INTEGER, passed_tests INTEGER, total_tests INTEGER, detail TEXT,
     wall_time REAL, cpu_time REAL, peak_memory_kb INTEGER, timeout REAL, executed_at REAL, stderr_tail TEXT,
+    limit_kind TEXT, wall_cap REAL, limit_fired TEXT,
     PRIMARY KEY (dataset, problem, model, sample));
 """
 
@@ -59,8 +67,31 @@ def connect_readonly(run: str | Path) -> sqlite3.Connection:
     if row is None or json.loads(row[0]) not in READABLE:
         con.close()
         raise UserError(f"{db}: run store version {row and json.loads(row[0])}, this codeharness reads "
-                        f"{' and '.join(map(str, READABLE))}")
+                        f"{_versions()}")
     return con
+
+
+def _versions() -> str:
+    return ", ".join(map(str, READABLE[:-1])) + f" and {READABLE[-1]}"
+
+
+def limit_fired(v: Verdict) -> str | None:
+    """Which time limit stopped the program: ``cpu`` (its tree's CPU budget), ``wall``
+    (the wall-clock cap), or None."""
+    if v.status is not Status.TIMEOUT:
+        return None
+    return "wall" if "wall-clock cap" in v.detail else "cpu"
+
+
+def read_meta(run: str | Path, key: str, default=None):
+    """A finished run's metadata entry ``key`` (``run``: its datasets, source and
+    split...), ``default`` when the store has none."""
+    con = connect_readonly(run)
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    finally:
+        con.close()
+    return json.loads(row[0]) if row else default
 
 
 @dataclass(frozen=True)
@@ -103,16 +134,18 @@ class RunStore:
                 self.lock.release()
             raise UserError(f"{self.path}: cannot open the run store ({exc})") from None
         version = self.get_meta("schema_version")
-        if version == 2:  # the one change since: a column, NULL for the samples executed before
+        if version in READABLE and version != SCHEMA_VERSION:  # columns added since: NULL for older samples
             with self.db:
                 self.db.execute("BEGIN")
-                self.db.execute("ALTER TABLE samples ADD COLUMN stderr_tail TEXT")
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for sql in UPGRADES[step]:
+                        self.db.execute(sql)
                 self.set_meta("schema_version", SCHEMA_VERSION)
         elif version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
             self.close()
-            raise UserError(f"{self.path}: run store version {version}, this codeharness reads {SCHEMA_VERSION}")
+            raise UserError(f"{self.path}: run store version {version}, this codeharness reads {_versions()}")
 
     def close(self) -> None:
         self.db.close()
@@ -205,11 +238,11 @@ class RunStore:
             "SELECT dataset, problem, model, sample, program FROM samples WHERE generation_error IS NULL "
             "AND (status IS NULL OR status = 'sandbox_error')")]
 
-    def add_verdict(self, key: SampleKey, v: Verdict, timeout: float) -> None:
+    def add_verdict(self, key: SampleKey, v: Verdict, limits: Limits) -> None:
         self.db.execute(
             "UPDATE samples SET status=?, passed=?, passed_tests=?, total_tests=?, detail=?, wall_time=?, "
-            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=?, stderr_tail=? "
-            "WHERE dataset=? AND problem=? AND model=? AND sample=?",
+            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=?, stderr_tail=?, limit_kind='cpu', wall_cap=?, "
+            "limit_fired=? WHERE dataset=? AND problem=? AND model=? AND sample=?",
             (v.status.value, int(v.passed), v.passed_tests, v.total_tests, v.detail[:TAIL_CHARS], v.wall_time,
-             v.cpu_time, v.peak_memory_kb, timeout, time.time(), v.stderr_tail[-TAIL_CHARS:] or None,
-             key.dataset, key.problem, key.model, key.sample))
+             v.cpu_time, v.peak_memory_kb, limits.timeout, time.time(), v.stderr_tail[-TAIL_CHARS:] or None,
+             limits.wall_cap, limit_fired(v), key.dataset, key.problem, key.model, key.sample))

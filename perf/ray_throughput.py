@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the cluster stays on 127.0.0.1
 
 from benchmarks import get_benchmark  # noqa: E402
-from harness.requests import exec_request  # noqa: E402
+from benchmarks.requests import exec_request  # noqa: E402
 from sandboxes import Limits, LocalSandbox, RaySandbox  # noqa: E402
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import get_benchmark  # noqa: E402
-from harness.requests import exec_request  # noqa: E402
+from benchmarks.requests import exec_request  # noqa: E402
 from harness.run import RunConfig, run  # noqa: E402
 from sandboxes import Limits, get_sandbox  # noqa: E402
 

@@ -1,5 +1,7 @@
 """Routers and oracle-gap analysis over pass matrices; adding a router is one module
-and one line here."""
+and one line here. A router is handed its data complete (``data.RouterData``: scores,
+costs, prompts, splits, the programs it may execute and a sandbox) and imports only
+what is below it, ``benchmarks`` and ``sandboxes``; never ``harness``."""
 
 from __future__ import annotations
 

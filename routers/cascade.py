@@ -5,19 +5,18 @@ is kept whatever happens. Problems without public tests go to the training SBS.
 Every model tried is paid for (its generation's cost counts). The chain: ``front``,
 the training split's cost-quality Pareto front of single models (a dominated model
 is never worth a try; it ends at the SBS), or ``all`` models in price order.
-Programs: a run's stored ones, or the AdaptiveLLM artifact's first responses made
-programs as the replay provider does; reports the executions the feedback cost."""
+The problems, their programs (a run's stored ones, or the AdaptiveLLM artifact's first
+responses made programs as the replay provider does) and the sandbox come with the
+data (``RouterData.execution``); reports the executions the feedback cost."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from dataclasses import replace
 
 import pandas as pd
 
 from . import analysis as A
 from .base import Router
-from .data import first_responses, problem_index
 
 
 class Cascade(Router):
@@ -42,18 +41,21 @@ class Cascade(Router):
         return self
 
     def route(self, data):
-        from harness.requests import exec_request
-        from sandboxes import Limits, get_sandbox
+        from benchmarks.requests import exec_request
+        from sandboxes import Limits
 
-        problems = _problems(data)
-        public = {pid: (p, t) for pid, (bench, p) in problems.items() if (t := bench.public_tests(p)) is not None}
-        programs = _programs(data, problems)
+        if data.execution is None:
+            raise ValueError(f"{data.name}: no programs to execute (the cascade needs a run or the artifact)")
+        ids = set(data.scores.index)
+        public = {pid: (p, t) for pid, (bench, p) in data.execution.problems.items()
+                  if pid in ids and (t := bench.public_tests(p)) is not None}
+        programs = data.execution.programs
         choice = {pid: self.fallback for pid in data.scores.index if pid not in public}
         pending = [pid for pid in data.scores.index if pid not in choice]
         tried: dict[str, list[str]] = {pid: [] for pid in data.scores.index}
         limits = Limits(timeout=self.timeout)
         self.executions = 0
-        with get_sandbox(self.sandbox, self.workers) as sandbox:
+        with data.execution.sandbox(self.sandbox, self.workers) as sandbox:
             order = self.chains[self.chain]
             for step, model in enumerate(order):
                 for pid in pending:
@@ -83,26 +85,3 @@ class Cascade(Router):
         self.chains, self.chain, self.fallback, self.timeout = (state[k] for k in ("chains", "chain", "fallback",
                                                                                     "timeout"))
 
-
-def _problems(data) -> dict:
-    """Problem id of ``data`` -> (benchmark, problem): a run's ids are ``dataset/id``,
-    the artifact's are AdaptiveLLM's (aliases of ours)."""
-    index = problem_index(sorted(set(data.datasets)), data.run)
-    if data.run is not None:
-        index = {f"{d}/{p.id}": (d, bench, p) for d, bench, p in index.values()}
-    return {pid: (bench, p) for pid, (_, bench, p) in index.items() if pid in data.datasets.index}
-
-
-def _programs(data, problems: dict) -> dict[tuple[str, str], str]:
-    """(problem, model) -> the program of the sample pass@1 scores (sample 0)."""
-    if data.run is not None:
-        from harness.store import connect_readonly
-
-        with closing(connect_readonly(data.run)) as con:
-            return {(f"{d}/{p}", m): prog for d, p, m, prog in con.execute(
-                "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
-    from harness.extract import program_for
-    from harness.providers import split_thinking
-
-    return {(pid, model): program_for(*problems[pid], split_thinking(response)[1])[1]
-            for (pid, model), response in first_responses().items() if pid in problems}

@@ -1,20 +1,22 @@
 """What routers are trained and scored on: per problem, each model's score and cost,
-the problem's prompt and dataset, and named splits.
+the problem's prompt and dataset, named splits, and what a router that executes
+(the cascade) runs. Routers are handed this; they open no run store.
 
-Two sources: a run (``harness.load_matrix``: mean pass over samples, mean $ per
-sample) and the AdaptiveLLM artifact scored by the authors' rule (pass@1 = the first
-sample's recorded verdict; cost = that sample's output tokens x price)."""
+Two sources: a run (``harness.router_data.from_run``: mean pass over samples, mean $
+per sample) and, here, the AdaptiveLLM artifact scored by the authors' rule (pass@1 =
+the first sample's recorded verdict; cost = that sample's output tokens x price)."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from benchmarks import problem_key
+from benchmarks import get_benchmark, problem_key
 from benchmarks.base import DATA
 from benchmarks.io import read_records
 
@@ -29,6 +31,29 @@ REASONERS = tuple(f"DeepSeek-R1-Distill-Qwen-{size}" for size in ("1.5B", "7B", 
 TRIAL_MODELS = ("CodeLlama", "GPT3.5", "GPT4o")  # ComplexityNet's reference models, weakest first
 
 
+class Execution:
+    """What a router may execute, given with the data by whoever made it: per problem
+    id its (benchmark, problem) (``problems``) and per (problem id, model) the program
+    of the sample pass@1 scores, sample 0 (``programs``), both from ``load()`` on first
+    use; ``sandbox(name, workers)`` opens a sandbox to run them in
+    (``sandboxes.get_sandbox``)."""
+
+    def __init__(self, load: Callable[[], tuple[dict, dict]], sandbox: Callable) -> None:
+        self.load, self.sandbox = load, sandbox
+
+    @cached_property
+    def _loaded(self) -> tuple[dict, dict]:
+        return self.load()
+
+    @property
+    def problems(self) -> dict:
+        return self._loaded[0]
+
+    @property
+    def programs(self) -> dict[tuple[str, str], str]:
+        return self._loaded[1]
+
+
 @dataclass(frozen=True)
 class RouterData:
     scores: pd.DataFrame  # problem x model, in [0, 1]; NaN = no data
@@ -40,7 +65,7 @@ class RouterData:
     pass_rate: pd.DataFrame | None = None  # mean pass over all samples (AdaptiveLLM's score uses it)
     tokens: pd.DataFrame | None = None  # mean output tokens over samples
     name: str = ""
-    run: str | None = None  # the run directory the data came from (its programs can be executed)
+    execution: Execution | None = None  # the programs and a sandbox (None: nothing to execute)
     # problem x reasoning model: median CoT length in tokens (NaN: none recorded there)
     think_lengths: pd.DataFrame | None = None
     # problem x reference model, weakest first: trials passed out of 5 (ComplexityNet's X1..X3)
@@ -54,7 +79,7 @@ class RouterData:
         pick = lambda f: None if f is None else f.reindex(ids)  # noqa: E731
         return RouterData(self.scores.loc[ids], self.costs.loc[ids], self.prices, self.prompts.loc[ids],
                           self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name,
-                          self.run, pick(self.think_lengths), pick(self.trials))
+                          self.execution, pick(self.think_lengths), pick(self.trials))
 
     def split(self, name: str) -> RouterData:
         if name == "all":
@@ -89,7 +114,28 @@ def adaptivellm() -> RouterData:
               for name in ("train", "test")}
     return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
                       pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm",
+                      execution=Execution(lambda: _artifact_programs(set(ids), sorted(set(datasets.values()))),
+                                          _get_sandbox),
                       think_lengths=artifact_think_lengths().reindex(ids), trials=complexitynet_trials().reindex(ids))
+
+
+def _artifact_programs(ids: set[str], datasets: list[str]) -> tuple[dict, dict]:
+    """The artifact's problems (AdaptiveLLM's ids are aliases of the bundled ones) and
+    its first responses made programs as the replay provider does."""
+    from benchmarks.extract import program_for, split_thinking
+
+    problems = {}
+    for dataset in datasets:
+        bench = get_benchmark(dataset)
+        problems.update({i: (bench, p) for i, p in bench.by_id(None, "test").items() if i in ids})
+    return problems, {(pid, model): program_for(*problems[pid], split_thinking(response)[1])[1]
+                      for (pid, model), response in first_responses().items() if pid in problems}
+
+
+def _get_sandbox(name: str | None, workers: int | None):
+    from sandboxes import get_sandbox
+
+    return get_sandbox(name, workers)
 
 
 def first_responses() -> dict[tuple[str, str], str]:
@@ -102,80 +148,6 @@ def _generations():
         for path in sorted((ARTIFACT / "generations").glob(f"{model}-output-*.jsonl.gz")):
             for row in read_records(path):
                 yield model, row
-
-
-def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
-    """A run's pass matrix; problem ids are ``dataset/problem``; a seeded random
-    train/test split (stratified by dataset) is provided. CoT lengths: the run's
-    models that recorded thinking tokens, and the artifact's reasoners on the problems
-    the artifact has (matched through the benchmarks' aliases); ComplexityNet trials:
-    the artifact's, on those problems."""
-    from contextlib import closing
-
-    from harness import load_matrix
-    from harness.matrix import wide
-    from harness.store import connect_readonly
-
-    m = load_matrix(run)
-    ids = [f"{d}/{p}" for d, p in m.passes.index]
-    scores = m.passes.set_axis(ids)
-    costs = m.costs.reindex(m.passes.index).set_axis(ids)
-    with closing(connect_readonly(run)) as con:
-        prompts = {f"{d}/{p}": text for d, p, text in
-                   con.execute("SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem")}
-    if not scores.notna().any().any():
-        raise ValueError(f"{run}: no scored samples yet (run `harness run` on it first)")
-    datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
-    rng = np.random.default_rng(seed)
-    test = set()
-    for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
-        members = sorted(datasets.index[datasets == d])  # plain order: the split does not follow the listing's
-        test.update(rng.permutation(members)[:round(test_fraction * len(members))])
-    splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
-    prices = {name: out for name, (_, out) in m.prices.items()}
-    models = list(scores.columns)
-    tokens = wide(m.samples.dropna(subset=["tokens_out"]), "tokens_out", models)
-    tokens = tokens.reindex(m.passes.index).set_axis(ids)
-    thinking = m.samples[m.samples["thinking_tokens"] > 0]
-    own = wide(thinking, "thinking_tokens", sorted(set(thinking["model"])), "median")
-    own = own.set_axis([f"{d}/{p}" for d, p in own.index])
-    to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in problem_index(sorted(set(datasets)), run).items()}
-
-    def from_artifact(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[frame.index.isin(list(to_run))].rename(index=to_run)
-
-    lengths = pd.concat([from_artifact(artifact_think_lengths()), own], axis=1).reindex(ids)
-    return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
-                      pass_rate=scores, tokens=tokens, name=str(run), run=str(run), think_lengths=lengths,
-                      trials=from_artifact(complexitynet_trials()).reindex(ids))
-
-
-def problem_index(datasets: list[str], run: str | Path | None = None) -> dict:
-    """Every id a problem of these benchmarks goes by (ours, and AdaptiveLLM's
-    aliases) -> (dataset, benchmark, problem); loaded from the source and split the
-    run used (``run``), else from the bundled copies."""
-    import json
-    from contextlib import closing
-
-    from benchmarks import DataError, get_benchmark
-    from harness.store import connect_readonly
-
-    key = {}
-    if run is not None:
-        with closing(connect_readonly(run)) as con:
-            row = con.execute("SELECT value FROM meta WHERE key = 'run'").fetchone()
-        key = json.loads(row[0]) if row else {}
-    out = {}
-    for dataset in datasets:
-        bench = get_benchmark(dataset)
-        try:
-            loaded = bench.load(key.get("source"), key.get("split", "test"))
-        except (DataError, OSError) as exc:
-            raise ValueError(f"{run}: cannot load the run's {dataset} problems again ({exc})") from None
-        by_id = {p.id: p for p in loaded}
-        out.update({i: (dataset, bench, p) for i, p in by_id.items()})
-        out.update({alias: (dataset, bench, by_id[i]) for alias, i in bench.aliases(loaded).items()})
-    return out
 
 
 def cost_aware_scores(pass_rate: pd.DataFrame, tokens: pd.DataFrame, prices: dict[str, float]) -> pd.DataFrame:

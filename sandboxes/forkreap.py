@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def kill_leftovers(pgid):
     """Kill the program's process group and every process it left behind, then reap."""
@@ -45,9 +47,9 @@ def kill_leftovers(pgid):
             time.sleep(0.001)
 
 
-def _children():
-    me = str(os.getpid())
-    out = []
+def _processes():
+    """{pid: (ppid, CPU seconds incl. its reaped children's)} of what /proc shows."""
+    out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -56,10 +58,41 @@ def _children():
                 stat = fh.read().decode(errors="replace")
         except OSError:
             continue
+        # After "(comm)": state, ppid, ..., utime stime cutime cstime (fields 14-17 of stat).
         fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[1] == me:
-            out.append(int(entry))
+        if len(fields) > 14:
+            out[int(entry)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / _TICKS)
     return out
+
+
+def _children():
+    me = os.getpid()
+    return [pid for pid, (ppid, _) in _processes().items() if ppid == me]
+
+
+def tree_cpu():
+    """CPU seconds of every process below this server: the running program and all it
+    started (orphans are ours, as subreaper or PID 1; the reaped ones are counted in
+    their parent's cutime, zombies by their own)."""
+    me = os.getpid()
+    procs = _processes()
+    below = {}
+
+    def is_below(pid):
+        chain = []
+        while pid not in below:
+            chain.append(pid)
+            ppid = procs[pid][0]
+            if ppid == me or ppid not in procs:
+                below[pid] = ppid == me
+                break
+            pid = ppid
+        result = below[pid]
+        for p in chain:
+            below[p] = result
+        return result
+
+    return sum(cpu for pid, (_, cpu) in procs.items() if pid != me and is_below(pid))
 
 
 def rmtree(path):

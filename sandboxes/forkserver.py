@@ -78,7 +78,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         os.close(fd)
     buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
     try:
-        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd)
+        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd, forkreap.tree_cpu)
     finally:
         # Also on a harness error: the program and all it started never outlive this.
         # (SIGKILL to a program that already exited only hits its zombie.)
@@ -106,6 +106,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
     extra = dict(
         wall_time=round(wall, 6),
         cpu_time=round(usage.ru_utime + usage.ru_stime, 6),
+        max_cpu_time=round(usage.ru_utime + usage.ru_stime, 6),
         peak_memory_kb=usage.ru_maxrss,
         stdout_tail=forkwatch.tail(buffers[out_r]),
         stderr_tail=forkwatch.tail(buffers[err_r]),
@@ -125,14 +126,15 @@ def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
     if cases is None:
         return run_one(req, tmp_root, nproc_base, wipe, host_fd)[0]
     rules = req.get("compare") or {}
-    total = dict(wall_time=0.0, cpu_time=0.0, peak_memory_kb=0)
+    total = dict(wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0, peak_memory_kb=0)
     passed = 0
     first_failure = None
     for i, case in enumerate(cases):
         verdict, stdout = run_one(req, tmp_root, nproc_base, wipe, host_fd, stdin=case["stdin"])
         for key in ("wall_time", "cpu_time"):
             total[key] = round(total[key] + verdict[key], 6)
-        total["peak_memory_kb"] = max(total["peak_memory_kb"], verdict["peak_memory_kb"])
+        for key in ("peak_memory_kb", "max_cpu_time"):
+            total[key] = max(total[key], verdict[key])
         if verdict["status"] == "passed":
             diff = judge.compare_stdout(stdout.decode("utf-8", errors="replace"), case["expected"],
                                         rules.get("float_tol", judge.FLOAT_TOL), rules.get("case_sensitive", True),
@@ -156,8 +158,10 @@ def _decide(req, killed_for, report, extra):
     lim = req["limits"]
     has_tests = req.get("test") is not None
     sig = extra.get("signal")
-    if killed_for == "timeout":
-        return _verdict("timeout", f"wall-clock limit of {lim['timeout']} s exceeded", **extra)
+    if killed_for == "cpu_limit":
+        return _verdict("timeout", f"CPU time limit of {lim['timeout']} s exceeded", **extra)
+    if killed_for == "wall_cap":
+        return _verdict("timeout", f"wall-clock cap of {lim['wall_cap']} s exceeded", **extra)
     if killed_for == "host_gone":
         return _verdict("sandbox_error", "the host closed the channel", **extra)
     if killed_for == "output_limit":
@@ -170,7 +174,7 @@ def _decide(req, killed_for, report, extra):
             extra["failing_test"] = 0
         return _verdict(status, report.get("detail", ""), **extra)
     if sig == signal.SIGXCPU:
-        return _verdict("timeout", "CPU time limit exceeded", **extra)
+        return _verdict("timeout", f"CPU time limit of {lim['timeout']} s exceeded", **extra)
     if sig == signal.SIGXFSZ:
         return _verdict("output_limit", f"file larger than {lim['max_file_bytes']} bytes", **extra)
     if sig is not None:

@@ -10,15 +10,20 @@ import time
 TAIL_BYTES = 4096
 STDERR_KEEP = 1 << 20
 RESULT_KEEP = 1 << 16  # the result channel carries one short JSON line
+CPU_POLL_S = 0.1
 
 
 def tail(data):
     return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
-def watch(pid, buffers, res_r, err_r, lim, start, host_fd):
+def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu):
     """Collect the program's output until it exits; returns why we must kill it
-    (``timeout``, ``output_limit``, ``host_gone``) or None."""
+    (``cpu_limit``, ``wall_cap``, ``output_limit``, ``host_gone``) or None.
+
+    The CPU budget is the whole tree's (``tree_cpu()``: the program and everything it
+    started), read from outside: no earlier than the budget could be spent on every
+    core at once, then often enough to stop an overrun within ~0.1 s of CPU per core."""
     pidfd = os.pidfd_open(pid)
     sel = selectors.DefaultSelector()
     try:
@@ -30,13 +35,21 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd):
             # The host sends nothing while a program runs, so the channel turning
             # readable means end of file: the host is gone (even killed -9).
             sel.register(host_fd, selectors.EVENT_READ)
-        deadline = start + lim["timeout"]
+        budget = lim["timeout"]
+        cap = start + lim.get("wall_cap", budget)
+        cores = len(os.sched_getaffinity(0))
+        check = start + budget / cores
         total_out = 0
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            events = sel.select(remaining)
+            now = time.monotonic()
+            if now >= cap:
+                return "wall_cap"
+            if now >= check:
+                used = tree_cpu()
+                if used >= budget:
+                    return "cpu_limit"
+                check = now + min(CPU_POLL_S, max(0.005, (budget - used) / cores))
+            events = sel.select(min(cap, check) - now)
             for key, _ in events:
                 fd = key.fd
                 if fd == host_fd:

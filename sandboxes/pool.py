@@ -34,7 +34,7 @@ BOOTSTRAP = ["python3", "-I", "-c",  # with site: distro packages (sortedcontain
              "for n,s in mods:\n"
              " m=types.ModuleType(n);exec(compile(s,n,'exec'),vars(m));sys.modules[n]=m\n"
              "exec(compile(src,name,'exec'))"]
-# Time the worker may take beyond the program's own wall limit (fork, cleanup, I/O).
+# Time the worker may take beyond the program's own wall-clock cap (fork, cleanup, I/O).
 GRACE_SECONDS = 10.0
 START_TIMEOUT = 60.0
 
@@ -104,7 +104,7 @@ class Worker(ABC):
         except (OSError, ValueError) as exc:  # ValueError: pipe already closed
             raise WorkerBroken(f"cannot send to fork server: {exc}") from None
         runs = len(req.cases) if req.cases else 1  # each case runs under its own limit
-        line = self.channel.readline(req.limits.timeout * runs + GRACE_SECONDS * runs ** 0.5)
+        line = self.channel.readline(req.limits.wall_cap * runs + GRACE_SECONDS * runs ** 0.5)
         try:
             return Verdict.from_wire(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:

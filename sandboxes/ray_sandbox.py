@@ -4,7 +4,8 @@ As verl and agentic-ray keep warm sandboxes on Ray: one long-lived actor per ali
 node (hard node-affinity scheduling), reserving the CPUs its pool uses so Ray never
 oversubscribes the node, owning that node's pool (``docker`` when the node has a
 daemon and the image, else ``local``; each node reports its choice). The driver keeps
-a bounded number of requests in flight per actor with ``ray.wait`` and gets small
+a bounded number of requests in flight per actor with ``ray.wait``, in batches (one
+Ray call per batch: the driver's CPU per verdict stays small), and gets small
 ``Verdict`` records back; the caller (``run``) stays the only writer of its store.
 
 Faults: when an actor or its node dies (``ActorDiedError``, ``NodeDiedError``,
@@ -23,17 +24,23 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import queue
 import socket
 import sys
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 
 from .pool import Sandbox, WorkerBroken
 from .records import ExecRequest, Status, Verdict
 
 MAX_ATTEMPTS = 3
+# Requests per actor call, per worker of its node, and calls in flight per actor: Ray's
+# cost per call (~0.5 ms of driver CPU) is paid once per batch, and the node's pool
+# always has the next batch queued.
+BATCH_PER_WORKER = 8
+BATCHES_IN_FLIGHT = 2
 MAX_STARTS_PER_NODE = 3  # a node whose actors keep dying (or that is gone) gets no more
-IN_FLIGHT_PER_WORKER = 2
 START_TIMEOUT = 300.0
 
 
@@ -53,11 +60,27 @@ class NodePool:
         return {"node": ctx.get_node_id(), "host": socket.gethostname(), "pid": os.getpid(),
                 "workers": self.sandbox.size, **self.sandbox.describe()}
 
-    def execute(self, req: ExecRequest) -> Verdict:
-        return self.sandbox.execute(req)
+    def execute_batch(self, reqs: list[ExecRequest]) -> list[Verdict]:
+        return self.sandbox.map(reqs)
 
     def close(self) -> None:
         self.sandbox.close()
+
+
+class _Source:
+    """Where the dispatcher gets requests: ``take(n, block)`` gives up to ``n`` (waiting
+    for the first only when ``block``); ``done`` once it has no more. A ``finite`` one
+    (an iterable) is done when it gives fewer than asked; a queue says so itself.
+    ``poll``: how often to come back for new requests while programs run."""
+
+    def __init__(self, take, finite: bool, poll: float) -> None:
+        self._take, self.finite, self.poll, self.done = take, finite, poll, False
+
+    def take(self, n: int, block: bool) -> list[tuple[str, ExecRequest]]:
+        out = self._take(n, block)
+        if self.finite and len(out) < n:
+            self.done = True
+        return out
 
 
 @dataclasses.dataclass
@@ -66,6 +89,7 @@ class _Actor:
     handle: object
     capacity: int
     ready: object  # the ObjectRef of its describe(); requests go only to actors that answered it
+    batch: int = 1  # requests per call
     load: int = 0
     info: dict | None = None
 
@@ -107,6 +131,8 @@ class RaySandbox(Sandbox):
         # `run` keeps the in-flight bound with ray.wait; `execute` may be called from many
         # threads at once (as `run` of the harness does): the actor table is shared.
         self._lock = threading.RLock()
+        self._queue: queue.Queue = queue.Queue()
+        self._dispatcher: threading.Thread | None = None
         self.lost = 0  # actors that died while running
         self._started = False
         self._owns_ray = False
@@ -158,12 +184,16 @@ class RaySandbox(Sandbox):
                 continue
             self._starts[node_id] += 1
             workers = self.workers or cpus
+            batch = BATCH_PER_WORKER * workers
             handle = remote.options(
-                num_cpus=min(workers, cpus), max_concurrency=IN_FLIGHT_PER_WORKER * workers + 2, max_restarts=0,
+                num_cpus=min(workers, cpus), max_concurrency=BATCHES_IN_FLIGHT + 2, max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
             ).remote(self.inner, workers, self.memory_mb)
-            self._actors[node_id] = _Actor(node_id, handle, IN_FLIGHT_PER_WORKER * workers, handle.describe.remote())
-        self.size = sum(a.capacity for a in self._actors.values()) // IN_FLIGHT_PER_WORKER
+            self._actors[node_id] = _Actor(node_id, handle, BATCHES_IN_FLIGHT * batch, handle.describe.remote(),
+                                           batch)
+        # Requests in flight over the cluster: what a caller calling `execute` from
+        # threads (the harness's run) should keep coming.
+        self.size = sum(a.capacity for a in self._actors.values())
 
     def _starting(self) -> dict:
         return {a.ready: a for a in self._actors.values() if a.info is None}
@@ -212,6 +242,11 @@ class RaySandbox(Sandbox):
             return
         import ray
 
+        if self._dispatcher is not None:
+            self._queue.put(None)
+            self._dispatcher.join(timeout=60)
+            self._dispatcher = None
+
         closing = [a.handle.close.remote() for a in self._actors.values()]
         if closing:
             ray.wait(closing, num_returns=len(closing), timeout=30)
@@ -226,71 +261,123 @@ class RaySandbox(Sandbox):
                 "nodes": [a.info for a in self._actors.values()], "lost_actors": self.lost}
 
     # ---- execution
-    def execute(self, req: ExecRequest) -> Verdict:
-        return next(iter(self.run([req])))
-
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
+        self.start()
+        keyed = ((str(i), req) for i, req in enumerate(requests))
+        originals: dict[str, str] = {}
+
+        def take(n: int, block: bool) -> list[tuple[str, ExecRequest]]:
+            out = []
+            for key, req in keyed:
+                originals[key] = req.id
+                out.append((key, req))
+                if len(out) == n:
+                    break
+            return out
+
+        for key, verdict in self._dispatch(_Source(take, finite=True, poll=5.0)):
+            yield dataclasses.replace(verdict, id=originals.pop(key))
+
+    def execute(self, req: ExecRequest) -> Verdict:
+        """Safe from many threads at once (``run`` of the harness calls it so): one
+        dispatcher thread collects the requests and sends them in batches."""
+        self.start()
+        done: Future = Future()
+        with self._lock:
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._serve_queue, daemon=True,
+                                                    name="ray-sandbox-dispatch")
+                self._dispatcher.start()
+            self._queue.put((req, done))
+        return done.result()
+
+    def _serve_queue(self) -> None:
+        waiting: dict[str, tuple[ExecRequest, Future]] = {}
+        counter = iter(range(1 << 62))
+
+        def take(n: int, block: bool) -> list[tuple[str, ExecRequest]]:
+            out = []
+            while len(out) < n:
+                try:
+                    item = self._queue.get(timeout=0.5) if block and not out else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # closing
+                    source.done = True
+                    break
+                key = str(next(counter))
+                waiting[key] = item
+                out.append((key, item[0]))
+            return out
+
+        source = _Source(take, finite=False, poll=0.02)
+        try:
+            for key, verdict in self._dispatch(source):
+                req, done = waiting.pop(key)
+                done.set_result(dataclasses.replace(verdict, id=req.id))
+        except BaseException as exc:
+            for _, done in waiting.values():
+                done.set_exception(exc)
+
+    def _dispatch(self, source: _Source) -> Iterator[tuple[str, Verdict]]:
+        """(key, verdict) of every request ``source`` gives, each exactly once: batches
+        to the least loaded live actors, resubmitting those of an actor that died."""
         import ray
 
-        self.start()
         failures = _failures()
-        todo = iter(requests)
-        retry: collections.deque[tuple[ExecRequest, int]] = collections.deque()
-        in_flight: dict = {}  # ObjectRef -> (request, attempts so far, node)
-        exhausted = False
+        retry: collections.deque[tuple[str, ExecRequest, int]] = collections.deque()
+        in_flight: dict = {}  # ObjectRef -> ([(key, request, attempts so far)], actor)
         try:
             while True:
-                while True:
-                    if retry:
-                        req, attempts = retry[0]
-                    elif not exhausted:
-                        req = next(todo, None)
-                        if req is None:
-                            exhausted = True
-                            continue
-                        retry.append((req, 0))
-                        attempts = 0
-                    else:
-                        break
+                while True:  # every actor with room gets a batch
                     with self._lock:
                         actor = self._least_loaded()
-                        if actor is None:
-                            break
-                        actor.load += 1
-                    retry.popleft()
-                    in_flight[actor.handle.execute.remote(req)] = (req, attempts, actor)
+                    if actor is None:
+                        break
+                    room = min(actor.capacity - actor.load, actor.batch)
+                    batch = [retry.popleft() for _ in range(min(room, len(retry)))]
+                    if len(batch) < room and not source.done:
+                        idle = not (in_flight or batch)
+                        batch += [(k, r, 0) for k, r in source.take(room - len(batch), idle)]
+                    if not batch:
+                        break
+                    with self._lock:
+                        actor.load += len(batch)
+                    in_flight[actor.handle.execute_batch.remote([r for _, r, _ in batch])] = (batch, actor)
                 with self._lock:
                     starting = self._starting()
+                    alive = bool(self._actors)
                 if not in_flight and not starting:
-                    if not retry and exhausted:
+                    if source.done and not retry:
                         return
-                    # Every actor is gone: the requests left fail as the harness's fault.
-                    for req, attempts in retry:
-                        yield Verdict(Status.SANDBOX_ERROR, "ray: no live sandbox actor", id=req.id,
-                                      attempts=attempts)
-                    retry.clear()
-                    if not exhausted:
-                        continue
-                    return
-                ready, _ = ray.wait(list(in_flight) + list(starting), num_returns=1, timeout=5.0)
+                    if not alive:  # every actor is gone: what is left fails as the harness's fault
+                        left = list(retry) + [(k, r, 0) for k, r in source.take(1 << 20, True)]
+                        retry.clear()
+                        for key, _, attempts in left:
+                            yield key, Verdict(Status.SANDBOX_ERROR, "ray: no live sandbox actor", attempts=attempts)
+                    continue
+                ready, _ = ray.wait(list(in_flight) + list(starting), num_returns=1, timeout=source.poll)
                 for ref in ready:
                     if ref in starting:
                         self._admit(ref)
                         continue
-                    req, attempts, actor = in_flight.pop(ref)
+                    batch, actor = in_flight.pop(ref)
                     with self._lock:
-                        actor.load -= 1
+                        actor.load -= len(batch)
                     try:
-                        verdict = ray.get(ref)
+                        verdicts = ray.get(ref)
                     except failures as exc:
                         self._lost(actor)
-                        if attempts + 1 >= MAX_ATTEMPTS:
-                            yield Verdict(Status.SANDBOX_ERROR, f"ray: {type(exc).__name__} {MAX_ATTEMPTS} times",
-                                          id=req.id, attempts=attempts + 1)
-                        else:
-                            retry.append((req, attempts + 1))
+                        for key, req, attempts in batch:
+                            if attempts + 1 >= MAX_ATTEMPTS:
+                                yield key, Verdict(Status.SANDBOX_ERROR,
+                                                   f"ray: {type(exc).__name__} {MAX_ATTEMPTS} times",
+                                                   attempts=attempts + 1)
+                            else:
+                                retry.append((key, req, attempts + 1))
                         continue
-                    yield dataclasses.replace(verdict, id=req.id, attempts=verdict.attempts + attempts)
+                    for (key, _, attempts), verdict in zip(batch, verdicts, strict=True):
+                        yield key, dataclasses.replace(verdict, attempts=verdict.attempts + attempts)
         except BaseException:
             for ref in in_flight:
                 ray.cancel(ref, force=False)

@@ -21,6 +21,10 @@ class Status(str, Enum):
 
 
 MAX_TIMEOUT = 86400.0  # a day; beyond it timers overflow
+# A program that sleeps or blocks uses no CPU: the wall clock stops it at this multiple
+# of its CPU budget, plus a second (for start-up and tiny budgets).
+WALL_FACTOR = 3.0
+WALL_EXTRA_S = 1.0
 MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
 
 
@@ -28,7 +32,7 @@ MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
 class Limits:
     """Per-program resource limits, applied in the forked child."""
 
-    timeout: float = 10.0  # wall clock, seconds
+    timeout: float = 10.0  # CPU seconds of the program's whole process tree
     memory_mb: int = 1024  # RLIMIT_AS
     max_output_bytes: int = 32 * 2**20  # stdout + stderr; beyond it: output_limit
     max_file_bytes: int = 64 * 2**20  # RLIMIT_FSIZE; beyond it: output_limit
@@ -39,6 +43,11 @@ class Limits:
             raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds, got {self.timeout}")
         if self.memory_mb < MIN_MEMORY_MB:
             raise ValueError(f"memory_mb must be >= {MIN_MEMORY_MB}, got {self.memory_mb}")
+
+    @property
+    def wall_cap(self) -> float:
+        """Wall-clock seconds after which the program is stopped whatever its CPU use."""
+        return WALL_FACTOR * self.timeout + WALL_EXTRA_S
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class ExecRequest:
             "code": self.code,
             "test": self.test,
             "stdin": self.stdin,
-            "limits": dataclasses.asdict(self.limits),
+            "limits": {**dataclasses.asdict(self.limits), "wall_cap": self.limits.wall_cap},
         }
         if self.cases is not None:
             wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]
@@ -99,7 +108,8 @@ class Verdict:
     exit_code: int | None = None
     signal: int | None = None
     wall_time: float = 0.0
-    cpu_time: float = 0.0
+    cpu_time: float = 0.0  # summed over the runs (the cases of a stdin/stdout problem)
+    max_cpu_time: float = 0.0  # of the run that took most: what a per-run budget must cover
     peak_memory_kb: int = 0
     stdout_tail: str = ""
     stderr_tail: str = ""

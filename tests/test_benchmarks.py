@@ -180,8 +180,8 @@ def test_leetcodesample_rows_run_like_sandboxfusion(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (summary["checked"], summary["passed"], summary["failed"]) == (3, 3, 0), proc.stdout
 
+    from benchmarks.extract import extract_code
     from benchmarks.io import read_records
-    from harness.extract import extract_code
 
     samples, lines = tmp_path / "s.jsonl", []
     gens = sorted((ROOT / "benchmarks/data/adaptivellm/generations").glob("*-Leetcode.jsonl.gz"))

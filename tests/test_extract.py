@@ -4,7 +4,7 @@ import gzip
 import json
 
 from benchmarks.base import DATA
-from harness.extract import extract_code
+from benchmarks.extract import extract_code
 
 GEN = DATA / "adaptivellm" / "generations"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks import get_benchmark
+from benchmarks.extract import program_for, split_thinking
 from harness.config import load_pool
-from harness.extract import program_for
-from harness.providers import Task, make_provider, split_thinking
+from harness.providers import Task, make_provider
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from benchmarks import get_benchmark
-from harness.requests import exec_request
+from benchmarks.requests import exec_request
 from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox, Status
 from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, DockerUnavailable, docker_client, image_present
 
@@ -195,12 +195,13 @@ def _verdicts(run_dir: Path) -> dict:
     return {(p, m, s): st for p, m, s, st in rows}
 
 
-def _processes_mentioning(mark: bytes) -> list[int]:
+def _processes_mentioning(mark: bytes, environ: bytes = b"") -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and int(entry) != os.getpid():
             try:
-                if mark in Path(f"/proc/{entry}/cmdline").read_bytes():
+                if mark in Path(f"/proc/{entry}/cmdline").read_bytes() and \
+                        environ in Path(f"/proc/{entry}/environ").read_bytes():
                     pids.append(int(entry))
             except OSError:
                 pass
@@ -208,7 +209,9 @@ def _processes_mentioning(mark: bytes) -> list[int]:
 
 
 def _fork_servers() -> list[int]:
-    return _processes_mentioning(BOOTSTRAP_MARK)
+    """Fork servers started by a Ray actor (they inherit its RAY_RAYLET_PID), even
+    once orphaned; other sandboxes on this machine are not counted."""
+    return _processes_mentioning(BOOTSTRAP_MARK, b"RAY_RAYLET_PID=")
 
 
 def _wait(cond, timeout: float = 30) -> bool:

@@ -227,7 +227,7 @@ def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
     scored sample, so the report drops it and says so (one line on stderr)."""
     from harness.providers import Generation
     from harness.store import RunStore, SampleKey
-    from sandboxes import Status, Verdict
+    from sandboxes import Limits, Status, Verdict
 
     store = RunStore(tmp_path)
     store.set_meta("run", {"datasets": ["humaneval", "mbpp"], "split": "test", "source": None})
@@ -238,7 +238,7 @@ def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
         key = SampleKey("mbpp" if problem.startswith("MBPP") else "humaneval", problem, model, 0)
         store.add_generation(key, "p", Generation("c", tokens_in=1, tokens_out=2), "c", "c", 3e-6)
         if passed is not None:
-            store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), 10.0)
+            store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), Limits(timeout=10.0))
     store.close()
     proc = harness("report", "oracle-gap", str(tmp_path), "--format", "json")
     assert proc.returncode == 0, proc.stderr
@@ -262,7 +262,7 @@ def test_oracle_gap_on_a_run(tmp_path):
     proc = harness("route", "eval", "--router", "oracle", "--data", str(run), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (ev,) = json.loads(proc.stdout)
-    from routers.data import from_run
+    from harness.router_data import from_run
 
     test = from_run(run).split("test")
     assert ev["covered"] == len(test.scores) and ev["quality"] == pytest.approx(test.scores.max(axis=1).mean())
@@ -365,7 +365,7 @@ def test_public_tests_are_the_statement_examples():
     from dataclasses import replace
 
     from benchmarks import get_benchmark
-    from harness.requests import exec_request
+    from benchmarks.requests import exec_request
     from sandboxes import Limits, LocalSandbox
 
     he = get_benchmark("humaneval")
@@ -385,8 +385,8 @@ def test_public_tests_are_the_statement_examples():
 
 def test_cascade_on_a_run(tmp_path):
     from benchmarks import get_benchmark
+    from harness.router_data import from_run
     from routers.cascade import Cascade
-    from routers.data import from_run
     from routers.evaluate import evaluate
 
     cheap, dear = "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"
@@ -435,7 +435,7 @@ def test_leetcode_public_tests_are_the_statement_examples():
     from dataclasses import replace
 
     from benchmarks import get_benchmark
-    from harness.requests import exec_request
+    from benchmarks.requests import exec_request
     from sandboxes import Limits, LocalSandbox
 
     lc = get_benchmark("leetcode")
@@ -463,9 +463,10 @@ def test_learned_routers_read_lengths_and_trials_from_a_run(tmp_path):
 
     from benchmarks import get_benchmark
     from harness import load_matrix
+    from harness.router_data import from_run
     from routers.complexitynet import ComplexityNet
     from routers.cot_length import CoTLength
-    from routers.data import complexitynet_trials, from_run, think_lengths
+    from routers.data import complexitynet_trials, think_lengths
 
     he = {p.prompt: p for p in get_benchmark("humaneval").load()}
 

@@ -65,7 +65,7 @@ def test_replay_run_matrix_and_resume(tmp_path):
         limits = con.execute("SELECT count(*), min(seconds), max(how) FROM time_limits").fetchone()
     assert (tin, tout, recorded) == (rec["input_token_count"], rec["output_token_counts"][0], int(rec["results"][0]))
     assert cost == pytest.approx((tin + tout) * 0.14 / 1e6)
-    assert limits == (6, 10.0, "reference")  # calibrated, stored with the run; --timeout is the floor
+    assert limits == (6, 3.0, "reference")  # calibrated, stored with the run; --timeout (3 s) is the floor
     yi = next(m for m in summary["models"] if m["model"] == "Yi-Coder-1.5B-Chat")
     passed = sum(r[5] for r in stored if r[2] == "Yi-Coder-1.5B-Chat")
     assert yi["pass@1"] == pytest.approx(passed / 30, abs=1e-4) and yi["samples"] == 30
@@ -486,7 +486,7 @@ def test_matrix_and_report_on_non_run_stores(tmp_path, what):
         from harness.store import RunStore
 
         RunStore(target).set_meta("schema_version", 1)
-        message = "run store version 1, this codeharness reads 2 and 3"
+        message = "run store version 1, this codeharness reads 2, 3 and 4"
     else:
         target.mkdir()
         if what == "garbage db":
@@ -539,7 +539,7 @@ def test_matrix_rows_are_the_stored_problems_only(tmp_path):
     problem), not every combination of the two."""
     from harness.providers import Generation
     from harness.store import RunStore, SampleKey
-    from sandboxes import Status, Verdict
+    from sandboxes import Limits, Status, Verdict
 
     store = RunStore(tmp_path)
     store.set_model("a", {}, 1.0, 1.0)
@@ -547,7 +547,7 @@ def test_matrix_rows_are_the_stored_problems_only(tmp_path):
     for dataset, problem, passed in (("humaneval", "HumanEval/0", True), ("mbpp", "11", False)):
         key = SampleKey(dataset, problem, "a", 0)
         store.add_generation(key, "p", Generation("c", tokens_in=1, tokens_out=2), "c", "c", 3e-6)
-        store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), 10.0)
+        store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), Limits(timeout=10.0))
     store.close()
     import harness as api
 
@@ -716,7 +716,7 @@ def test_matrix_natural_order_and_full_table(tmp_path):
     from harness.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
     from harness.providers import Generation
     from harness.store import RunStore, SampleKey
-    from sandboxes import Status, Verdict
+    from sandboxes import Limits, Status, Verdict
 
     run_dir = tmp_path / "run"
     store = RunStore(run_dir)
@@ -725,7 +725,8 @@ def test_matrix_natural_order_and_full_table(tmp_path):
         key = SampleKey("humaneval", problem, "a", 0)
         store.add_generation(key, "p", Generation(f"```python\nx = '{problem}'\n```"), "x = 1", "p\nx = 1", 0.0)
         store.add_verdict(key, Verdict(Status.RUNTIME_ERROR, "NameError: name 'y' is not defined",
-                                       stderr_tail="Traceback (most recent call last):\nNameError"), 10.0)
+                                       stderr_tail="Traceback (most recent call last):\nNameError"),
+                          Limits(timeout=10.0))
     store.close()
     import pandas as pd
 
@@ -741,13 +742,16 @@ def test_matrix_natural_order_and_full_table(tmp_path):
     assert set(samples["program"]) == {"p\nx = 1"} and set(samples["code"]) == {"x = 1"}
     assert set(samples["stderr_tail"]) == {"Traceback (most recent call last):\nNameError"}
     with sqlite3.connect(run_dir / "run.sqlite") as con:  # back to version 2
-        con.execute("ALTER TABLE samples DROP COLUMN stderr_tail")
+        for column in ("stderr_tail", "limit_kind", "wall_cap", "limit_fired"):
+            con.execute(f"ALTER TABLE samples DROP COLUMN {column}")
         con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     import harness as api
 
     assert api.load_matrix(run_dir, full=True).samples["stderr_tail"].isna().all()
     RunStore(run_dir).close()
-    assert rows(run_dir, "stderr_tail, (SELECT value FROM meta WHERE key = 'schema_version')") == [(None, "3")] * 3
+    # Upgraded to 4; the old samples' `timeout` was a wall-clock limit, and says so.
+    assert rows(run_dir, "stderr_tail, limit_kind, wall_cap, (SELECT value FROM meta WHERE key = 'schema_version')") \
+        == [(None, "wall", None, "4")] * 3
 
 
 def test_problem_ids_sort_naturally():

@@ -4,7 +4,7 @@ solutions from the bundled CodeContests data that depend on each rule."""
 import pytest
 
 from benchmarks import get_benchmark
-from harness.requests import exec_request
+from benchmarks.requests import exec_request
 from sandboxes import ExecRequest, Limits, Status
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Generation, GenerationError, Provider, ProviderError, Task, split_thinking
+from .base import Generation, GenerationError, Provider, ProviderError, Task
 from .hf_transformers import HFTransformers
 from .openai_compat import OpenAICompatible
 from .replay import Replay
@@ -20,5 +20,4 @@ def make_provider(spec) -> Provider:
     return PROVIDERS[spec.provider](spec)
 
 
-__all__ = ["PROVIDERS", "Generation", "GenerationError", "Provider", "ProviderError", "Task", "make_provider",
-           "split_thinking"]
+__all__ = ["PROVIDERS", "Generation", "GenerationError", "Provider", "ProviderError", "Task", "make_provider"]

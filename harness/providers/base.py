@@ -3,7 +3,6 @@ the two ways a generation can fail."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +11,6 @@ from benchmarks import Problem
 
 from ..config import ModelSpec
 from ..errors import UserError
-
-THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
 
 
 @dataclass(frozen=True)
@@ -49,15 +46,6 @@ class GenerationError(Exception):
 class ProviderError(UserError):
     """The model cannot be used at all (unreachable, bad key, unknown model): the run
     stops; what is stored stays and a re-run resumes."""
-
-
-def split_thinking(text: str) -> tuple[str, str]:
-    """(thinking, answer) of a reasoning model's output: the ``<think>`` part apart.
-    A reply that never closes its ``<think>`` is all thinking."""
-    parts = THINK.findall(text)
-    if not parts:
-        return "", text
-    return "\n".join(p.strip() for p in parts), THINK.sub("", text).strip()
 
 
 def estimated_thinking(thinking: str, answer: str, tokens_out: int | None) -> dict:
@@ -100,6 +88,10 @@ class Provider:
 
     async def generate(self, task: Task) -> Generation:
         raise NotImplementedError
+
+    def servers(self) -> dict[str, dict] | None:
+        """Requests (and failures) per server, for a model served by several; else None."""
+        return None
 
     async def close(self) -> None:
         pass

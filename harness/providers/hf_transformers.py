@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import time
 
-from .base import Generation, Task, resolve_path, split_thinking
+from benchmarks.extract import split_thinking
+
+from .base import Generation, Task, resolve_path
 from .batched import BatchedProvider
 
 

@@ -3,17 +3,27 @@ SGLang, TGI...), through the official ``openai`` SDK. The SDK retries 408/409/42
 timeouts and dropped connections with exponential backoff and jitter; we set how
 often. What still fails after that stops the run (nothing stored is lost; a re-run
 resumes); a request the server rejects as such (400/422, e.g. a prompt longer than
-the context) is recorded as that sample's ``generation_error``."""
+the context) is recorded as that sample's ``generation_error``.
+
+``base_url`` may list several servers of the same model: requests are spread over
+them (``servers``); one that fails is taken out for a while and its requests go to
+the others, so a run stops only when no server answers."""
 
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 
-from .base import Generation, GenerationError, Provider, ProviderError, Task, estimated_thinking, split_thinking
+from benchmarks.extract import split_thinking
+
+from .base import Generation, GenerationError, Provider, ProviderError, Task, estimated_thinking
+from .servers import Server, ServerSet
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# With several servers a failing one is left after fewer retries: the others answer.
+MULTI_SERVER_RETRIES = 1
 
 
 class OpenAICompatible(Provider):
@@ -27,8 +37,12 @@ class OpenAICompatible(Provider):
         opts = spec.options
         if not isinstance(opts["model"], str) or not opts["model"]:
             raise fail("model", "must be the served model's name")
-        if not str(opts.get("base_url", DEFAULT_BASE_URL)).startswith(("http://", "https://")):
-            raise fail("base_url", f"must be an http(s) URL, got {opts.get('base_url')!r}")
+        urls = opts.get("base_url", DEFAULT_BASE_URL)
+        urls = urls if isinstance(urls, list) else [urls]
+        if not urls or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+            raise fail("base_url", f"must be an http(s) URL or a list of them, got {opts.get('base_url')!r}")
+        if len(set(urls)) != len(urls):
+            raise fail("base_url", "lists a server twice")
         if opts.get("api", "chat") not in ("chat", "completions"):
             raise fail("api", "must be 'chat' (chat/completions) or 'completions'")
         env = opts.get("api_key_env")
@@ -48,60 +62,76 @@ class OpenAICompatible(Provider):
         import openai
 
         opts = spec.options
-        self.base_url = str(opts.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        urls = opts.get("base_url", DEFAULT_BASE_URL)
+        urls = [str(u).rstrip("/") for u in (urls if isinstance(urls, list) else [urls])]
         env = opts.get("api_key_env")
+        retries = int(opts.get("max_retries", 6 if len(urls) == 1 else MULTI_SERVER_RETRIES))
         # Local servers take any key; the SDK insists on one.
-        self.client = openai.AsyncOpenAI(base_url=self.base_url, api_key=os.environ[env] if env else "none",
-                                         timeout=float(opts.get("timeout", 600)),
-                                         max_retries=int(opts.get("max_retries", 6)))
+        self.pool = ServerSet([Server(u, openai.AsyncOpenAI(base_url=u, api_key=os.environ[env] if env else "none",
+                                                             timeout=float(opts.get("timeout", 600)),
+                                                             max_retries=retries)) for u in urls],
+                              retryable=(openai.APIConnectionError, openai.InternalServerError,
+                                         openai.RateLimitError))
         self.api = opts.get("api", "chat")
 
-    def _fatal(self, exc: Exception) -> ProviderError:
+    @property
+    def base_url(self) -> str:
+        """Who answered (or failed), for messages: the server, or every server of the set."""
+        urls = [s.url for s in self.pool.servers]
+        return urls[0] if len(urls) == 1 else f"every server ({', '.join(urls)})"
+
+    def _fatal(self, exc: Exception, url: str | None = None) -> ProviderError:
         import openai
 
+        where = url or self.base_url
+        hint = _v1_hint(url or self.pool.servers[0].url) if url or len(self.pool.servers) == 1 else None
         if isinstance(exc, openai.APITimeoutError):
-            what = f"{self.base_url} did not answer within {self.client.timeout} s"
+            what = f"{where} did not answer within {self.pool.servers[0].client.timeout} s"
         elif isinstance(exc, openai.APIConnectionError):
-            what = f"cannot reach {self.base_url} ({exc.__cause__ or exc})"
+            what = f"cannot reach {where} ({exc.__cause__ or exc})"
         elif isinstance(exc, openai.APIStatusError):
-            what = f"{self.base_url} answered HTTP {exc.status_code}: {_message(exc)}"
-            if exc.status_code == 404 and self._v1_hint():
-                what += f" (field 'base_url' has no /v1: did you mean {self._v1_hint()}?)"
+            what = f"{where} answered HTTP {exc.status_code}: {_message(exc)}"
+            if exc.status_code == 404 and hint:
+                what += f" (field 'base_url' has no /v1: did you mean {hint}?)"
         elif not isinstance(exc, openai.OpenAIError):  # the body did not parse as the protocol says
-            what = f"{self.base_url} returned an invalid response ({exc.__class__.__name__}: {str(exc)[:200]})"
+            what = f"{where} returned an invalid response ({exc.__class__.__name__}: {str(exc)[:200]})"
         else:
             what = f"{exc.__class__.__name__}: {exc}"
         return ProviderError(f"{self.spec.origin}: {what}")
 
     async def start(self) -> None:
-        """One cheap request first, so a wrong URL or key fails in a second, not after
-        the backoff of every sample."""
+        """One cheap request to every server first, so a wrong URL or key fails in a
+        second, not after the backoff of every sample. Of several servers, those that do
+        not answer are left out for now (and tried again later); all silent fails."""
+        down = []
+        for server in self.pool.servers:
+            try:
+                await self._check(server)
+            except _Unreachable as exc:
+                self.pool.mark_down(server)
+                down.append(exc.error)
+        if len(down) == len(self.pool.servers):
+            raise down[0]
+        for error in down:
+            print(f"note: {error}; its requests go to the other servers", file=sys.stderr)
+
+    async def _check(self, server: Server) -> None:
         import openai
 
         try:
-            await self.client.with_options(max_retries=0, timeout=10).models.list()
+            await server.client.with_options(max_retries=0, timeout=10).models.list()
         except openai.NotFoundError:
             # Some compatible servers have no /models (the first generation tells); most
             # that 404 here were given their root URL, without the API's /v1.
-            if self._v1_hint() and await self._answers(self._v1_hint()):
-                raise ProviderError(f"{self.spec.origin}: field 'base_url': {self.base_url}/models answered HTTP "
-                                    f"404, {self._v1_hint()}/models answers: did you mean {self._v1_hint()}?"
-                                    ) from None
+            hint = _v1_hint(server.url)
+            if hint and await _answers(server.client, hint):
+                raise ProviderError(f"{self.spec.origin}: field 'base_url': {server.url}/models answered HTTP "
+                                    f"404, {hint}/models answers: did you mean {hint}?") from None
         except Exception as exc:  # an OpenAIError, or a body that is not the protocol's
-            raise self._fatal(exc) from None
+            raise _Unreachable(self._fatal(exc, server.url)) from None
 
-    def _v1_hint(self) -> str | None:
-        """The URL with the OpenAI API's ``/v1`` when ``base_url`` has none."""
-        from urllib.parse import urlsplit
-
-        return None if "/v1" in urlsplit(self.base_url).path else self.base_url + "/v1"
-
-    async def _answers(self, base_url: str) -> bool:
-        try:
-            await self.client.with_options(base_url=base_url, max_retries=0, timeout=10).models.list()
-        except Exception:
-            return False
-        return True
+    def servers(self) -> dict[str, dict] | None:
+        return self.pool.stats() if len(self.pool.servers) > 1 else None
 
     def request(self, task: Task) -> dict:
         p, opts = self.spec.params, self.spec.options
@@ -125,13 +155,13 @@ class OpenAICompatible(Provider):
         start = time.monotonic()
         try:
             if self.api == "chat":
-                resp = await self.client.chat.completions.create(**body)
+                resp, _ = await self.pool.call(lambda client: client.chat.completions.create(**body))
                 message = resp.choices[0].message
                 text = message.content or ""
                 # vLLM's / SGLang's reasoning parsers return the thinking apart.
                 reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None) or ""
             else:
-                resp = await self.client.completions.create(**body)
+                resp, _ = await self.pool.call(lambda client: client.completions.create(**body))
                 text, reasoning = resp.choices[0].text or "", ""
             if not isinstance(text, str) or not isinstance(reasoning, str):
                 raise TypeError("the completion text is not a string")
@@ -154,7 +184,31 @@ class OpenAICompatible(Provider):
                           extra={**extra, **counted.get("extra", {})})
 
     async def close(self) -> None:
-        await self.client.close()
+        for server in self.pool.servers:
+            await server.client.close()
+
+
+class _Unreachable(Exception):
+    """A server failed the start check (its ProviderError in ``error``)."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _v1_hint(url: str) -> str | None:
+    """The URL with the OpenAI API's ``/v1`` when it has none."""
+    from urllib.parse import urlsplit
+
+    return None if "/v1" in urlsplit(url).path else url + "/v1"
+
+
+async def _answers(client, base_url: str) -> bool:
+    try:
+        await client.with_options(base_url=base_url, max_retries=0, timeout=10).models.list()
+    except Exception:
+        return False
+    return True
 
 
 def _message(exc) -> str:

@@ -16,9 +16,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.base import DATA
+from benchmarks.extract import split_thinking
 from benchmarks.io import DataError, read_records
 
-from .base import Generation, Provider, ProviderError, Task, estimated_thinking, resolve_path, split_thinking
+from .base import Generation, Provider, ProviderError, Task, estimated_thinking, resolve_path
 
 ADAPTIVELLM = DATA / "adaptivellm" / "generations"
 ADAPTIVELLM_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecontests": "CodeContests"}

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import time
 
-from .base import Generation, Task, split_thinking
+from benchmarks.extract import split_thinking
+
+from .base import Generation, Task
 from .batched import BatchedProvider
 
 ENGINE_FIELDS = ("dtype", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization", "trust_remote_code")

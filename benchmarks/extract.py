@@ -1,15 +1,27 @@
-"""Code out of a model's completion, as SandboxFusion (which AdaptiveLLM used) does:
-the fenced (or CodeLlama ``[PYTHON]``-tagged) block written in Python (the one that
+"""Code out of a model's output. The ``<think>`` part of a reasoning model apart
+(``split_thinking``); then, as SandboxFusion (which AdaptiveLLM used) does, the
+fenced (or CodeLlama ``[PYTHON]``-tagged) block written in Python (the one that
 defines the entry point when there are several), else the first fenced block, else
-the completion itself."""
+the completion itself (``extract_code``); and the program that code stands for
+(``program_for``). The providers, the harness and the routers all use these."""
 
 from __future__ import annotations
 
 import re
 
+THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
 FENCE = re.compile(r"```[ \t]*([\w+#-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 TAGS = re.compile(r"\[PYTHON\]\n?(.*?)(?:\[/PYTHON\]|\Z)", re.S)  # CodeLlama-Instruct's own markup
 PYTHON = {"python", "python3", "py", ""}
+
+
+def split_thinking(text: str) -> tuple[str, str]:
+    """(thinking, answer) of a reasoning model's output: the ``<think>`` part apart.
+    A reply that never closes its ``<think>`` is all thinking."""
+    parts = THINK.findall(text)
+    if not parts:
+        return "", text
+    return "\n".join(p.strip() for p in parts), THINK.sub("", text).strip()
 
 
 def extract_code(completion: str, entry_point: str = "") -> str:

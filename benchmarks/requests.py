@@ -1,12 +1,16 @@
-"""How a problem's tests and a program become one sandbox request."""
+"""How a problem's tests and a program become one sandbox request, and the
+request's verdicts one result again. Benchmark knowledge written in the sandbox's
+records: benchmarks sit above ``sandboxes`` (which knows no benchmark), below the
+routers and the harness, which both build their requests here."""
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import replace
 
-from benchmarks import AssertTests, CallTests, IOTests, Problem
 from sandboxes import ExecRequest, IOCase, Limits, Verdict, judge
+
+from .records import AssertTests, CallTests, IOTests, Problem
 
 # Call-based cases run in the program's process after it, as test code that carries
 # its own copy of the judge's comparison (defined after the candidate ran, so the

@@ -1,0 +1,88 @@
+"""A run directory as what routers are trained and scored on (``routers.data.RouterData``),
+complete: routers are handed it and never open a run store. Scores (mean pass over
+samples), costs (mean $ per sample), output tokens, prompts, a seeded split, CoT
+lengths, ComplexityNet trials, and what the cascade executes: the run's problems
+(loaded again from the source and split the run used), its stored programs and a
+sandbox."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks import Benchmark, DataError, Problem, get_benchmark
+from routers.data import Execution, RouterData, artifact_think_lengths, complexitynet_trials
+from sandboxes import get_sandbox
+
+from . import load_matrix
+from .matrix import wide
+from .store import connect_readonly, read_meta
+
+
+def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
+    """A run's pass matrix; problem ids are ``dataset/problem``; a seeded random
+    train/test split (stratified by dataset) is provided. CoT lengths: the run's
+    models that recorded thinking tokens, and the artifact's reasoners on the problems
+    the artifact has (matched through the benchmarks' aliases); ComplexityNet trials:
+    the artifact's, on those problems."""
+    m = load_matrix(run)
+    ids = [f"{d}/{p}" for d, p in m.passes.index]
+    scores = m.passes.set_axis(ids)
+    costs = m.costs.reindex(m.passes.index).set_axis(ids)
+    with closing(connect_readonly(run)) as con:
+        prompts = {f"{d}/{p}": text for d, p, text in
+                   con.execute("SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem")}
+    if not scores.notna().any().any():
+        raise ValueError(f"{run}: no scored samples yet (run `harness run` on it first)")
+    datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
+    rng = np.random.default_rng(seed)
+    test = set()
+    for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
+        members = sorted(datasets.index[datasets == d])  # plain order: the split does not follow the listing's
+        test.update(rng.permutation(members)[:round(test_fraction * len(members))])
+    splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
+    prices = {name: out for name, (_, out) in m.prices.items()}
+    models = list(scores.columns)
+    tokens = wide(m.samples.dropna(subset=["tokens_out"]), "tokens_out", models)
+    tokens = tokens.reindex(m.passes.index).set_axis(ids)
+    thinking = m.samples[m.samples["thinking_tokens"] > 0]
+    own = wide(thinking, "thinking_tokens", sorted(set(thinking["model"])), "median")
+    own = own.set_axis([f"{d}/{p}" for d, p in own.index])
+    index = run_problems(run, sorted(set(datasets)))
+    to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in index.items()}
+    problems = {f"{d}/{p.id}": (bench, p) for d, bench, p in index.values()}
+    problems = {pid: problem for pid, problem in problems.items() if pid in datasets.index}
+
+    def from_artifact(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame.index.isin(list(to_run))].rename(index=to_run)
+
+    lengths = pd.concat([from_artifact(artifact_think_lengths()), own], axis=1).reindex(ids)
+    return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
+                      pass_rate=scores, tokens=tokens, name=str(run),
+                      execution=Execution(lambda: (problems, stored_programs(run)), get_sandbox),
+                      think_lengths=lengths, trials=from_artifact(complexitynet_trials()).reindex(ids))
+
+
+def run_problems(run: str | Path, datasets: list[str]) -> dict[str, tuple[str, Benchmark, Problem]]:
+    """Every id a problem of these datasets goes by (ours, and AdaptiveLLM's aliases)
+    -> (dataset, benchmark, problem), loaded from the source and split the run used."""
+    key = read_meta(run, "run", {})
+    out = {}
+    for dataset in datasets:
+        bench = get_benchmark(dataset)
+        try:
+            by_id = bench.by_id(key.get("source"), key.get("split", "test"))
+        except (DataError, OSError) as exc:
+            raise ValueError(f"{run}: cannot load the run's {dataset} problems again ({exc})") from None
+        out.update({i: (dataset, bench, p) for i, p in by_id.items()})
+    return out
+
+
+def stored_programs(run: str | Path) -> dict[tuple[str, str], str]:
+    """(``dataset/problem``, model) -> the program of the sample pass@1 scores (sample 0)."""
+    with closing(connect_readonly(run)) as con:
+        return {(f"{d}/{p}", m): prog for d, p, m, prog in con.execute(
+            "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
