@@ -20,7 +20,7 @@ MIN_LIMIT = 2.0
 FACTOR = 5.0
 # A problem with its judge's time limit (CodeContests) and no reference that passes here:
 # max(MIN_JUDGE_BUDGET, JUDGE_SCALE x that limit); chosen by measurement (docs/time-limits.md).
-JUDGE_SCALE = 3.0
+JUDGE_SCALE = 1.0
 MIN_JUDGE_BUDGET = 1.0
 
 

@@ -50,12 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default="results/humaneval__adaptivellm-pool")
     parser.add_argument("--nodes", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=3.0, help="CPU budget per program (run's floor)")
+    parser.add_argument("--limit", type=int, help="the first N programs only")
     args = parser.parse_args()
     import ray
     from ray.cluster_utils import Cluster
 
-    reqs = requests_of(Path(args.run_dir), args.timeout)
+    reqs = requests_of(Path(args.run_dir), args.timeout)[:args.limit]
     report: dict = {"programs": len(reqs), "cpus": os.cpu_count(), "nodes": args.nodes, "timeout_s": args.timeout}
     with LocalSandbox(workers=args.nodes) as local:
         base, base_s, _ = timed(local, reqs)
@@ -70,7 +71,7 @@ def main() -> None:
         with RaySandbox(address=cluster.address, inner="local") as sb:
             got, secs, cpu = timed(sb, reqs)
             growth = {}
-            for n in (500, 2000, len(reqs)):
+            for n in sorted({min(500, len(reqs)), min(2000, len(reqs)), len(reqs)}):
                 _, _, c = timed(sb, reqs[:n])
                 growth[n] = round(1000 * c / n, 3)
     finally:

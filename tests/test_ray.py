@@ -153,7 +153,8 @@ def test_bad_ray_address_is_one_line_before_anything_runs(tmp_path):
 
 def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
     port = _free_port()
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    # A token a user may have in ~/.ray/auth_token must not switch this cluster to token auth.
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     ray_bin = str(Path(sys.executable).with_name("ray"))
     # Its own temp dir, to find its processes by (`ray stop` would stop every Ray here);
     # short, since Ray's Unix sockets live in it (a socket path has at most 107 bytes).
