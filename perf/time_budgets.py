@@ -86,7 +86,7 @@ def reference_cpu(dataset: str, ids: set[str]) -> dict[str, float]:
                                                    for p in problems]) if v.passed}
 
 
-class Hogs:
+class CpuHogs:
     """One busy process per core for the duration."""
 
     def __enter__(self):
@@ -146,7 +146,7 @@ def main() -> None:
             wire = requests(rows, budgets)
             idle = execute(wire, cores)
             print(json.dumps({name: {"idle": score(rows, *idle)}}), file=sys.stderr)
-            with Hogs():
+            with CpuHogs():
                 hogged = execute(wire, cores)
             print(json.dumps({name: {"two_cpu_hogs": score(rows, *hogged)}}), file=sys.stderr)
             over = execute(wire, 3 * cores)

@@ -10,6 +10,7 @@ import sys
 import pytest
 from conftest import make_sandbox
 
+from perf.time_budgets import CpuHogs
 from sandboxes import ExecRequest, Limits, Status
 
 BUDGET = Limits(timeout=1.0, memory_mb=512)  # 1 s of CPU; wall-clock cap 4 s
@@ -37,17 +38,6 @@ def _verdicts(sandbox, sleepers: int = 0) -> dict:
     for v in sandbox.map(reqs):
         out.setdefault(v.id.split("/")[0], set()).add((v.status, v.detail))
     return out
-
-
-class CpuHogs:
-    def __enter__(self):
-        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
-        return self
-
-    def __exit__(self, *exc):
-        for p in self.procs:
-            p.kill()
-            p.wait()
 
 
 @pytest.mark.slow

@@ -79,7 +79,10 @@ def test_same_verdicts_through_ray_as_through_local(cluster):
 def test_a_node_killed_mid_run_loses_nothing(cluster):
     doomed = cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    reqs = [ExecRequest(f"import time\ntime.sleep(0.3)\nprint({i})\n", limits=LIMITS, id=str(i)) for i in range(40)]
+    # More than the 3 actors hold in flight (2 batches of 8 each): the doomed node still has
+    # work when it dies, after the first batch of verdicts.
+    n = 96
+    reqs = [ExecRequest(f"import time\ntime.sleep(0.25)\nprint({i})\n", limits=LIMITS, id=str(i)) for i in range(n)]
     seen = []
     before = set(_fork_servers())
     with RaySandbox(address=cluster.address, inner="local") as sb:
@@ -89,7 +92,7 @@ def test_a_node_killed_mid_run_loses_nothing(cluster):
             if len(seen) == 5:
                 cluster.remove_node(doomed, allow_graceful=False)
         assert sb.lost >= 1
-    assert sorted(int(v.id) for v in seen) == list(range(40))  # every request exactly once
+    assert sorted(int(v.id) for v in seen) == list(range(n))  # every request exactly once
     assert all(v.status is Status.PASSED and v.stdout_tail == f"{v.id}\n" for v in seen)
     assert _wait(lambda: set(_fork_servers()) <= before)
 

@@ -647,7 +647,8 @@ def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
     first = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_for(lambda: _executed(run_dir) == 0)  # generated, executing (for 60 s)
+        # Generated (one row), executing for 60 s: not merely an empty store.
+        _wait_for(lambda: _executed(run_dir) == 0 and len(rows(run_dir)) == 1)
         before = rows(run_dir)
         second = harness(*args)
         host = socket.gethostname()
