@@ -38,7 +38,7 @@ MAX_ATTEMPTS = 3
 # Requests per actor call, per worker of its node, and calls in flight per actor: Ray's
 # cost per call (~0.5 ms of driver CPU) is paid once per batch, and the node's pool
 # always has the next batch queued.
-BATCH_PER_WORKER = 32
+BATCH_PER_WORKER = 64
 BATCHES_IN_FLIGHT = 2
 MAX_STARTS_PER_NODE = 3  # a node whose actors keep dying (or that is gone) gets no more
 START_TIMEOUT = 300.0
