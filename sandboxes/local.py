@@ -33,6 +33,7 @@ import tempfile
 
 from .forkreap import count_tasks
 from .pool import BOOTSTRAP, Channel, Worker, WorkerBroken, WorkerPool
+from .records import ExecRequest, Limits, Status
 
 MODES = ("bwrap", "unshare", "none")
 SCRATCH_MB = 512
@@ -116,8 +117,6 @@ def mode_problems() -> dict[str, str | None]:
 
 
 def _probe(mode: str) -> str | None:
-    from .records import ExecRequest, Limits, Status
-
     try:
         with LocalSandbox(workers=1, mode=mode, announce=False) as sb:
             v = sb.execute(ExecRequest(PROBE_PROGRAM, limits=Limits(timeout=20)))

@@ -11,17 +11,18 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from test_lifecycle import _wait_until
 
 from benchmarks import get_benchmark
 from benchmarks.requests import exec_request
 from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox, Status
 from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, DockerUnavailable, docker_client, image_present
+from sandboxes.ray_sandbox import BATCH_PER_WORKER
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(timeout=3.0, memory_mb=512)
@@ -80,20 +81,21 @@ def test_same_verdicts_through_ray_as_through_local(cluster):
 def test_a_node_killed_mid_run_loses_nothing(cluster):
     doomed = cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    # The doomed node dies 2 s in, with a batch of these in flight (a batch runs for seconds).
-    n = 96
-    reqs = [ExecRequest(f"import time\ntime.sleep(0.25)\nprint({i})\n", limits=LIMITS, id=str(i)) for i in range(n)]
+    # Enough for a full batch on every actor (1 worker each), so the doomed node dies 1 s in
+    # with a batch in flight (a batch runs for seconds).
+    n = 3 * BATCH_PER_WORKER + 108
+    reqs = [ExecRequest(f"import time\ntime.sleep(0.05)\nprint({i})\n", limits=LIMITS, id=str(i)) for i in range(n)]
     before = set(_fork_servers())
     with RaySandbox(address=cluster.address, inner="local") as sb:
         assert len(sb.describe()["nodes"]) == 3
-        killer = threading.Timer(2.0, cluster.remove_node, (doomed,), {"allow_graceful": False})
+        killer = threading.Timer(1.0, cluster.remove_node, (doomed,), {"allow_graceful": False})
         killer.start()
         seen = list(sb.run(reqs))
         killer.join()
         assert sb.lost >= 1
     assert sorted(int(v.id) for v in seen) == list(range(n))  # every request exactly once
     assert all(v.status is Status.PASSED and v.stdout_tail == f"{v.id}\n" for v in seen)
-    assert _wait(lambda: set(_fork_servers()) <= before)
+    assert _wait_until(lambda: set(_fork_servers()) <= before, 30)
 
 
 def test_a_killed_actor_leaves_nothing_running(cluster):
@@ -112,11 +114,11 @@ def test_a_killed_actor_leaves_nothing_running(cluster):
         # The requests still all run, on the other actor (or the dead one's replacement).
         verdicts = sb.map([ExecRequest(f"print({i})\n", limits=LIMITS) for i in range(6)])
         assert [v.stdout_tail for v in verdicts] == [f"{i}\n" for i in range(6)]
-    assert _wait(lambda: set(_fork_servers()) <= before)
+    assert _wait_until(lambda: set(_fork_servers()) <= before, 30)
     if docker is not None:
         owner = f"{socket.gethostname()}:{victim}:"
-        assert _wait(lambda: not [c for c in docker.api.containers(all=True, filters={"label": SANDBOX_LABEL})
-                                  if (c.get("Labels") or {}).get(OWNER_LABEL, "").startswith(owner)])
+        assert _wait_until(lambda: not [c for c in docker.api.containers(all=True, filters={"label": SANDBOX_LABEL})
+                                        if (c.get("Labels") or {}).get(OWNER_LABEL, "").startswith(owner)], 30)
 
 
 def test_run_cli_on_a_cluster_survives_a_node_dying(cluster, tmp_path):
@@ -133,14 +135,14 @@ def test_run_cli_on_a_cluster_survives_a_node_dying(cluster, tmp_path):
     proc = subprocess.Popen(base + ["--sandbox", "ray", "--ray-address", cluster.address, "--run-dir",
                                     str(tmp_path / "ray")], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert _wait(lambda: _executed(store) >= 40, timeout=300), proc.poll()
+    assert _wait_until(lambda: _executed(store) >= 40, 300), proc.poll()
     cluster.remove_node(doomed, allow_graceful=False)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     assert "ray node" in err
     assert _verdicts(tmp_path / "ray") == _verdicts(tmp_path / "local")
     assert len(_verdicts(tmp_path / "ray")) == 12 * 8 * 5
-    assert _wait(lambda: set(_fork_servers()) <= before)
+    assert _wait_until(lambda: set(_fork_servers()) <= before, 30)
 
 
 def test_bad_ray_address_is_one_line_before_anything_runs(tmp_path):
@@ -215,15 +217,6 @@ def _fork_servers() -> list[int]:
     """Fork servers started by a Ray actor (they inherit its RAY_RAYLET_PID), even
     once orphaned; other sandboxes on this machine are not counted."""
     return _processes_mentioning(BOOTSTRAP_MARK, b"RAY_RAYLET_PID=")
-
-
-def _wait(cond, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def _free_port() -> int:
