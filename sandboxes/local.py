@@ -128,8 +128,14 @@ def _probe(mode: str) -> str | None:
 
 
 def _python_dirs() -> list[str]:
+    """The interpreter's directories and every site-packages directory on its path: a
+    venv's ``.pth`` may add another environment's packages (a nested venv, a system
+    site), and programs must import them as the server does. Other path entries (the
+    project itself, the working directory) stay hidden: they may hold benchmark tests."""
     dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                            os.path.dirname(os.path.realpath(sys.executable)))}
+    dirs |= {os.path.realpath(p) for p in sys.path
+             if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages") and os.path.isdir(p)}
     # Nested paths are covered by their parents.
     return sorted(d for d in dirs if not any(d != o and d.startswith(o + os.sep) for o in dirs))
 
