@@ -87,10 +87,16 @@ def reference_cpu(dataset: str, ids: set[str]) -> dict[str, float]:
 
 
 class CpuHogs:
-    """One busy process per core for the duration."""
+    """``per_core`` busy processes per core for the duration, each in a session of its
+    own: with the kernel's autogroups, hogs sharing one session would share one slice
+    of the CPU, and other users' jobs do not."""
+
+    def __init__(self, per_core: int = 1) -> None:
+        self.per_core = per_core
 
     def __enter__(self):
-        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count())]
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+                      for _ in range(self.per_core * os.cpu_count())]
         return self
 
     def __exit__(self, *exc):

@@ -74,8 +74,32 @@ def tree_cpu():
     """CPU seconds of every process below this server: the running program and all it
     started (orphans are ours, as subreaper or PID 1; the reaped ones are counted in
     their parent's cutime, zombies by their own)."""
-    me = os.getpid()
     procs = _processes()
+    return sum(procs[pid][1] for pid in _below(procs))
+
+
+def tree_wait():
+    """Seconds the most delayed thread below this server spent runnable but waiting for
+    a CPU (``run_delay`` of /proc/PID/task/TID/schedstat): time other jobs took from the
+    program, which its wall-clock cap must not count. 0 where the kernel does not say."""
+    longest = 0
+    for pid in _below(_processes()):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as fh:
+                    longest = max(longest, int(fh.read().split()[1]))
+            except (OSError, IndexError, ValueError):
+                continue
+    return longest / 1e9
+
+
+def _below(procs):
+    """The pids of ``procs`` that descend from this server."""
+    me = os.getpid()
     below = {}
 
     def is_below(pid):
@@ -92,7 +116,7 @@ def tree_cpu():
             below[p] = result
         return result
 
-    return sum(cpu for pid, (_, cpu) in procs.items() if pid != me and is_below(pid))
+    return [pid for pid in procs if pid != me and is_below(pid)]
 
 
 def rmtree(path):

@@ -78,7 +78,8 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         os.close(fd)
     buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
     try:
-        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd, forkreap.tree_cpu)
+        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd, forkreap.tree_cpu,
+                                     forkreap.tree_wait)
     finally:
         # Also on a harness error: the program and all it started never outlive this.
         # (SIGKILL to a program that already exited only hits its zombie.)

@@ -17,13 +17,16 @@ def tail(data):
     return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
-def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu):
+def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait):
     """Collect the program's output until it exits; returns why we must kill it
     (``cpu_limit``, ``wall_cap``, ``output_limit``, ``host_gone``) or None.
 
     The CPU budget is the whole tree's (``tree_cpu()``: the program and everything it
     started), read from outside: no earlier than the budget could be spent on every
-    core at once, then often enough to stop an overrun within ~0.1 s of CPU per core."""
+    core at once, then often enough to stop an overrun within ~0.1 s of CPU per core.
+    The wall-clock cap does not count the time the tree waited for a CPU
+    (``tree_wait()``): when it comes, the cap moves on by that much, up to the plain
+    wall-clock ceiling."""
     pidfd = os.pidfd_open(pid)
     sel = selectors.DefaultSelector()
     try:
@@ -37,13 +40,19 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu):
             sel.register(host_fd, selectors.EVENT_READ)
         budget = lim["timeout"]
         cap = start + lim.get("wall_cap", budget)
+        ceiling = start + lim.get("wall_ceiling", lim.get("wall_cap", budget))
         cores = len(os.sched_getaffinity(0))
         check = start + budget / cores
         total_out = 0
         while True:
             now = time.monotonic()
             if now >= cap:
-                return "wall_cap"
+                if now >= ceiling:
+                    return "wall_cap"
+                moved = min(ceiling, start + lim["wall_cap"] + tree_wait())
+                if moved - now < 0.01:
+                    return "wall_cap"
+                cap = moved
             if now >= check:
                 used = tree_cpu()
                 if used >= budget:

@@ -104,7 +104,7 @@ class Worker(ABC):
         except (OSError, ValueError) as exc:  # ValueError: pipe already closed
             raise WorkerBroken(f"cannot send to fork server: {exc}") from None
         runs = len(req.cases) if req.cases else 1  # each case runs under its own limit
-        line = self.channel.readline(req.limits.wall_cap * runs + GRACE_SECONDS * runs ** 0.5)
+        line = self.channel.readline(req.limits.wall_ceiling * runs + GRACE_SECONDS * runs ** 0.5)
         try:
             return Verdict.from_wire(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:

@@ -22,9 +22,13 @@ class Status(str, Enum):
 
 MAX_TIMEOUT = 86400.0  # a day; beyond it timers overflow
 # A program that sleeps or blocks uses no CPU: the wall clock stops it at this multiple
-# of its CPU budget, plus a second (for start-up and tiny budgets).
+# of its CPU budget, plus a second (for start-up and tiny budgets). Time its processes
+# spent waiting for a CPU (other jobs, more workers than cores) does not count toward
+# the cap, so a starved CPU-bound program meets its CPU budget first; the plain wall
+# clock stops everything at WALL_CEILING_FACTOR x the cap whatever the load.
 WALL_FACTOR = 3.0
 WALL_EXTRA_S = 1.0
+WALL_CEILING_FACTOR = 10.0
 MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
 
 
@@ -46,8 +50,15 @@ class Limits:
 
     @property
     def wall_cap(self) -> float:
-        """Wall-clock seconds after which the program is stopped whatever its CPU use."""
+        """Wall-clock seconds, less the time spent waiting for a CPU, after which the
+        program is stopped whatever its CPU use."""
         return WALL_FACTOR * self.timeout + WALL_EXTRA_S
+
+    @property
+    def wall_ceiling(self) -> float:
+        """Plain wall-clock seconds after which the program is stopped, however loaded
+        the machine: no worker is held longer."""
+        return WALL_CEILING_FACTOR * self.wall_cap
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,8 @@ class ExecRequest:
             "code": self.code,
             "test": self.test,
             "stdin": self.stdin,
-            "limits": {**dataclasses.asdict(self.limits), "wall_cap": self.limits.wall_cap},
+            "limits": {**dataclasses.asdict(self.limits), "wall_cap": self.limits.wall_cap,
+                       "wall_ceiling": self.limits.wall_ceiling},
         }
         if self.cases is not None:
             wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]

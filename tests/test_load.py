@@ -1,5 +1,6 @@
 """Verdicts that do not depend on the machine's load: a CPU-time budget of the whole
-process tree, and a wall-clock cap (3 x budget + 1 s) for programs that block."""
+process tree, and a wall-clock cap (3 x budget + 1 s, not counting time spent waiting
+for a CPU) for programs that block."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ BUDGET = Limits(timeout=1.0, memory_mb=512)  # 1 s of CPU; wall-clock cap 4 s
 PROGRAMS = {
     # Needs 0.5 s of CPU: passes under a 1 s budget however slowly the wall clock runs.
     "cpu_half_second": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5:\n    pass\n",
+    "cpu_eight_tenths": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.8:\n    pass\n",
     "busy_loop": "while True:\n    pass\n",
     "sleeper": "import time\ntime.sleep(100)\n",
     # The parent sleeps; its two children burn the tree's budget.
@@ -25,6 +27,7 @@ PROGRAMS = {
 }
 EXPECTED = {
     "cpu_half_second": (Status.PASSED, ""),
+    "cpu_eight_tenths": (Status.PASSED, ""),
     "busy_loop": (Status.TIMEOUT, "CPU time limit of 1.0 s exceeded"),
     "sleeper": (Status.TIMEOUT, "wall-clock cap of 4.0 s exceeded"),
     "busy_children": (Status.TIMEOUT, "CPU time limit of 1.0 s exceeded"),
@@ -48,6 +51,11 @@ def test_same_verdicts_alone_beside_cpu_hogs_and_oversubscribed(kind):
         assert _verdicts(sb) == expected  # alone
         with CpuHogs():
             assert _verdicts(sb) == expected  # one busy process per core beside it
+        # Four per core: a program gets a fifth of a core, so 0.8 s of CPU take ~4 s and
+        # a busy loop's 1 s budget ~5 s, past the 4 s cap, which must not count the
+        # time the program waited for a CPU.
+        with CpuHogs(per_core=4):
+            assert _verdicts(sb) == expected
     # More workers than cores, most of them blocked on sleeping programs: those cost no
     # core, so the CPU-bound ones still get their budget well within the wall-clock cap.
     cores = os.cpu_count()
@@ -55,9 +63,11 @@ def test_same_verdicts_alone_beside_cpu_hogs_and_oversubscribed(kind):
         assert _verdicts(sb, sleepers=3 * cores - len(PROGRAMS)) == expected
 
 
-def test_the_wall_clock_cap_is_three_budgets_and_a_second():
+def test_the_wall_clock_cap_is_three_budgets_and_a_second_and_the_ceiling_ten_caps():
     assert Limits(timeout=1.0).wall_cap == 4.0 and Limits(timeout=10).wall_cap == 31.0
-    assert ExecRequest("", limits=Limits(timeout=2.0)).to_wire()["limits"]["wall_cap"] == 7.0
+    assert Limits(timeout=1.0).wall_ceiling == 40.0
+    wire = ExecRequest("", limits=Limits(timeout=2.0)).to_wire()["limits"]
+    assert (wire["wall_cap"], wire["wall_ceiling"]) == (7.0, 70.0)
 
 
 @pytest.mark.slow
