@@ -148,6 +148,13 @@ class RunStore:
             raise UserError(f"{self.path}: run store version {version}, this codeharness reads {_versions()}")
 
     def close(self) -> None:
+        # Back to a rollback journal: a finished run is one file again (no -wal/-shm
+        # beside it), and read-only readers need not create them. Refused, harmlessly,
+        # while another connection has it open.
+        try:
+            self.db.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error:
+            pass
         self.db.close()
         if self.lock:
             self.lock.release()

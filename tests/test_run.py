@@ -78,7 +78,9 @@ def test_replay_run_matrix_and_resume(tmp_path):
     want = sum(r[5] for r in stored if r[1] == "HumanEval/0" and r[2] == "Yi-Coder-1.5B-Chat") / 5
     assert m.passes.loc[("humaneval", "HumanEval/0"), "Yi-Coder-1.5B-Chat"] == want
     assert m.prices["deepseek-coder-33b-instruct"] == (1.0, 2.0)
-    assert {p.name for p in run_dir.iterdir()} >= {"samples.parquet", "pass_matrix.parquet", "cost_matrix.parquet"}
+    # A finished run is its store and exports: no -wal/-shm left beside the store.
+    assert {p.name for p in run_dir.iterdir()} == {"run.sqlite", "samples.parquet", "pass_matrix.parquet",
+                                                   "cost_matrix.parquet"}
 
     again = harness(*args)  # resume of a finished run: nothing is redone
     assert again.returncode == 0 and "0 samples to generate, 0 to execute" in again.stderr
