@@ -102,6 +102,20 @@ def run_key(cfg: RunConfig) -> dict:
     return {"datasets": sorted(cfg.datasets), "split": cfg.split, "source": cfg.source}
 
 
+def environment(sandbox) -> dict:
+    """Where the run's latest command executed: the sandbox (its image or mode), its
+    workers, and the versions of codeharness and Python."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("codeharness")
+    except PackageNotFoundError:  # a source tree that is not installed
+        ours = "unknown"
+    return {**sandbox.describe(), "workers": sandbox.size, "codeharness": ours,
+            "python": platform.python_version()}
+
+
 def _normal(identity: dict) -> dict:
     import json
 
@@ -264,6 +278,7 @@ class Runner:
             if self.cfg.fresh:
                 self.store.reset()
             self.store.set_meta("run", run_key(self.cfg))
+            self.store.set_meta("environment", environment(sandbox))  # for `report html`'s run summary
             for spec in self.specs:
                 if self.store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output):
                     self.log(f"note: model {spec.name!r}: price changed; its stored samples' costs recomputed")
@@ -323,15 +338,21 @@ class Runner:
 
             jobs = [asyncio.ensure_future(execute(k, program)) for k, program in pending]
             jobs += [asyncio.ensure_future(one(s, t)) for s, t in todo]
+            finished = False
             try:
                 for fut in asyncio.as_completed(jobs):
                     await fut  # the first ProviderError stops the run
+                finished = True
             finally:
                 for j in jobs:
                     j.cancel()
                 await asyncio.gather(*jobs, return_exceptions=True)
                 gen_bar.close()
                 exec_bar.close()
+                if not finished:
+                    # Ctrl-C or an error: stop the programs still running rather than
+                    # wait out their limits; their verdicts would not be stored anyway.
+                    sandbox.close()
                 pool.shutdown(wait=True, cancel_futures=True)
         finally:
             await asyncio.gather(*(p.close() for p in self.providers.values()), return_exceptions=True)
