@@ -43,9 +43,10 @@ def stored(run_dir: Path) -> list[tuple]:
                            "WHERE program IS NOT NULL ORDER BY dataset, problem, model, sample").fetchall()
 
 
-def execute(wire: list[dict], workers: int) -> tuple[dict, float]:
-    """{id: status} and wall seconds, through the local sandbox of whatever checkout
-    is first on sys.path (this one, or the baseline's in a subprocess)."""
+def execute(wire: list[dict], workers: int) -> tuple[dict, float, dict]:
+    """{id: status}, wall seconds and {id: what the verdict says (detail, CPU and wall
+    time)}, through the local sandbox of whatever checkout is first on sys.path (this
+    one, or the baseline's in a subprocess)."""
     from sandboxes import ExecRequest, IOCase, Limits, LocalSandbox
 
     fields = set(Limits.__dataclass_fields__)
@@ -54,8 +55,11 @@ def execute(wire: list[dict], workers: int) -> tuple[dict, float]:
                         if w.get("cases") else None, **w.get("compare", {})) for w in wire]
     with LocalSandbox(workers=workers) as sb:
         start = time.perf_counter()
-        statuses = {v.id: v.status.value for v in sb.run(reqs)}
-        return statuses, time.perf_counter() - start
+        verdicts = list(sb.run(reqs))
+        seconds = time.perf_counter() - start
+    return ({v.id: v.status.value for v in verdicts}, seconds,
+            {v.id: f"{v.status.value} {v.detail[:80]!r} cpu {v.cpu_time:.2f} s wall {v.wall_time:.2f} s"
+             for v in verdicts})
 
 
 def requests(rows, budgets: dict[str, float]) -> list[dict]:
@@ -66,6 +70,11 @@ def requests(rows, budgets: dict[str, float]) -> list[dict]:
     problems = {(d, p.id): p for d in {r[0] for r in rows} for p in get_benchmark(d).load(split=None)}
     return [exec_request(problems[(d, p)], prog, Limits(timeout=budgets[p]), id=f"{d}|{p}|{m}|{s}").to_wire()
             for d, p, m, s, prog, _ in rows]
+
+
+def flips(base: tuple, other: tuple) -> dict:
+    """The samples whose status differs, with what both verdicts say."""
+    return {k: [base[2][k], other[2][k]] for k in base[0] if base[0][k] != other[0][k]}
 
 
 def score(rows, statuses: dict, seconds: float) -> dict:
@@ -131,7 +140,7 @@ def main() -> None:
         return {p: max(1.0, scale * judge[p]) if scale and p in judge else 10.0 for p in {r[1] for r in cc}}
 
     def measure(rows, budgets, workers=cores):
-        return score(rows, *execute(requests(rows, budgets), workers))
+        return score(rows, *execute(requests(rows, budgets), workers)[:2])
 
     if "floors" in phases:
         report["floors"] = {str(f): measure(he, he_budgets(f)) for f in FLOORS}
@@ -152,16 +161,17 @@ def main() -> None:
                 continue
             wire = requests(rows, budgets)
             idle = execute(wire, cores)
-            print(json.dumps({name: {"idle": score(rows, *idle)}}), file=sys.stderr)
+            print(json.dumps({name: {"idle": score(rows, *idle[:2])}}), file=sys.stderr)
             with CpuHogs():
                 hogged = execute(wire, cores)
-            print(json.dumps({name: {"two_cpu_hogs": score(rows, *hogged)}}), file=sys.stderr)
+            print(json.dumps({name: {"two_cpu_hogs": score(rows, *hogged[:2])}}), file=sys.stderr)
             over = execute(wire, 3 * cores)
             report["load"][name] = {
-                "idle": score(rows, *idle), "two_cpu_hogs": score(rows, *hogged),
-                f"workers_{3 * cores}": score(rows, *over),
-                "flips_hogs_vs_idle": sum(idle[0][k] != hogged[0][k] for k in idle[0]),
-                "flips_oversubscribed_vs_idle": sum(idle[0][k] != over[0][k] for k in idle[0]),
+                "idle": score(rows, *idle[:2]), "two_cpu_hogs": score(rows, *hogged[:2]),
+                f"workers_{3 * cores}": score(rows, *over[:2]),
+                "flips_hogs_vs_idle": len(flips(idle, hogged)),
+                "flips_oversubscribed_vs_idle": len(flips(idle, over)),
+                "flipped": {"hogs": flips(idle, hogged), "oversubscribed": flips(idle, over)},
             }
             print(json.dumps(report["load"][name]), file=sys.stderr)
     if "baseline" in phases and args.baseline_checkout:
@@ -177,8 +187,7 @@ def main() -> None:
                                                                      "PYTHONPATH": str(args.baseline_checkout)})
             if out.returncode:
                 raise SystemExit(out.stderr[-2000:])
-            statuses, seconds = json.loads(out.stdout)
-            report["baseline_wall_clock_limits"][name] = score(rows, statuses, seconds)
+            report["baseline_wall_clock_limits"][name] = score(rows, *json.loads(out.stdout)[:2])
             print(json.dumps({name: report["baseline_wall_clock_limits"][name]}), file=sys.stderr)
     print(json.dumps(report, indent=2))
 
