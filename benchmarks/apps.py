@@ -42,9 +42,11 @@ class APPS(Benchmark):
             return self._build(str(row["problem_id"]), row["question"], row["starter_code"], pairs,
                                io.get("fn_name"), tuple(solutions), row.get("difficulty"), where)
         require(row, ("name", "description", "starter_code", "test_list"), where)
-        pairs = [(t["input"], t["output"]) for t in list(row.get("sample_io") or []) + list(row["test_list"])]
-        return self._build(str(row["name"]), row["description"], row["starter_code"], _unique(pairs),
-                           None, (), row.get("difficulty"), where)
+        samples = _unique([(t["input"], t["output"]) for t in row.get("sample_io") or []])
+        pairs = _unique(samples + [(t["input"], t["output"]) for t in row["test_list"]])
+        problem = self._build(str(row["name"]), row["description"], row["starter_code"], pairs,
+                              None, (), row.get("difficulty"), where)
+        return replace(problem, metadata=dict(problem.metadata, sample_count=len(samples)))
 
     def _build(self, pid, question, starter, pairs, fn_name, references, difficulty, where) -> Problem:
         starter = starter or ""
@@ -59,6 +61,11 @@ class APPS(Benchmark):
         return Problem(benchmark=self.name, id=pid, prompt=question, tests=tests, entry_point=fn_name or "",
                        references=references,
                        metadata={"name": pid, "starter_code": starter, "difficulty": difficulty})
+
+    def public_tests(self, problem: Problem) -> CallTests | IOTests | None:
+        """The statement's examples: MapCoder's ``sample_io``, kept first (``sample_count``)."""
+        n = problem.metadata.get("sample_count", 0)
+        return replace(problem.tests, cases=problem.tests.cases[:n]) if n else None
 
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """CoDyn's APPS prompt: runnable inline, read stdin, write stdout (call-based

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from .base import Benchmark, require
+from .examples import io_examples
 from .io import DataError
 from .literal import parse_literal
 from .records import IOTests, Problem
@@ -22,6 +23,13 @@ PYTHON3 = 3  # deepmind's Language enum
 ANY_CASE = re.compile(r"in any (letter )?(case|register)|any letter case|case[- ]insensitive|"
                       r"upper ?case and lower ?case|lowercase and uppercase|"
                       r"(upper|lower)case .{0,40}(accepted|allowed)", re.I)
+# Statement samples the reference fails (it passes every hidden test): each shows one
+# of several valid answers (the problem needs a checker), the reference prints
+# another, so exact judging would fail correct programs. Problem id -> sample indices.
+WRONG_EXAMPLES: dict[str, tuple[int, ...]] = {
+    "404_C": (0, 1), "460_D": (0, 1), "487_C": (0,), "1016_D": (0,), "1174_D": (0,), "1271_C": (2,),
+    "1286_B": (0, 1), "1287_D": (0, 1),
+}
 SANDBOXFUSION_SUFFIX = ("Please implement a complete Python script. Your program should read input from "
                         "standard input and write output to standard output.")
 
@@ -79,11 +87,16 @@ class CodeContests(Benchmark):
         return {p.metadata["adaptivellm_id"]: p.id for p in problems if p.metadata.get("adaptivellm_id")}
 
     def public_tests(self, problem: Problem) -> IOTests | None:
-        """The statement's sample cases (test66 keeps them first, ``sample_count``)."""
+        """The statement's sample cases: test66 keeps them first (``sample_count``);
+        other rows' are parsed from the statement's ``Input`` / ``Output`` blocks;
+        ``WRONG_EXAMPLES`` left out."""
         n = problem.metadata.get("sample_count", 0)
-        if not n:
+        cases = problem.tests.cases[:n] if n else io_examples(problem.prompt)
+        wrong = WRONG_EXAMPLES.get(problem.id, ())
+        cases = [c for i, c in enumerate(cases) if i not in wrong]
+        if not cases:
             return None
-        return IOTests(problem.tests.cases[:n], problem.tests.case_sensitive, problem.tests.strict_integers)
+        return IOTests(tuple(cases), problem.tests.case_sensitive, problem.tests.strict_integers)
 
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """AdaptiveLLM's (SandboxFusion's) code_contests prompt."""

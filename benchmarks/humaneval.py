@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-import ast
-
 from .base import Benchmark, require
+from .examples import assert_tests, call_examples
 from .records import AssertTests, Problem
 
 FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
 SANDBOXFUSION_SUFFIX = ("Please complete the above code according to the requirements in the docstring. "
                         "Write the complete code and wrap it in markdown syntax. The code should not contain "
                         "`Main` function.")
+# Docstring examples the canonical solution fails (it passes every hidden test): the
+# docstring is wrong, or the line is not an example of the function (HumanEval/130's
+# recurrence). Each is its ``Example.text``.
+WRONG_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "HumanEval/47": ("median([-10, 4, 6, 1000, 10, 20]) == 15.0",),  # the median is 8.0
+    # Sorted by the count of ones, [1, 5, 2, 3, 4] is [1, 2, 4, 3, 5] (the hidden tests' answer).
+    "HumanEval/116": ("sort_array([1, 5, 2, 3, 4]) == [1, 2, 3, 4, 5]",
+                      "sort_array([-2, -3, -4, -5, -6]) == [-6, -5, -4, -3, -2]",
+                      "sort_array([1, 0, 2, 3, 4]) == [0, 1, 2, 3, 4]"),
+    "HumanEval/130": ("tri(1) == 3", "tri(2) == 2", "tri(4) == 3"),  # the recurrence, not tri's list
+    "HumanEval/148": ("bf('Earth', 'Mercury') == 'Venus'",),  # ("Venus") is a string; the answer a tuple
+}
 
 
 class HumanEval(Benchmark):
@@ -41,20 +52,9 @@ class HumanEval(Benchmark):
         return problem.prompt + (completion or "")
 
     def public_tests(self, problem: Problem) -> AssertTests | None:
-        """The docstring's doctest examples (``>>> call`` then the expected value) as
-        asserts; 70 of the 164 prompts have them (HumanEval/47's example is wrong:
-        the canonical solution fails it)."""
-        lines = [line.strip() for line in problem.prompt.splitlines()]
-        checks = []
-        for call, expected in zip(lines, lines[1:], strict=False):
-            if call.startswith(">>> ") and expected and not expected.startswith(">>>"):
-                try:
-                    ast.literal_eval(expected)
-                    expr = ast.unparse(ast.parse(call[4:], mode="eval"))  # drops trailing comments
-                except (ValueError, SyntaxError):
-                    continue
-                checks.append(f"assert ({expr}) == ({expected})")
-        return AssertTests("\n".join(checks) + "\n") if checks else None
+        """The docstring's examples, in whichever form it writes them (see ``examples``),
+        as asserts; those its canonical solution fails (``WRONG_EXAMPLES``) left out."""
+        return assert_tests(call_examples(problem.prompt, problem.entry_point), WRONG_EXAMPLES.get(problem.id, ()))
 
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """``default``: the raw prompt to continue; ``sandboxfusion``: the chat prompt

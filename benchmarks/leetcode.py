@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from functools import cache
 from string import Template
 
 from .base import DATA, Benchmark, require
+from .examples import Example, keyword_examples, value_of
 from .io import DataError
 from .literal import parse_literal
 from .records import AssertTests, Problem
 
 FIELDS = ("task_id", "prompt", "completion", "entry_point", "test")
 INSERT = "#<INSERT>"
-# A statement example's input line: "Input: nums = [1,2]", "**Input:** s = "ab", k = 2".
-EXAMPLE_INPUT = re.compile(r"^\W*Input\W*?:\W*?\s*(\S.*?)\s*$", re.M)
-JSON_WORDS = re.compile(r"\b(null|true|false)\b")
 WRAPPERS = ("tree_node", "list_node")  # LeetCodeDataset's builders for tree / linked-list arguments
 
 
@@ -67,23 +64,24 @@ class LeetCode(Benchmark):
 
     def public_tests(self, problem: Problem) -> AssertTests | None:
         """The statement's examples: the dataset's asserts whose call arguments are an
-        example's ``Input``. The statement is the prompt or, for rows whose query lost
-        its examples, AdaptiveLLM's prompt of the same problem (the text its models saw).
-        None for SandboxFusion rows (their tests are a script) and design problems."""
+        example's ``Input``, or, when none is (two rows' tests lack their examples), the
+        examples themselves as asserts. The statement is the prompt or, for rows whose
+        query lost its examples, AdaptiveLLM's prompt of the same problem (the text its
+        models saw). None for SandboxFusion rows (their tests are a script)."""
         if "autoeval_prefix" in problem.metadata:
             return None
-        text = problem.prompt + "\n" + _adaptivellm_prompts().get(problem.id, "")
-        examples = [a for a in map(_example_args, EXAMPLE_INPUT.findall(text)) if a is not None]
+        examples = keyword_examples(problem.prompt + "\n" + _adaptivellm_prompts().get(problem.id, ""))
         tree = ast.parse(problem.tests.code)
         check = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"), None)
         if not examples or check is None:
             return None
+        inputs = [args for args, _ in examples]
         seen: set[str] = set()  # some rows repeat their asserts
-        check.body = [s for s in check.body if not isinstance(s, ast.Assert)
-                      or (_assert_args(s) in examples and ast.unparse(s) not in seen and not seen.add(ast.unparse(s)))]
-        if not seen:
-            return None
-        return AssertTests(ast.unparse(tree) + "\n")
+        asserts = [s for s in check.body if isinstance(s, ast.Assert) and _assert_args(s) in inputs
+                   and ast.unparse(s) not in seen and not seen.add(ast.unparse(s))]
+        asserts = asserts or _asserts(examples)
+        check.body = [s for s in check.body if not isinstance(s, ast.Assert)] + asserts
+        return AssertTests(ast.unparse(tree) + "\n") if asserts else None
 
     def aliases(self, problems: list[Problem]) -> dict[str, str]:
         """AdaptiveLLM ``LeetCode/N`` -> our id: through the LeetCodeDataset id map, and
@@ -113,14 +111,16 @@ def _adaptivellm_prompts() -> dict[str, str]:
             if r["id"] in ids}
 
 
-def _example_args(text: str) -> dict | None:
-    """``nums = [1,null], k = 2`` -> {"nums": [1, None], "k": 2}; None if not literals."""
-    text = JSON_WORDS.sub(lambda m: {"null": "None", "true": "True", "false": "False"}[m[1]], text.strip("`* "))
-    try:
-        call = ast.parse(f"f({text})", mode="eval").body
-        return {k.arg: ast.literal_eval(k.value) for k in call.keywords} if not call.args else None
-    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
-        return None
+def _asserts(examples: list[tuple[dict, str]]) -> list[ast.stmt]:
+    """``assert candidate(a=1) == out`` for each example whose output is a literal."""
+    out = []
+    for args, shown in examples:
+        try:
+            call = f"candidate({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+            out.append(ast.parse(f"assert {Example(call, value_of(shown)).check}").body[0])
+        except ValueError:
+            continue
+    return out
 
 
 def _assert_args(node: ast.Assert) -> dict | None:

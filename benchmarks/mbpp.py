@@ -44,8 +44,13 @@ class MBPP(Benchmark):
             prompt=text,
             tests=AssertTests("\n".join([setup, *asserts]) + "\n"),
             references=(row["code"],),
-            metadata={"sanitized": "prompt" in row and "text" not in row, "test_list": list(row["test_list"])},
+            metadata={"sanitized": "prompt" in row and "text" not in row, "test_list": list(row["test_list"]),
+                      "setup": setup},
         )
+
+    def public_tests(self, problem: Problem) -> AssertTests:
+        """The tests the prompt shows: ``test_list`` (not the challenge tests)."""
+        return AssertTests("\n".join([problem.metadata["setup"], *problem.metadata["test_list"]]) + "\n")
 
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """The MBPP paper's prompt: the task and the three tests the code must pass."""

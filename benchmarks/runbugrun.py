@@ -52,6 +52,8 @@ class RunBugRun(Benchmark):
                       "errors": row.get("errors") or [], "derived": self._derived},
         )
 
+    # No public_tests: the repair prompt shows the buggy program and its error, no examples.
+
     def prompt(self, problem: Problem, style: str = "default") -> str:
         """RunBugRun's repair prompt, with the error the buggy program raised when known."""
         text = PROMPT.format(code=problem.metadata["buggy_code"])

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+from .cli_benchmarks import add_benchmarks_parser, cmd_benchmarks
+from .cli_report import add_report_html_parser, cmd_report_html
 from .cli_route import add_ray_address, add_route_parser, cmd_gate, cmd_route
 from .errors import UserError
 
@@ -48,7 +50,8 @@ def _add_sandbox_options(p: argparse.ArgumentParser, timeout: float) -> None:
     add_ray_address(p)
     p.add_argument("--timeout", type=_positive_float, default=timeout,
                    help=f"CPU seconds per program, its whole process tree (default {timeout}); a program "
-                        "is also stopped after 3 x that + 1 s of wall clock (sleeping, blocked)")
+                        "is also stopped after 3 x that + 1 s of wall clock not spent waiting for a CPU "
+                        "(sleeping, blocked)")
     p.add_argument("--memory-mb", type=_positive_int, default=1024,
                    help="address-space limit per program (default 1024)")
 
@@ -112,16 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stdin", help="file whose content is the program's stdin")
     _add_sandbox_options(ex, timeout=10.0)
 
-    bm = sub.add_parser("benchmarks", help="list benchmarks, or validate one against its references")
-    bmsub = bm.add_subparsers(dest="action", required=True, metavar="ACTION")
-    bmsub.add_parser("list", help="name, source, problems, test kind, references")
-    va = bmsub.add_parser("validate", help="run every reference solution (and known-wrong program) in the sandbox")
-    va.add_argument("--dataset", required=True, help="benchmark name (see `benchmarks list`)")
-    va.add_argument("--source", help="bundled source name, local file/folder or HF id (default: bundled)")
-    va.add_argument("--limit", type=_positive_int, help="first N problems only")
-    va.add_argument("--workers", type=_positive_int, help="parallel workers (default: one per core)")
-    va.add_argument("--out", help="write the full summary (with calibrated time limits) as JSON here")
-    _add_sandbox_options(va, timeout=60.0)
+    add_benchmarks_parser(sub, _positive_int, _add_sandbox_options)
 
     rp = sub.add_parser("report", help="reports over data and runs")
     rpsub = rp.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -134,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     og.add_argument("source", help="run directory, or a wide matrix file (CSV/Parquet: problem, [dataset], "
                                    "one column per model)")
     og.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
+    add_report_html_parser(rpsub)
 
     add_route_parser(sub)
 
@@ -314,42 +309,13 @@ def cmd_sandbox(args) -> int:
     return 0
 
 
-def cmd_benchmarks(args) -> int:
-    from benchmarks import BENCHMARKS
-
-    if args.action == "list":
-        print(f"{'name':<13} {'problems':>8} {'tests':>7} {'refs':>6}  {'test kind':<27} source")
-        for name, cls in BENCHMARKS.items():
-            bench = cls()
-            problems = bench.load()
-            print(f"{name:<13} {len(problems):>8} {sum(p.test_count for p in problems):>7} "
-                  f"{sum(bool(p.references) for p in problems):>6}  {bench.test_kind:<27} "
-                  f"bundled ({', '.join(bench.default)}); HF {bench.hf_id or '-'}")
-        return 0
-    from sandboxes import WorkerBroken
-    from sandboxes.image import DockerUnavailable
-
-    from .validate import validate
-
-    _limits(args)
-    try:
-        summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
-                           log=print, memory_mb=args.memory_mb)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
-    if args.out:
-        from pathlib import Path
-
-        Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k != "time_limits"}))
-    return 0 if summary["failed"] == 0 else 1
-
-
 GAP_COLUMNS = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict", "dropped_models",
                "dropped_problems"]
 
 
 def cmd_report(args) -> int:
+    if args.action == "html":
+        return cmd_report_html(args)
     if args.action == "oracle-gap":
         from . import routing
 

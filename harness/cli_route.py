@@ -5,7 +5,6 @@ that help is shown, so ``--help`` of the other commands stays instant."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import textwrap
@@ -14,6 +13,11 @@ from .errors import UserError
 
 ROUTE_COLUMNS = ["router", "coverage", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
                  "closed_gap", "closed_gap_ci"]
+# route compare: each row against the references on its own problems (paired CIs; RouteLLM's metrics)
+PAIRED_COLUMNS = ["diff_vs_sbs", "diff_vs_sbs_ci", "best_other", "diff_vs_best_other", "diff_vs_best_other_ci",
+                  "apgr", "cpt50"]
+# with --cv: the spread of quality over the folds and what a fold's training cost
+CV_COLUMNS = ["fold_quality_std", "fold_quality_range", "fit_seconds"]
 ROUTER_NAMES = "{router names}"  # replaced by the registry's names when the help is formatted
 
 
@@ -65,9 +69,14 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
             p.add_argument("--split", default="train", help="split to fit on (default train; 'all': every problem)")
             p.add_argument("--out", required=True, help="folder for the trained router")
         else:
-            p.add_argument("--train-split", default="train",
+            p.add_argument("--train-split",
                            help="split to fit on (default train)" + ("; unused with --model-dir" * (action == "eval")))
-            p.add_argument("--split", default="test", help="split to evaluate on (default test)")
+            p.add_argument("--split", help="split to evaluate on (default test)")
+            p.add_argument("--cv", type=int, metavar="K",
+                           help="K-fold cross-validation over all problems of the data instead of the split: "
+                                "folds stratified by dataset, each router trained K times, every problem scored "
+                                "once out of fold (not with --train-split/--split/--model-dir)")
+            p.add_argument("--seed", type=int, default=0, help="seed of the --cv folds (default 0)")
             p.add_argument("--format", choices=["md", "csv", "json"], default="md",
                            help="output: markdown table, CSV or JSON (default md)")
         if action == "eval":
@@ -88,6 +97,10 @@ def cmd_route(args) -> int:
             raise UserError("route train: --router is required")
         print(routing.train(args.router, args.param, args.data, args.split, args.out))
         return 0
+    if args.cv is not None and (args.train_split or args.split or getattr(args, "model_dir", None)):
+        raise UserError(f"route {args.action}: --cv K uses every problem, trained K times: drop --train-split / "
+                        "--split / --model-dir")
+    splits = (args.train_split or "train", args.split or "test")
     data = routing.load_data(args.data)
     if args.action == "compare":
         names = None
@@ -95,21 +108,22 @@ def cmd_route(args) -> int:
             names = [n.strip() for n in args.routers.split(",") if n.strip()]
             if not names:
                 raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
-        head, *rows = routing.compare(args.data, args.train_split, args.split, names)
+        head, *rows = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed)
         if args.format == "json":
-            if math.isnan(head["front_area"]):  # JSON has no NaN: null
-                head = {**head, "front_area": None, "front_area_ci": None}
-            print(json.dumps({**head, "rows": rows}, indent=1, default=float))
+            print(routing.to_json({**head, "rows": rows}))
             return 0
-        print(routing.format_table(rows, args.format, ROUTE_COLUMNS + _executions(rows) + ["on_front", "partial"]))
+        columns = ROUTE_COLUMNS + PAIRED_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions(rows)
+        print(routing.format_table(rows, args.format, columns + ["on_front", "partial"]))
         if args.format == "md":
-            lo, hi = head["front_area_ci"]
-            area = "n/a (every point costs the same)" if math.isnan(head["front_area"]) else \
-                f"{head['front_area']:.4f} [{lo:.4f}, {hi:.4f}]"
+            if args.cv:
+                print(f"\n{args.cv}-fold CV (seed {args.seed}) over all {rows[0]['problems']} problems: each router "
+                      f"trained {args.cv} times, every problem scored once out of fold; fit_seconds = mean per fold")
             if any(r["partial"] for r in rows):
                 print("\npartial = True: scored on the covered test problems only (coverage), so not comparable; "
                       "listed after the full-coverage rows, never on the front")
-            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): {area}")
+            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
+                  f"{_with_ci(head['front_area'], head['front_area_ci'])}; AIQ (the hull's mean quality): "
+                  f"{_with_ci(head['aiq'], head['aiq_ci'])}")
         return 0
     if args.model_dir:
         from routers import load_router
@@ -121,20 +135,27 @@ def cmd_route(args) -> int:
             router = load_router(args.model_dir)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        make = lambda: router  # noqa: E731
     elif args.router:
-        router = routing.make_router(args.router, args.param)
+        router = routing.make_router(args.router, args.param)  # a bad --param fails here, before training
+        make = lambda: routing.make_router(args.router, args.param)  # noqa: E731  (a fresh one per CV fold)
     else:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
-    row = routing.evaluate_one(router, data, args.train_split, args.split, fitted=bool(args.model_dir))
-    row.pop("_per_problem")
-    print(routing.format_table([row], args.format, ROUTE_COLUMNS + _executions([row]) +
+    (row,) = routing.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed, fitted=bool(args.model_dir))
+    row = {k: v for k, v in row.items() if not k.startswith("_")}
+    print(routing.format_table([row], args.format, ROUTE_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions([row]) +
                                ["sbs_model", "sbs_quality", "oracle_quality"]))
     return 0
 
 
+def _with_ci(value: float, ci) -> str:
+    return "n/a (every point costs the same)" if math.isnan(value) else f"{value:.4f} [{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
 def _executions(rows: list[dict]) -> list[str]:
-    """The column of what execution feedback cost, when a router executed (the cascade)."""
-    return ["executions"] if any("executions" in r for r in rows) else []
+    """The columns of what execution feedback cost and did, when a router executed (the
+    cascade)."""
+    return [c for c in ("executions", "escalation_rate") if any(c in r for r in rows)]
 
 
 def cmd_gate(args) -> int:

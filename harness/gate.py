@@ -5,11 +5,14 @@ tolerance. Baseline file (JSON)::
     {"data": "adaptivellm", "train": "train", "test": "test",
      "routers": {"cot-length": {"params": {}, "metrics": {"quality": {"value": 0.4157, "tolerance": 0.005}, ...}}}}
 
+``"cv": K`` (and optionally ``"seed": N``, default 0) instead of ``train``/``test``:
+the metrics of K-fold cross-validation over all problems (``route compare --cv K``).
 Higher is better for quality and closed_gap; lower for cost_per_problem and
 normalized_cost."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -27,6 +30,11 @@ def load_baseline(path: str) -> dict:
         raise UserError(f"{path}: not JSON ({exc})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("routers"), dict) or not spec["routers"]:
         raise UserError(f"{path}: needs a non-empty 'routers' mapping")
+    for key, least in (("cv", 2), ("seed", 0)):
+        if key in spec and (not isinstance(spec[key], int) or isinstance(spec[key], bool) or spec[key] < least):
+            raise UserError(f"{path}: '{key}' must be an integer >= {least}, got {spec[key]!r}")
+    if "cv" in spec and ({"train", "test"} & set(spec)):
+        raise UserError(f"{path}: 'cv' scores every problem out of fold: drop 'train' / 'test'")
     for name, entry in spec["routers"].items():
         if not isinstance(entry, dict) or not isinstance(entry.get("params", {}), dict):
             raise UserError(f"{path}: routers.{name}: needs a mapping with 'metrics' and optional 'params' mapping")
@@ -50,18 +58,19 @@ def gate(path: str) -> tuple[list[dict], bool]:
     from . import routing
 
     spec = load_baseline(path)
-    # Every router is built (its parameters checked) before the first one trains.
-    routers = {}
+    # Every router is built (its parameters checked) before the first one trains; each
+    # training gets a fresh one (K of them with "cv").
     for name, entry in spec["routers"].items():
         try:
-            routers[name] = routing.build_router(name, entry.get("params", {}))
+            routing.build_router(name, entry.get("params", {}))
         except UserError as exc:
             raise UserError(f"{path}: routers.{name}: {exc}") from None
     data = routing.load_data(spec.get("data", "adaptivellm"))
     rows, ok = [], True
     for name, entry in spec["routers"].items():
-        router = routers[name]
-        now = routing.evaluate_one(router, data, spec.get("train", "train"), spec.get("test", "test"))
+        make = functools.partial(routing.build_router, name, entry.get("params", {}))
+        (now,) = routing.score(name, make, data, spec.get("train", "train"), spec.get("test", "test"),
+                               cv=spec.get("cv"), seed=spec.get("seed", 0))
         for metric, m in entry["metrics"].items():
             delta = now[metric] - m["value"]
             worse = -delta if HIGHER_IS_BETTER[metric] else delta

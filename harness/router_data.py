@@ -2,8 +2,9 @@
 complete: routers are handed it and never open a run store. Scores (mean pass over
 samples), costs (mean $ per sample), output tokens, prompts, a seeded split, CoT
 lengths, ComplexityNet trials, and what the cascade executes: the run's problems
-(loaded again from the source and split the run used), its stored programs and a
-sandbox."""
+(loaded again from the source and split the run used), its stored samples (every
+one, with its program, verdict and $) and a sandbox whose verdicts are cached
+(``exec_cache``)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import Benchmark, DataError, Problem, get_benchmark
-from routers.data import Execution, RouterData, artifact_think_lengths, complexitynet_trials
-from sandboxes import get_sandbox
+from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials
 
 from . import load_matrix
+from .exec_cache import cached_sandbox
 from .matrix import wide
 from .store import connect_readonly, read_meta
 
@@ -62,7 +63,7 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     lengths = pd.concat([from_artifact(artifact_think_lengths()), own], axis=1).reindex(ids)
     return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
                       pass_rate=scores, tokens=tokens, name=str(run),
-                      execution=Execution(lambda: (problems, stored_programs(run)), get_sandbox),
+                      execution=Execution(lambda: (problems, stored_samples(run)), cached_sandbox),
                       think_lengths=lengths, trials=from_artifact(complexitynet_trials()).reindex(ids))
 
 
@@ -81,8 +82,14 @@ def run_problems(run: str | Path, datasets: list[str]) -> dict[str, tuple[str, B
     return out
 
 
-def stored_programs(run: str | Path) -> dict[tuple[str, str], str]:
-    """(``dataset/problem``, model) -> the program of the sample pass@1 scores (sample 0)."""
+def stored_samples(run: str | Path) -> dict[tuple[str, str], list[Sample]]:
+    """(``dataset/problem``, model) -> its samples in sample order: the stored program,
+    our verdict (NaN: not executed yet, or a sandbox error: no verdict) and $."""
+    out: dict[tuple[str, str], list[Sample]] = {}
     with closing(connect_readonly(run)) as con:
-        return {(f"{d}/{p}", m): prog for d, p, m, prog in con.execute(
-            "SELECT dataset, problem, model, program FROM samples WHERE sample = 0 AND program IS NOT NULL")}
+        for d, p, m, program, status, passed, cost in con.execute(
+                "SELECT dataset, problem, model, program, status, passed, cost FROM samples ORDER BY sample"):
+            scored = status is not None and status != "sandbox_error"
+            out.setdefault((f"{d}/{p}", m), []).append(
+                Sample(program, float(passed) if scored else float("nan"), float(cost or 0.0)))
+    return out

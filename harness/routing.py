@@ -20,7 +20,9 @@ def load_data(source: str):
     if source == "adaptivellm":
         from routers.data import adaptivellm
 
-        return adaptivellm()
+        from .exec_cache import with_cache
+
+        return with_cache(adaptivellm())  # a run's data comes with the cache already
     if not (Path(source) / "run.sqlite").is_file():
         raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
     from .router_data import from_run
@@ -89,33 +91,44 @@ def train(name: str, params: list[str], source: str, split: str, out: str) -> Pa
     return router.save(out)
 
 
-def evaluate_one(router, data, train_split: str, test_split: str, fitted: bool = False) -> dict:
-    from routers.evaluate import train_and_evaluate
+def score(name: str, make, data, train_split: str = "train", test_split: str = "test", cv: int | None = None,
+          seed: int = 0, variants=({},), fitted: bool = False) -> list[dict]:
+    """Rows of router ``name`` (``make()`` builds one), one per routing-time setting in
+    ``variants``: fitted on ``train_split`` (``fitted``: as it is) and scored on
+    ``test_split``, or with ``cv=K`` by K-fold CV over all problems (folds seeded by
+    ``seed``; ``routers.cv``). A router the data cannot feed is a UserError naming it."""
+    from routers.cv import cross_validate, run_variants
 
-    train = None if fitted else _split(data, train_split)
-    test = _split(data, test_split)
     try:
-        return train_and_evaluate(router, train, test)
+        if cv:
+            return cross_validate(make, variants, data, cv, seed)
+        train = None if fitted else _split(data, train_split)
+        return run_variants(make(), variants, train, _split(data, test_split))
     except ValueError as exc:
-        raise UserError(f"router {router.name!r}: {exc}") from None
+        raise UserError(f"router {name!r}: {exc}") from None
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
-            log=None) -> list[dict]:
+            log=None, cv: int | None = None, seed: int = 0) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); rows scored on part of the test problems only
     (``partial``: a model without recordings on some) come after the full-coverage
-    ones, their quality being over other problems. The Pareto front over routers and
-    single models. A router the data cannot feed (no CoT lengths in a run...) is
-    skipped with a note."""
+    ones, their quality being over other problems. Each row's paired differences to
+    the SBS and the best other router, APGR and CPT(50 %) (``against_references``);
+    the Pareto front over routers and single models, its area and AIQ. ``cv=K``:
+    K-fold CV over all problems instead of the split. A router the data cannot feed
+    (no CoT lengths in a run...) is skipped with a note."""
+    import pandas as pd
+
     from routers import ROUTERS
     from routers import analysis as A
-    from routers.baselines import Published
-    from routers.evaluate import evaluate
+    from routers.baselines import Cheapest, Published, SingleBest
+    from routers.evaluate import against_references, evaluate
 
     data = load_data(source)
-    test = _split(data, test_split)
-    rows = []
+    test = data if cv else _split(data, test_split)
+    if not cv:
+        _split(data, train_split)  # a bad split name is an error, not a note per router
     unknown = sorted(set(names or ()) - set(ROUTERS))
     if unknown:
         raise UserError(f"unknown router {unknown[0]!r}; choose from {', '.join(ROUTERS)}")
@@ -127,23 +140,18 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         log(f"note: skipped: router {Published.name!r}: it replays the AdaptiveLLM authors' decisions "
             "(--data adaptivellm only)")
         chosen = [(name, cls) for name, cls in chosen if cls is not Published]
+
+    def rows_of(cls) -> list[dict]:
+        return score(cls.name, cls, data, train_split, test_split, cv, seed, getattr(cls, "route_variants", ({},)))
+
+    rows = []
     bar = tqdm(chosen, desc="routers", unit="router", file=sys.stderr)
     for name, cls in bar:
         bar.set_postfix_str(name)
-        router = cls()
-        for i, params in enumerate(getattr(cls, "route_variants", ({},))):
-            for key, value in params.items():  # routing-time parameters: trained once, routed per setting
-                setattr(router, key, value)
-            try:
-                row = evaluate_one(router, data, train_split, test_split, fitted=i > 0)
-            except UserError as exc:
-                log(f"note: skipped: {exc}")
-                break
-            if params:
-                row["router"] += "(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
-            rows.append(row)
-    import pandas as pd
-
+        try:
+            rows += rows_of(cls)
+        except UserError as exc:
+            log(f"note: skipped: {exc}")
     for model in data.models:  # single models as points of the cost-quality plane
         choices = pd.Series(model, index=test.scores.index)
         if test.scores[model].notna().any():
@@ -152,43 +160,51 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     # test problem (a model or a published router with partial coverage is listed, not ranked).
     for r in rows:
         r["partial"] = r["covered"] < r["problems"]
+    against_references(rows, *(next((r for r in rows if r["router"] == cls.name), None) or rows_of(cls)[0]
+                               for cls in (SingleBest, Cheapest)))
     ranked = [r for r in rows if not r["peeks"] and not r["partial"]]
     points = [(r["router"], r["cost_per_problem"], r["quality"]) for r in ranked]
     front = A.pareto_front(points)
-    names = {p[0] for p in front}
+    on_front = {p[0] for p in front}
     for r in rows:
-        r["on_front"] = r["router"] in names
-    area, area_ci = _front_area(points), _front_area_ci(ranked)
+        r["on_front"] = r["router"] in on_front
+    (area, aiq), (area_ci, aiq_ci) = _areas(points), _areas_ci(ranked)
     for r in rows:
-        r.pop("_per_problem", None)
+        for key in [k for k in r if k.startswith("_")]:
+            del r[key]
     rows.sort(key=lambda r: (r["partial"], -r["quality"], r["cost_per_problem"]))
-    return [{"front_area": area, "front_area_ci": area_ci,
-             "front": [p[0] for p in front]}] + rows
+    return [{"cv": cv, "seed": seed if cv else None, "front_area": area, "front_area_ci": area_ci, "aiq": aiq,
+             "aiq_ci": aiq_ci, "front": [p[0] for p in front]}] + rows
 
 
-def _front_area(points: list[tuple[str, float, float]]) -> float:
-    """The front's area over the points' cost range; NaN when every point costs the
-    same (a single model...): no range to average over."""
+def _areas(points: list[tuple[str, float, float]]) -> tuple[float, float]:
+    """The front's area (a step function) and RouterBench's AIQ (the hull) over the
+    points' cost range; NaN when every point costs the same (a single model...): no
+    range to average over."""
     from routers import analysis as A
 
     lo, hi = min(p[1] for p in points), max(p[1] for p in points)
-    return A.front_area(A.pareto_front(points), lo, hi) if hi > lo else math.nan
+    if hi <= lo:
+        return math.nan, math.nan
+    return A.front_area(A.pareto_front(points), lo, hi), A.aiq(points)
 
 
-def _front_area_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap of the front's area: problems resampled jointly for every
-    router and model (all cover the same problems), front and area recomputed."""
+def _areas_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Percentile bootstrap of the front's area and of AIQ: problems resampled jointly
+    for every router and model (all cover the same problems), both recomputed."""
     import numpy as np
 
     q = np.array([r["_per_problem"]["quality"] for r in rows])
     c = np.array([r["_per_problem"]["cost"] for r in rows])
     rng = np.random.default_rng(seed)
-    areas = [_front_area([(r["router"], c[k, draw].mean(), q[k, draw].mean()) for k, r in enumerate(rows)])
+    draws = [_areas([(r["router"], c[k, draw].mean(), q[k, draw].mean()) for k, r in enumerate(rows)])
              for draw in rng.integers(0, q.shape[1], size=(n, q.shape[1]))]
-    areas = [a for a in areas if not math.isnan(a)]
-    if not areas:
-        return math.nan, math.nan
-    return float(np.quantile(areas, 0.025)), float(np.quantile(areas, 0.975))
+    out = []
+    for values in zip(*draws, strict=True):
+        values = [v for v in values if not math.isnan(v)]
+        out.append((float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))) if values
+                   else (math.nan, math.nan))
+    return out[0], out[1]
 
 
 def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> list[dict]:
@@ -264,9 +280,24 @@ def _matrix(source: str):
     return scores, None, None, list(dict.fromkeys(frame["dataset"]))
 
 
+def to_json(value) -> str:
+    """JSON with NaN as null (JSON has no NaN: a metric undefined for a row, APGR
+    without a strong/weak pair...) and numpy numbers as numbers."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return v
+
+    return json.dumps(clean(value), indent=1, default=_plain)
+
+
 def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:
     if fmt == "json":
-        return json.dumps(rows, indent=1, default=_plain)
+        return to_json(rows)
     def cell(v):
         if isinstance(v, float):
             return "nan" if math.isnan(v) else (f"{v:.3e}" if 0 < abs(v) < 1e-2 else f"{v:.4f}")

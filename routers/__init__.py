@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from .adaptivellm import AdaptiveLLM
 from .base import Router, load_router
-from .baselines import Cheapest, Oracle, Published, RandomRouter, SingleBest
+from .baselines import Cheapest, DatasetOracle, Oracle, Published, RandomRouter, SingleBest
 from .cascade import Cascade
 from .codyn import CoDyn
 from .complexitynet import ComplexityNet
 from .cot_length import CoTLength
 from .rorf import RoRF
 
-ROUTERS: dict[str, type[Router]] = {r.name: r for r in (RandomRouter, SingleBest, Cheapest, Oracle, Published,
-                                                        CoTLength, AdaptiveLLM, ComplexityNet, CoDyn, RoRF,
-                                                        Cascade)}
+ROUTERS: dict[str, type[Router]] = {r.name: r for r in (RandomRouter, SingleBest, Cheapest, DatasetOracle, Oracle,
+                                                        Published, CoTLength, AdaptiveLLM, ComplexityNet, CoDyn,
+                                                        RoRF, Cascade)}
 
 __all__ = ["ROUTERS", "Router", "load_router"]

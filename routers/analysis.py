@@ -149,6 +149,82 @@ def front_area(front: Sequence[tuple[str, float, float]], lo: float, hi: float) 
     return area / (hi - lo)
 
 
+def aiq(points: Sequence[tuple[str, float, float]]) -> float:
+    """RouterBench's AIQ: the area under the non-decreasing convex hull of the
+    (name, cost, quality) points, divided by their cost range. Between two points the
+    hull is their line (mixing two routers at random reaches it); past the best point
+    it stays flat. ``front_area`` is the same average over a step function (no mixing)."""
+    pts = sorted(((c, q) for _, c, q in points), key=lambda p: (p[0], -p[1]))
+    lo, hi = pts[0][0], pts[-1][0]
+    if hi <= lo:
+        raise ValueError("empty cost range")
+    best = max(q for _, q in pts)
+    top = next(i for i, (_, q) in enumerate(pts) if q == best)
+    # The upper hull from the cheapest point to the cheapest best one is concave and
+    # ends at its maximum, hence non-decreasing (Andrew's monotone chain, upper half).
+    hull: list[tuple[float, float]] = []
+    for c, q in pts[:top + 1]:
+        if hull and c == hull[-1][0]:
+            continue  # the same cost, lower quality (sorted so)
+        while len(hull) >= 2 and ((hull[-1][0] - hull[-2][0]) * (q - hull[-2][1])
+                                  - (hull[-1][1] - hull[-2][1]) * (c - hull[-2][0])) >= 0:
+            hull.pop()  # on or below the line from the point before it to this one
+        hull.append((c, q))
+    area = sum((c1 - c0) * (q0 + q1) / 2 for (c0, q0), (c1, q1) in zip(hull, hull[1:], strict=False))
+    return (area + best * (hi - hull[-1][0])) / (hi - lo)
+
+
+def _pgr_curve(points: Sequence[tuple[float, float]], weak: tuple[float, float],
+               strong: tuple[float, float]) -> list[tuple[float, float]] | None:
+    """RouteLLM's plane for a strong/weak pair: x = the cost's position from the weak
+    model's (0) to the strong one's (1), which is the share of calls to the strong
+    model when a router only picks between the two; y = PGR = (quality - weak) /
+    (strong - weak). The router's (cost, quality) points joined to (0, 0) and (1, 1)
+    (mixing with the weak or the strong model reaches the lines between). None when
+    there is no pair (the strong model is not dearer and better) or a point lies
+    outside the pair's cost range."""
+    (cw, qw), (cs, qs) = weak, strong
+    if not (cs > cw and qs > qw):
+        return None
+    xy = sorted(((c - cw) / (cs - cw), (q - qw) / (qs - qw)) for c, q in points)
+    if any(not 0 <= x <= 1 for x, _ in xy):
+        return None
+    return [(0.0, 0.0), *xy, (1.0, 1.0)]
+
+
+def apgr(points: Sequence[tuple[float, float]], weak: tuple[float, float], strong: tuple[float, float]) -> float:
+    """RouteLLM's APGR: the area under the router's PGR curve over x in [0, 1]
+    (``_pgr_curve``). One point (x, p) gives (1 + p - x) / 2; a random mix of the pair
+    0.5. NaN where the pair or the point is out of range."""
+    curve = _pgr_curve(points, weak, strong)
+    if curve is None:
+        return float("nan")
+    return float(sum((x1 - x0) * (y0 + y1) / 2 for (x0, y0), (x1, y1) in zip(curve, curve[1:], strict=False)))
+
+
+def cpt(points: Sequence[tuple[float, float]], weak: tuple[float, float], strong: tuple[float, float],
+        target: float = 0.5) -> float:
+    """RouteLLM's CPT(target): the least x (cost position, ~ share of strong calls) at
+    which the router's PGR curve reaches ``target`` (CPT(50 %): 0.5). NaN as ``apgr``,
+    and for a target the curve never reaches."""
+    curve = _pgr_curve(points, weak, strong)
+    if curve is None:
+        return float("nan")
+    for (x0, y0), (x1, y1) in zip(curve, curve[1:], strict=False):
+        if y1 >= target:  # y0 < target here: the curve starts at 0 and earlier segments stayed below
+            return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+    return float("nan")  # a target above 1 that no point reaches
+
+
+def paired_diff(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n: int = 2000,
+                seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """Mean of a - b over the same problems and its percentile bootstrap CI with the
+    problems resampled jointly for both (paired): the interval of the difference, far
+    narrower than two overlapping intervals when a and b agree on most problems."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return float(d.mean()), bootstrap_ci(d, n=n, seed=seed)
+
+
 def bootstrap_ci(values: Sequence[float] | np.ndarray, stat: Callable[[np.ndarray], float] = np.mean,
                  n: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of ``stat`` over problems (resampled with replacement)."""

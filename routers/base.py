@@ -21,6 +21,12 @@ class Router:
     runs: pd.Series | None = None
     # Set by routers that execute programs to decide (the cascade): how many they ran.
     executions: int | None = None
+    # Set by ``route`` when the kept answer is not the chosen model's scored sample or the
+    # cost is per sample (the sampling cascade): per problem ``quality`` and ``cost``.
+    outcomes: pd.DataFrame | None = None
+    # Set by ``route``: what else the router reports on its routing (escalation rate,
+    # false-accept rates...), added to its row.
+    report: dict | None = None
 
     def fit(self, data: RouterData) -> Router:
         return self

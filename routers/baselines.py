@@ -1,6 +1,7 @@
 """The reference points of every routing table: random, single best, cheapest, the
-oracle (cheapest passing model: an upper bound that reads the answers), and a
-published router's own predictions replayed."""
+dataset oracle (best model per dataset), the oracle (cheapest passing model: an
+upper bound that reads the answers), and a published router's own predictions
+replayed."""
 
 from __future__ import annotations
 
@@ -66,6 +67,36 @@ class Cheapest(SingleBest):
     def fit(self, data):
         self.model = A.by_price(data.models, data.prices)[0]
         return self
+
+
+class DatasetOracle(Router):
+    """The field's "dataset oracle": per dataset, the model with the best mean score on
+    that dataset's training problems (ties: the cheapest), among the models scored on
+    every training problem, as the SBS. It knows each problem's dataset, which a
+    deployed router does too, not its answers. A dataset without training problems
+    gets the SBS."""
+
+    name = "dataset-oracle"
+
+    def __init__(self) -> None:
+        self.model_of: dict[str, str] = {}
+        self.fallback = ""
+
+    def fit(self, data):
+        scores = A.restrict(data.scores, drop="models").scores
+        datasets = data.datasets.loc[scores.index]
+        self.model_of = A.best_per_group(scores, datasets, sorted(set(datasets)), data.prices)
+        self.fallback = A.sbs(scores, data.prices)[0]
+        return self
+
+    def route(self, data):
+        return data.datasets.loc[data.scores.index].map(lambda d: self.model_of.get(d, self.fallback))
+
+    def state(self, folder):
+        return {"model_of": self.model_of, "fallback": self.fallback}
+
+    def load_state(self, state, folder):
+        self.model_of, self.fallback = state["model_of"], state["fallback"]
 
 
 class Oracle(Router):

@@ -31,12 +31,23 @@ REASONERS = tuple(f"DeepSeek-R1-Distill-Qwen-{size}" for size in ("1.5B", "7B", 
 TRIAL_MODELS = ("CodeLlama", "GPT3.5", "GPT4o")  # ComplexityNet's reference models, weakest first
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One generation of a model for a problem, as the cascade sees it: its program
+    (None: nothing to run, e.g. a generation error), its recorded verdict on the
+    hidden tests (NaN: not scored) and what it cost ($)."""
+
+    program: str | None
+    score: float
+    cost: float
+
+
 class Execution:
     """What a router may execute, given with the data by whoever made it: per problem
-    id its (benchmark, problem) (``problems``) and per (problem id, model) the program
-    of the sample pass@1 scores, sample 0 (``programs``), both from ``load()`` on first
-    use; ``sandbox(name, workers)`` opens a sandbox to run them in
-    (``sandboxes.get_sandbox``)."""
+    id its (benchmark, problem) (``problems``) and per (problem id, model) every
+    sample in sample order (``samples``; sample 0 is the one pass@1 scores), both from
+    ``load()`` on first use; ``sandbox(name, workers)`` opens a sandbox to run them in
+    (``sandboxes.get_sandbox``, or the harness's cached one)."""
 
     def __init__(self, load: Callable[[], tuple[dict, dict]], sandbox: Callable) -> None:
         self.load, self.sandbox = load, sandbox
@@ -50,7 +61,7 @@ class Execution:
         return self._loaded[0]
 
     @property
-    def programs(self) -> dict[tuple[str, str], str]:
+    def samples(self) -> dict[tuple[str, str], list[Sample]]:
         return self._loaded[1]
 
 
@@ -114,33 +125,37 @@ def adaptivellm() -> RouterData:
               for name in ("train", "test")}
     return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
                       pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm",
-                      execution=Execution(lambda: _artifact_programs(set(ids), sorted(set(datasets.values()))),
+                      execution=Execution(lambda: _artifact_samples(set(ids), sorted(set(datasets.values()))),
                                           _get_sandbox),
                       think_lengths=artifact_think_lengths().reindex(ids), trials=complexitynet_trials().reindex(ids))
 
 
-def _artifact_programs(ids: set[str], datasets: list[str]) -> tuple[dict, dict]:
+def _artifact_samples(ids: set[str], datasets: list[str]) -> tuple[dict, dict]:
     """The artifact's problems (AdaptiveLLM's ids are aliases of the bundled ones) and
-    its first responses made programs as the replay provider does."""
+    its five responses per (problem, model), made programs as the replay provider
+    does (no program where we lack the problem: 150 of the 589 have no record here),
+    with the authors' verdict and cost of each."""
     from benchmarks.extract import program_for, split_thinking
 
     problems = {}
     for dataset in datasets:
         bench = get_benchmark(dataset)
         problems.update({i: (bench, p) for i, p in bench.by_id(None, "test").items() if i in ids})
-    return problems, {(pid, model): program_for(*problems[pid], split_thinking(response)[1])[1]
-                      for (pid, model), response in first_responses().items() if pid in problems}
+    samples = {}
+    for model, row in _generations():
+        problem, price = problems.get(row["id"]), ADAPTIVELLM_MODELS[model]
+        samples[(row["id"], model)] = [
+            Sample(program_for(*problem, split_thinking(response)[1])[1] if problem else None, float(bool(passed)),
+                   tokens * price / 1e6)
+            for response, passed, tokens in zip(row["responses"], row["results"], row["output_token_counts"],
+                                                strict=True)]
+    return problems, samples
 
 
 def _get_sandbox(name: str | None, workers: int | None):
     from sandboxes import get_sandbox
 
     return get_sandbox(name, workers)
-
-
-def first_responses() -> dict[tuple[str, str], str]:
-    """(problem, model) -> the artifact's first response (the sample pass@1 scores)."""
-    return {(row["id"], model): row["responses"][0] for model, row in _generations()}
 
 
 def _generations():

