@@ -101,7 +101,9 @@ def router_plane(points: list[dict], curves: dict[str, list[dict]], short: dict[
     fig = Figure(figsize=(8.5, 5.0))
     ax = fig.subplots()
     bases = list(dict.fromkeys(p["base"] for p in points if p["kind"] == "router"))
-    tint = {b: (OKABE_ITO[i % 8], MARKERS[(i // 8 + i) % len(MARKERS)]) for i, b in enumerate(bases)}
+    # Black is the oracle's; colour and marker cycle at different lengths (7, 8), so up
+    # to 56 routers each get their own pair.
+    tint = {b: (OKABE_ITO[i % 7], MARKERS[i % len(MARKERS)]) for i, b in enumerate(bases)}
     for b, ps in curves.items():
         ax.plot([p["cost"] for p in ps], [p["quality"] for p in ps], "-", color=tint[b][0], lw=1, alpha=0.7)
     labelled = set()
