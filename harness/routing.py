@@ -215,7 +215,7 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
     model has a scored sample of...) is dropped with a note saying why."""
     from routers import analysis as A
 
-    scores, costs, prices, datasets = _matrix(source)
+    scores, costs, prices, datasets = score_matrix(source)
     out = []
     for dataset in datasets:
         if dataset not in scores.index.get_level_values(0):
@@ -241,7 +241,9 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
     return out
 
 
-def _matrix(source: str):
+def score_matrix(source: str):
+    """(scores, costs, prices, datasets) of a run directory or a wide matrix file
+    (costs and prices None for a file); one UserError for anything unreadable."""
     import pandas as pd
 
     path = Path(source)

@@ -120,9 +120,9 @@ def _artifact() -> ReportData:
 
 
 def _matrix_file(source: str) -> ReportData:
-    from ..routing import _matrix
+    from ..routing import score_matrix
 
-    scores, _, _, _ = _matrix(source)  # one UserError per bad cell / column, as `report oracle-gap`
+    scores, _, _, _ = score_matrix(source)  # one UserError per bad cell / column, as `report oracle-gap`
     summary = [("source", f"matrix file {Path(source).name}"),
                ("datasets", ", ".join(f"{d} ({n} problems)" for d, n in
                                       scores.index.get_level_values(0).value_counts(sort=False).items())),
