@@ -1,5 +1,7 @@
 import os
+import shutil
 import signal
+from pathlib import Path
 
 # Tests never reach the HuggingFace hub (it is not reachable here): `datasets` must
 # fail fast instead of retrying, and local dataset folders must load offline.
@@ -13,6 +15,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
+from runsupport import REPLAY, harness, pool  # noqa: E402
 
 from sandboxes import DockerSandbox, LocalSandbox  # noqa: E402
 from sandboxes.image import DockerUnavailable, docker_client, image_present  # noqa: E402
@@ -84,3 +87,19 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+# One finished run for every test that needs one to damage (each gets its own copy).
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("finished")
+    run_dir = tmp / "existing"
+    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp, REPLAY[0], name="ok.yaml"),
+                   "--limit", "1", "--n", "1", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    return run_dir
+
+
+@pytest.fixture
+def existing_run(finished_run, tmp_path) -> Path:
+    return Path(shutil.copytree(finished_run, tmp_path / "existing"))

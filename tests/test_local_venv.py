@@ -48,6 +48,7 @@ def test_every_host_mode_works_from_a_venv_and_holds_against_the_hostile_suite(v
     assert [m for m, why in problems.items() if why is None] == host_modes, problems
     kinds = ",".join(f"local:{m}" for m in host_modes)
     proc = _in_venv(venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_hostile.py",
+                    "tests/test_hostile_cheating.py",
                     env={"CODEHARNESS_TEST_SANDBOXES": kinds})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     summary = proc.stdout.strip().splitlines()[-1]

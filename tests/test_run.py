@@ -1,6 +1,5 @@
 """`python -m harness run` end to end: replay and OpenAI-compatible providers against
-real local servers, the SQLite run store, resume after kill -9, the matrix export,
-and bad input."""
+real local servers, the SQLite run store, resume after kill -9 and the matrix export."""
 
 from __future__ import annotations
 
@@ -12,36 +11,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from openai_server import FaultyOpenAIServer
+from runsupport import HUMANEVAL, HUMANEVAL_BY_ID, REPLAY, ROOT, answer_with_reference, harness, pool, rows
 
 from benchmarks import get_benchmark
-
-ROOT = Path(__file__).resolve().parents[1]
-HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
-
-
-def harness(*args, timeout=600, env=None):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def pool(tmp_path, *models, name="pool.yaml") -> str:
-    path = tmp_path / name
-    path.write_text(json.dumps({"models": list(models)}))  # JSON is YAML
-    return str(path)
-
-
-def rows(run_dir, columns="dataset, problem, model, sample, status, passed, completion, code, tokens_in, tokens_out"):
-    with sqlite3.connect(Path(run_dir) / "run.sqlite") as con:
-        return con.execute(f"SELECT {columns} FROM samples ORDER BY dataset, problem, model, sample").fetchall()
-
-
-REPLAY = [{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 5},
-          {"name": "deepseek-coder-33b-instruct", "provider": "replay", "price": {"input": 1.0, "output": 2.0},
-           "n": 5}]
 
 
 def test_replay_run_matrix_and_resume(tmp_path):
@@ -211,13 +186,8 @@ def test_resume_after_kill_9(tmp_path):
     assert a.passes.equals(b.passes) and a.costs.equals(b.costs)
 
 
-def _answer_with_reference(prompt: str) -> str:
-    problem = HUMANEVAL[prompt]
-    return f"Here it is:\n```python\n{problem.references[0]}\n```\n"
-
-
 def test_openai_retries_429_500_and_dropped_connections(tmp_path):
-    with FaultyOpenAIServer(_answer_with_reference, faults=[429, 500, "drop"]) as server:
+    with FaultyOpenAIServer(answer_with_reference, faults=[429, 500, "drop"]) as server:
         model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "n": 1,
                  "price": {"input": 1, "output": 2}, "max_tokens": 300}
         run_dir = tmp_path / "run"
@@ -234,7 +204,7 @@ def test_openai_retries_429_500_and_dropped_connections(tmp_path):
 
 @pytest.mark.parametrize("status,fatal", [(401, True), (404, True), (400, False)])
 def test_openai_fatal_and_per_sample_errors(tmp_path, status, fatal):
-    with FaultyOpenAIServer(_answer_with_reference, faults=[status] * 10) as server:
+    with FaultyOpenAIServer(answer_with_reference, faults=[status] * 10) as server:
         model = {"name": "local", "provider": "openai", "base_url": server.url, "model": "fake", "max_retries": 1,
                  "price": 0}
         run_dir = tmp_path / "run"
@@ -250,134 +220,11 @@ def test_openai_fatal_and_per_sample_errors(tmp_path, status, fatal):
         assert stored == [("generation_error", "HTTP 400: scripted 400")] * 2
 
 
-BAD_POOLS = [
-    ("models: [\n  - name: a\n    provider: replay\n  oops",
-     "line 2 column 3 not valid YAML (expected the node content"),
-    ("models: []", "expected a non-empty list of models"),
-    ("- {name: a, provider: gpt5}", "model 'a': field 'provider': unknown provider 'gpt5'; choose from openai"),
-    ("- {provider: replay}", "models[0]: field 'name': missing"),
-    ("- {name: a, provider: openai}", "model 'a': field 'model': missing (provider 'openai' needs it)"),
-    ("- {name: a, provider: openai, model: m, api_key_env: CODEHARNESS_NO_SUCH_KEY, price: 1}",
-     "model 'a': field 'api_key_env': environment variable CODEHARNESS_NO_SUCH_KEY is not set"),
-    ("- {name: a, provider: replay, temperature: hot}", "model 'a': field 'temperature': must be a number"),
-    ("- {name: a, provider: replay, n: 0}", "model 'a': field 'n': must be an integer >= 1, got 0"),
-    ("- {name: a, provider: replay, price: {input: -1}}", "field 'price': field 'input': must be a number >= 0.0"),
-    ("- {name: a, provider: replay}", "model 'a': field 'price': missing: USD per million tokens"),
-    ("- {name: a, provider: replay, price: {input: 0.1}}", "model 'a': field 'price': field 'output': missing"),
-    ("- {name: a, provider: replay, price: {output: 0}}", "model 'a': field 'price': field 'input': missing"),
-    ("- {name: a, provider: replay, base_url: x}", "model 'a': field 'base_url': unknown field for provider 'replay'"),
-    ("- {name: a, provider: replay, path: /no/such/dir, price: 0}",
-     "field 'path': /no/such/dir: no such file or folder"),
-    ("- {name: a, provider: replay, price: 0}\n- {name: a, provider: replay, price: 0}",
-     "model name 'a' appears more than once"),
-    ("- {name: a, provider: openai, model: m, base_url: 'ftp://x', price: 0}",
-     "field 'base_url': must be an http(s) URL"),
-    ("- {name: a, provider: replay, prompt_style: fancy, price: 0}",
-     "field 'prompt_style': unknown style 'fancy'; choose from"),
-]
-
-
-@pytest.mark.parametrize("text,message", BAD_POOLS)
-def test_bad_pool_one_clear_line(tmp_path, existing_run, text, message):
-    bad = tmp_path / "pool.yaml"
-    bad.write_text(text)
-    run_dir = existing_run
-    before = (run_dir / "run.sqlite").read_bytes()
-    proc = harness("run", "--dataset", "humaneval", "--models", str(bad), "--run-dir", str(run_dir),
-                   "--sandbox", "local")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith(f"error: {bad}")
-    assert message in proc.stderr, proc.stderr
-    assert (run_dir / "run.sqlite").read_bytes() == before
-
-
-def test_explicit_zero_price_is_free_and_every_example_pool_loads(tmp_path):
-    from harness.config import Price, load_pool
-
-    path = tmp_path / "pool.yaml"
-    path.write_text("- {name: a, provider: replay, price: 0}\n"
-                    "- {name: b, provider: replay, price: {input: 0, output: 0}}\n"
-                    "- {name: c, provider: replay, price: {input: 0.1, output: 0.4}}\n")
-    assert [s.price for s in load_pool(path)] == [Price(0.0, 0.0), Price(0.0, 0.0), Price(0.1, 0.4)]
-    for example in sorted((ROOT / "examples").glob("*.yaml")):
-        assert load_pool(example), example  # every example states its prices
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("finished")
-    run_dir = tmp / "existing"
-    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp, REPLAY[0], name="ok.yaml"),
-                   "--limit", "1", "--n", "1", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate")
-    assert proc.returncode == 0, proc.stderr
-    return run_dir
-
-
-@pytest.fixture
-def existing_run(finished_run, tmp_path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(finished_run, tmp_path / "existing"))
-
-
-@pytest.mark.parametrize("case", ["unknown dataset", "unreachable endpoint", "changed model", "other dataset",
-                                  "not a run dir"])
-def test_bad_run_inputs_leave_the_run_intact(tmp_path, existing_run, case):
-    run_dir = existing_run
-    before = rows(run_dir)
-    models, dataset = pool(tmp_path, REPLAY[0], name="ok.yaml"), "humaneval"
-    target = run_dir
-    if case == "unknown dataset":
-        dataset, message = "humaneva", "unknown dataset 'humaneva'; available: apps"
-    elif case == "unreachable endpoint":
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]  # closed again: nothing listens there
-        models = pool(tmp_path, REPLAY[0], {"name": "down", "provider": "openai", "model": "m", "price": 0,
-                                            "base_url": f"http://127.0.0.1:{port}/v1"}, name="down.yaml")
-        message = f"model 'down': cannot reach http://127.0.0.1:{port}/v1"
-    elif case == "changed model":
-        models = pool(tmp_path, dict(REPLAY[0], temperature=0.7), name="ok.yaml")
-        message = "model 'Yi-Coder-1.5B-Chat' differs from the one this run started with"
-    elif case == "other dataset":
-        dataset, message = "mbpp", "holds a run of"
-    else:
-        target = tmp_path / "notes"
-        target.mkdir()
-        (target / "mine.txt").write_text("keep")
-        message = "not empty and not a run directory"
-    proc = harness("run", "--dataset", dataset, "--models", models, "--run-dir", str(target), "--sandbox", "local")
-    assert proc.returncode == 2, proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert rows(run_dir) == before
-
-
-@pytest.mark.parametrize("dataset,ours,status,detail,want", [
-    ("leetcode", True, "passed", "", "different tests"),
-    ("humaneval", True, "passed", "", "passes the benchmark's tests here"),
-    ("humaneval", False, "timeout", "exceeded 10 s", "timeout here"),
-    ("humaneval", False, "syntax_error", "invalid syntax", "extraction"),
-    ("humaneval", False, "runtime_error", "NameError: name 'List' is not defined", "uses an import the authors'"),
-    ("humaneval", False, "runtime_error", "NameError: name 'helper' is not defined", "fails here (runtime_error)"),
-    ("codecontests", False, "runtime_error", "ModuleNotFoundError: No module named 'scipy'", "module not installed"),
-    ("humaneval", False, "oom", "MemoryError", "resource limit here (oom)"),
-    ("codecontests", False, "failed", "test 3: wrong answer", "fails here (failed)"),
-])
-def test_disagreement_causes(dataset, ours, status, detail, want):
-    from harness.agreement import cause
-
-    assert want in cause(dataset, ours, status, detail)
-
-
 def test_openai_reasoning_is_split_and_counted(tmp_path):
     """A reasoning model's <think> part is stored apart; the server gave no
     reasoning_tokens, so its length is a share of the output tokens, flagged."""
     thinking = "first sort the numbers then compare neighbours"
-    with FaultyOpenAIServer(lambda p: f"<think>{thinking}</think>\n" + _answer_with_reference(p)) as server:
+    with FaultyOpenAIServer(lambda p: f"<think>{thinking}</think>\n" + answer_with_reference(p)) as server:
         model = {"name": "r1", "provider": "openai", "base_url": server.url, "model": "fake", "price": 0}
         run_dir = tmp_path / "run"
         proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
@@ -385,7 +232,7 @@ def test_openai_reasoning_is_split_and_counted(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (row,) = rows(run_dir, "thinking, thinking_tokens, tokens_out, completion, status, extra")
     assert row[0] == thinking and "<think>" not in row[3] and row[4] == "passed"
-    total = len(f"<think>{thinking}</think>\n{_answer_with_reference(HUMANEVAL_FIRST)}".split())
+    total = len(f"<think>{thinking}</think>\n{answer_with_reference(HUMANEVAL_FIRST)}".split())
     assert row[2] == total and row[1] == round(total * len(thinking) / (len(thinking) + len(row[3])))
     assert json.loads(row[5])["thinking_tokens_estimated"] is True
 
@@ -419,53 +266,6 @@ def test_completion_style_and_execution_resume(tmp_path):
     assert rows(run_dir, "problem, status, code, program") == first
 
 
-HUMANEVAL_BY_ID = {p.id: p for p in HUMANEVAL.values()}
-
-
-@pytest.mark.parametrize("raw,delay,message", [
-    (b"not json{{{", 0, "returned an invalid response (JSONDecodeError"),
-    (b'{"foo": 1}', 0, "returned an invalid response"),
-    (b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}', 0,
-     "returned an invalid response (IndexError"),
-    (None, 3, "did not answer within 1.0 s"),
-])
-def test_broken_endpoint_one_line(tmp_path, raw, delay, message):
-    with FaultyOpenAIServer(_answer_with_reference, raw=raw, delay=delay) as server:
-        model = {"name": "m", "provider": "openai", "base_url": server.url, "model": "m", "timeout": 1,
-                 "max_retries": 0, "price": 0}
-        proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "1",
-                       "--sandbox", "local", "--run-dir", str(tmp_path / "run"))
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert lines[-1].startswith("error:") and message in lines[-1], proc.stderr
-    assert "Traceback" not in proc.stderr and sum(x.startswith("error:") for x in lines) == 1
-
-
-@pytest.mark.parametrize("setup,message", [
-    ("typo", "field 'model' (default: 'name'): no recordings of 'Yi-Coder-1.5B-chat'"),
-    ("tokens", "row 1: 'tokens_out' must be an integer >= 0, got 'many'"),
-    ("passed", "row 1: 'passed' must be true or false, got 'yes'"),
-    ("empty", "is empty"),
-    ("no dataset", "--dataset: no dataset given"),
-])
-def test_replay_and_option_mistakes(tmp_path, setup, message):
-    model, dataset = {"name": "m", "provider": "replay", "path": "s.jsonl", "price": 0}, "humaneval"
-    row = {"task_id": "HumanEval/0", "completion": "x"}
-    if setup == "typo":
-        model = {"name": "Yi-Coder-1.5B-chat", "provider": "replay", "price": 0.14}
-    elif setup == "tokens":
-        row["tokens_out"] = "many"
-    elif setup == "passed":
-        row["passed"] = "yes"
-    elif setup == "no dataset":
-        dataset = " , "
-    (tmp_path / "s.jsonl").write_text("" if setup == "empty" else json.dumps(row) + "\n")
-    proc = harness("run", "--dataset", dataset, "--models", pool(tmp_path, model), "--limit", "1", "--sandbox",
-                   "local", "--run-dir", str(tmp_path / "run"))
-    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-
-
 def test_duplicate_datasets_and_short_recordings(tmp_path):
     rows = [{"task_id": "HumanEval/0", "completion": "x"}] * 2 + [{"task_id": "HumanEval/1", "completion": "y"}]
     (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -476,86 +276,6 @@ def test_duplicate_datasets_and_short_recordings(tmp_path):
     assert "note: model 'm' has fewer than n=3 samples for 2 problems" in proc.stderr
     summary = json.loads(proc.stdout)
     assert [(m["dataset"], m["samples"]) for m in summary["models"]] == [("humaneval", 3)]
-
-
-@pytest.mark.parametrize("what", ["text file", "garbage db", "no samples table", "old version"])
-def test_matrix_and_report_on_non_run_stores(tmp_path, what):
-    target = tmp_path / "x"
-    message = "not a run store"
-    if what == "text file":
-        target.write_text("hello")
-    elif what == "old version":
-        from harness.store import RunStore
-
-        RunStore(target).set_meta("schema_version", 1)
-        message = "run store version 1, this codeharness reads 2, 3 and 4"
-    else:
-        target.mkdir()
-        if what == "garbage db":
-            (target / "run.sqlite").write_bytes(b"\x00" * 4096)
-        else:
-            sqlite3.connect(target / "run.sqlite").execute("CREATE TABLE t (x)").connection.commit()
-    for args in (["matrix", str(target)], ["report", "agreement", str(target)]):
-        proc = harness(*args)
-        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
-        assert "Traceback" not in proc.stderr
-
-
-def test_unwritable_outputs(existing_run, tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    proc = harness("matrix", str(existing_run), "--out", str(blocker / "sub"))
-    assert proc.returncode == 2 and "cannot create" in proc.stderr and "Traceback" not in proc.stderr
-    proc = harness("report", "agreement", str(existing_run), "--out", str(blocker / "a.md"))
-    assert proc.returncode == 2 and "cannot write" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_fresh_waits_for_the_models_and_failed_checks_lock_nothing(existing_run, tmp_path):
-    before = rows(existing_run)
-    dead = {"name": "Yi-Coder-1.5B-Chat", "provider": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1",
-            "timeout": 2, "max_retries": 0, "price": 0.14}
-    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dead, name="dead.yaml"), "--limit", "1",
-                   "--sandbox", "local", "--run-dir", str(existing_run), "--fresh")
-    assert proc.returncode == 2 and "cannot reach http://127.0.0.1:9/v1" in proc.stderr
-    assert rows(existing_run) == before  # --fresh did not drop the run before the model answered
-    new_dir = tmp_path / "new"
-    harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dead, name="dead.yaml"), "--limit", "1",
-            "--sandbox", "local", "--run-dir", str(new_dir))
-    fixed = dict(REPLAY[0], n=1)  # the user fixes the pool: accepted, nothing was locked
-    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, fixed, name="dead.yaml"), "--limit",
-                   "1", "--sandbox", "local", "--run-dir", str(new_dir), "--no-calibrate")
-    assert proc.returncode == 0, proc.stderr
-
-
-def test_price_change_recomputes_costs(existing_run, tmp_path):
-    dearer = dict(REPLAY[0], price={"input": 2.0, "output": 3.0})
-    proc = harness("run", "--dataset", "humaneval", "--models", pool(tmp_path, dearer, name="ok.yaml"), "--limit",
-                   "1", "--n", "1", "--sandbox", "local", "--run-dir", str(existing_run))
-    assert proc.returncode == 0 and "price changed; its stored samples' costs recomputed" in proc.stderr
-    ((tin, tout, cost),) = rows(existing_run, "tokens_in, tokens_out, cost")
-    assert cost == pytest.approx((2 * tin + 3 * tout) / 1e6)
-
-
-def test_matrix_rows_are_the_stored_problems_only(tmp_path):
-    """Two datasets in one store: the wide matrix has one row per stored (dataset,
-    problem), not every combination of the two."""
-    from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
-    from sandboxes import Limits, Status, Verdict
-
-    store = RunStore(tmp_path)
-    store.set_model("a", {}, 1.0, 1.0)
-    store.set_model("b", {}, 1.0, 1.0)
-    for dataset, problem, passed in (("humaneval", "HumanEval/0", True), ("mbpp", "11", False)):
-        key = SampleKey(dataset, problem, "a", 0)
-        store.add_generation(key, "p", Generation("c", tokens_in=1, tokens_out=2), "c", "c", 3e-6)
-        store.add_verdict(key, Verdict(Status.PASSED if passed else Status.FAILED), Limits(timeout=10.0))
-    store.close()
-    import harness as api
-
-    m = api.load_matrix(tmp_path)
-    assert list(m.passes.index) == [("humaneval", "HumanEval/0"), ("mbpp", "11")]
-    assert m.passes["a"].tolist() == [1.0, 0.0] and m.passes["b"].isna().all()
 
 
 def test_replayed_reasoning_gets_estimated_thinking_tokens(tmp_path):
@@ -575,192 +295,3 @@ def test_replayed_reasoning_gets_estimated_thinking_tokens(tmp_path):
     assert stored[0][0] == round(400 * len(think.strip()) / (len(think.strip()) + len(completion)))
     assert json.loads(stored[0][1])["thinking_tokens_estimated"] is True
     assert stored[1][0] is None  # no thinking, nothing estimated
-
-
-def test_base_url_without_v1_is_caught_before_generation(tmp_path):
-    """A server whose API is under /v1 (vLLM, SGLang...), given its root URL: the
-    endpoint check says so, with the URL meant, before any sample is requested."""
-    with FaultyOpenAIServer(_answer_with_reference) as server:
-        root = server.url.removesuffix("/v1")
-        model = {"name": "local", "provider": "openai", "base_url": root, "model": "fake", "price": 0}
-        models = pool(tmp_path, model)
-        proc = harness("run", "--dataset", "humaneval", "--models", models, "--limit", "2", "--sandbox", "local",
-                       "--run-dir", str(tmp_path / "run"))
-    assert proc.returncode == 2, proc.stderr
-    errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-    assert errors == [f"error: {models}: model 'local': field 'base_url': {root}/models answered HTTP 404, "
-                      f"{root}/v1/models answers: did you mean {root}/v1?"]
-    assert server.unknown_paths == ["GET /models"] and server.requests == []  # nothing was generated
-    assert not (tmp_path / "run" / "run.sqlite").exists() or rows(tmp_path / "run") == []
-
-
-def test_a_changed_model_names_what_changed(existing_run, tmp_path):
-    models = pool(tmp_path, dict(REPLAY[0], temperature=0.7, stop=["\nclass"]), name="ok.yaml")
-    proc = harness("run", "--dataset", "humaneval", "--models", models, "--run-dir", str(existing_run),
-                   "--sandbox", "local")
-    assert proc.returncode == 2, proc.stderr
-    errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-    assert errors == [f"error: {existing_run}: model 'Yi-Coder-1.5B-Chat' differs from the one this run started "
-                      f"with ({models}: model 'Yi-Coder-1.5B-Chat'): stop [] -> ['\\nclass'], temperature 0.0 -> "
-                      "0.7; use --fresh, another --run-dir or a new model name"]
-
-
-def test_identity_changes_name_the_pool_fields_and_hide_secrets():
-    from harness.run import identity_changes
-
-    old = {"provider": "openai", "params": {"temperature": 0.0, "stop": []}, "prompt_style": "default",
-           "options": {"model": "m", "extra_body": {"api_key": "sk-old", "seed": 1}}}
-    new = {"provider": "openai", "params": {"temperature": 0.2, "stop": []}, "prompt_style": "sandboxfusion",
-           "options": {"model": "m2", "system": "x" * 80, "extra_body": {"api_key": "sk-new", "seed": 1}}}
-    assert identity_changes(old, new) == (
-        "prompt_style 'default' -> 'sandboxfusion', temperature 0.0 -> 0.2, extra_body.api_key (hidden) -> "
-        f"(hidden), model 'm' -> 'm2', system (unset) -> '{'x' * 56}...")
-    assert "sk-" not in identity_changes(old, new)
-
-
-def _slow_replay(tmp_path, seconds: dict[int, float]) -> str:
-    """A replay pool whose HumanEval/i answer is the reference, after sleeping seconds[i]."""
-    rows_in = [{"task_id": f"HumanEval/{i}", "solution": (f"import time\ntime.sleep({s})\n" if s else "")
-                + HUMANEVAL_BY_ID[f"HumanEval/{i}"].references[0]} for i, s in seconds.items()]
-    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
-    return pool(tmp_path, {"name": "m", "provider": "replay", "path": "s.jsonl", "price": 0})
-
-
-def _wait_for(cond, seconds: float = 120.0) -> None:
-    deadline = time.time() + seconds
-    while not cond():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def _executed(run_dir) -> int:
-    try:
-        return sum(r[4] is not None for r in rows(run_dir))
-    except sqlite3.OperationalError:  # not created yet
-        return -1
-
-
-def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
-    import socket
-
-    run_dir = tmp_path / "run"
-    args = ["run", "--dataset", "humaneval", "--models", _slow_replay(tmp_path, {0: 60}), "--limit", "1",
-            "--sandbox", "local", "--timeout", "90", "--no-calibrate", "--run-dir", str(run_dir)]
-    first = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        # Generated (one row), executing for 60 s: not merely an empty store.
-        _wait_for(lambda: _executed(run_dir) == 0 and len(rows(run_dir)) == 1)
-        before = rows(run_dir)
-        second = harness(*args)
-        host = socket.gethostname()
-        assert second.returncode == 2, second.stderr
-        errors = [x for x in second.stderr.splitlines() if x.startswith("error:")]
-        assert len(errors) == 1, second.stderr
-        assert errors[0].startswith(f"error: {run_dir}: in use by another run (PID {first.pid} on {host}, started ")
-        assert errors[0].endswith("); wait for it to end or stop it, or choose another --run-dir")
-        assert rows(run_dir) == before and json.loads((run_dir / "run.lock").read_text())["pid"] == first.pid
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    # The holder is dead (kill -9: its lock file stays): the next run takes the directory over.
-    args[args.index("--models") + 1] = _slow_replay(tmp_path, {0: 0})
-    third = harness(*args, "--fresh")
-    assert third.returncode == 0, third.stderr
-    assert f"note: {run_dir}: taking over the lock left by a run that is gone (PID {first.pid} on {host}, " \
-           "started " in third.stderr
-    assert [r[4] for r in rows(run_dir)] == ["passed"] and not (run_dir / "run.lock").exists()
-
-
-def test_a_lock_naming_a_reused_pid_is_taken_over(existing_run, tmp_path):
-    """The lock file names a live process: the holder only if its start time matches
-    (a PID is reused); a live holder is refused even where flock does not work."""
-    import socket
-
-    from harness.runlock import process_start
-
-    args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, REPLAY[0], name="ok.yaml"), "--limit", "1",
-            "--n", "1", "--sandbox", "local", "--run-dir", str(existing_run), "--no-calibrate"]
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    (existing_run / "run.lock").write_text(json.dumps(dict(me, start_ticks=process_start(os.getpid()) + 1)))
-    proc = harness(*args)
-    assert proc.returncode == 0, proc.stderr
-    assert f"taking over the lock left by a run that is gone (PID {os.getpid()} on" in proc.stderr
-    (existing_run / "run.lock").write_text(json.dumps(dict(me, start_ticks=process_start(os.getpid()))))
-    proc = harness(*args)
-    assert proc.returncode == 2 and f"in use by another run (PID {os.getpid()} on" in proc.stderr, proc.stderr
-
-
-def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
-    import shlex
-
-    run_dir = tmp_path / "run"
-    models = _slow_replay(tmp_path, {0: 0, 1: 0, 2: 20, 3: 20})
-    args = ["run", "--dataset", "humaneval", "--models", models, "--limit", "4", "--sandbox", "local", "--workers",
-            "2", "--timeout", "30", "--no-calibrate", "--run-dir", str(run_dir), "--fresh"]
-    proc = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: _executed(run_dir) == 2)  # the quick two; the slow two are running
-    proc.send_signal(signal.SIGINT)
-    # It stops the running programs instead of waiting out their 20 s.
-    _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130, err
-    resume = (f"python -m harness run --dataset humaneval --models {models} --run-dir {run_dir} --limit 4 "
-              "--sandbox local --workers 2 --timeout 30 --no-calibrate")  # without --fresh
-    assert err.splitlines()[-1] == f"interrupted: 4 samples stored in {run_dir}, 2 executed; resume with: {resume}"
-    done = harness(*shlex.split(resume)[3:])
-    assert done.returncode == 0 and "0 samples to generate, 2 to execute" in done.stderr, done.stderr
-    assert [r[4] for r in rows(run_dir)] == ["passed"] * 4
-
-
-def test_matrix_natural_order_and_full_table(tmp_path):
-    """Problems in natural order in every table; the samples table has the verdict's
-    detail, and with --full the texts; a version-2 store reads (no stderr tails) and
-    is upgraded when a run opens it."""
-    from harness.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
-    from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
-    from sandboxes import Limits, Status, Verdict
-
-    run_dir = tmp_path / "run"
-    store = RunStore(run_dir)
-    store.set_model("a", {}, 1.0, 1.0)
-    for problem in ("HumanEval/10", "HumanEval/2", "HumanEval/1"):
-        key = SampleKey("humaneval", problem, "a", 0)
-        store.add_generation(key, "p", Generation(f"```python\nx = '{problem}'\n```"), "x = 1", "p\nx = 1", 0.0)
-        store.add_verdict(key, Verdict(Status.RUNTIME_ERROR, "NameError: name 'y' is not defined",
-                                       stderr_tail="Traceback (most recent call last):\nNameError"),
-                          Limits(timeout=10.0))
-    store.close()
-    import pandas as pd
-
-    order = ["HumanEval/1", "HumanEval/2", "HumanEval/10"]
-    for extra, columns in (([], list(SAMPLE_COLUMNS)), (["--full"], list(SAMPLE_COLUMNS + FULL_COLUMNS))):
-        proc = harness("matrix", str(run_dir), "--format", "csv", "--out", str(tmp_path / "csv"), *extra)
-        assert proc.returncode == 0, proc.stderr
-        samples = pd.read_csv(tmp_path / "csv" / "samples.csv", keep_default_na=False)
-        assert list(samples.columns) == columns and list(samples["problem"]) == order
-        assert set(samples["detail"]) == {"NameError: name 'y' is not defined"}
-        assert list(pd.read_csv(tmp_path / "csv" / "pass_matrix.csv")["problem"]) == order
-    assert list(samples["completion"]) == [f"```python\nx = '{p}'\n```" for p in order]
-    assert set(samples["program"]) == {"p\nx = 1"} and set(samples["code"]) == {"x = 1"}
-    assert set(samples["stderr_tail"]) == {"Traceback (most recent call last):\nNameError"}
-    with sqlite3.connect(run_dir / "run.sqlite") as con:  # back to version 2
-        for column in ("stderr_tail", "limit_kind", "wall_cap", "limit_fired"):
-            con.execute(f"ALTER TABLE samples DROP COLUMN {column}")
-        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    import harness as api
-
-    assert api.load_matrix(run_dir, full=True).samples["stderr_tail"].isna().all()
-    RunStore(run_dir).close()
-    # Upgraded to 4; the old samples' `timeout` was a wall-clock limit, and says so.
-    assert rows(run_dir, "stderr_tail, limit_kind, wall_cap, (SELECT value FROM meta WHERE key = 'schema_version')") \
-        == [(None, "wall", None, "4")] * 3
-
-
-def test_problem_ids_sort_naturally():
-    from benchmarks import problem_key
-
-    ids = ["HumanEval/10", "HumanEval/2", "1549_B", "LeetCode/100", "HumanEval/1", "1549_A", "12_A"]
-    assert sorted(ids, key=problem_key) == ["12_A", "1549_A", "1549_B", "HumanEval/1", "HumanEval/2",
-                                            "HumanEval/10", "LeetCode/100"]

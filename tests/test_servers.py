@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from openai_server import FaultyOpenAIServer
-from test_run import _answer_with_reference, pool
+from runsupport import answer_with_reference, pool
 
 from harness.providers.servers import Server, ServerSet
 
@@ -65,8 +65,8 @@ def test_least_in_flight_cooldown_and_failover():
 
 
 def test_two_servers_share_a_run_and_one_stopping_loses_nothing(tmp_path):
-    with FaultyOpenAIServer(_answer_with_reference, delay=0.05) as first, \
-            FaultyOpenAIServer(_answer_with_reference, delay=0.05) as second:
+    with FaultyOpenAIServer(answer_with_reference, delay=0.05) as first, \
+            FaultyOpenAIServer(answer_with_reference, delay=0.05) as second:
         model = {"name": "local", "provider": "openai", "base_url": [first.url, second.url], "model": "fake",
                  "n": 2, "price": {"input": 1, "output": 2}, "max_tokens": 300}
         run_dir = tmp_path / "run"

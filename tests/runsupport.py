@@ -1,0 +1,67 @@
+"""What the `run` tests share: the CLI in a subprocess, pools, the run store's rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import get_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
+
+
+def harness(*args, timeout=600, env=None):
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def pool(tmp_path, *models, name="pool.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps({"models": list(models)}))  # JSON is YAML
+    return str(path)
+
+
+def rows(run_dir, columns="dataset, problem, model, sample, status, passed, completion, code, tokens_in, tokens_out"):
+    with sqlite3.connect(Path(run_dir) / "run.sqlite") as con:
+        return con.execute(f"SELECT {columns} FROM samples ORDER BY dataset, problem, model, sample").fetchall()
+
+
+REPLAY = [{"name": "Yi-Coder-1.5B-Chat", "provider": "replay", "price": 0.14, "n": 5},
+          {"name": "deepseek-coder-33b-instruct", "provider": "replay", "price": {"input": 1.0, "output": 2.0},
+           "n": 5}]
+
+
+HUMANEVAL_BY_ID = {p.id: p for p in HUMANEVAL.values()}
+
+
+def slow_replay(tmp_path, seconds: dict[int, float]) -> str:
+    """A replay pool whose HumanEval/i answer is the reference, after sleeping seconds[i]."""
+    rows_in = [{"task_id": f"HumanEval/{i}", "solution": (f"import time\ntime.sleep({s})\n" if s else "")
+                + HUMANEVAL_BY_ID[f"HumanEval/{i}"].references[0]} for i, s in seconds.items()]
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    return pool(tmp_path, {"name": "m", "provider": "replay", "path": "s.jsonl", "price": 0})
+
+
+def wait_for(cond, seconds: float = 120.0) -> None:
+    deadline = time.time() + seconds
+    while not cond():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def executed(run_dir) -> int:
+    try:
+        return sum(r[4] is not None for r in rows(run_dir))
+    except sqlite3.OperationalError:  # not created yet
+        return -1
+
+
+def answer_with_reference(prompt: str) -> str:
+    problem = HUMANEVAL[prompt]
+    return f"Here it is:\n```python\n{problem.references[0]}\n```\n"
+
