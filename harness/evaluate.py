@@ -103,9 +103,6 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
         label = " ".join(filter(None, [sandbox.name, isolation.get("mode")]))
         print(f"sandbox: {label} ({sandbox.size} workers); "
               f"{len(samples)} samples of {len({s.problem.id for s in samples})} tasks", file=sys.stderr)
-        if isolation.get("mode") in ("unshare", "none"):
-            print(f"warning: weak isolation: {isolation['filesystem']}; network: {isolation['network']}",
-                  file=sys.stderr)
         with tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
             for v in sandbox.run(requests):
                 if ":" in v.id:  # one case of a sample (all_cases)
@@ -120,6 +117,7 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     rows = [dict(s.row, status=v.status.value, passed=v.passed, result=_result_text(v), detail=v.detail,
                  stderr_tail=v.stderr_tail[-TAIL_CHARS:], passed_tests=v.passed_tests, total_tests=v.total_tests,
                  **({"cases": cases[i]} if i in cases else {}),
+                 **({"program": s.program} if extract else {}),  # what ran: the code taken out of the answer
                  **({"quarantined": skip[s.problem.id]} if s.problem.id in skip else {}))
             for i, (s, v) in enumerate(zip(samples, verdicts, strict=True))]
     write_jsonl_atomic(out_path, rows)

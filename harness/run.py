@@ -122,7 +122,7 @@ def _normal(identity: dict) -> dict:
     return json.loads(json.dumps(identity, sort_keys=True))
 
 
-SECRET = re.compile(r"key|token|secret|passw|auth|credential", re.I)
+SECRET = re.compile(r"key|token(?!s)|secret|passw|auth|credential", re.I)  # max_tokens is a count, no secret
 MISSING = object()
 
 

@@ -59,10 +59,10 @@ class PipeChannel(Channel):
 
 
 class ProcessWorker(Worker):
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, close_fds=True, start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     close_fds=True, pass_fds=pass_fds, start_new_session=True)
         self.channel = PipeChannel(self.proc)
         self.handshake()
 
@@ -140,7 +140,13 @@ def _python_dirs() -> list[str]:
     return sorted(d for d in dirs if not any(d != o and d.startswith(o + os.sep) for o in dirs))
 
 
-def _bwrap_prefix() -> list[str]:
+# What programs see in /etc/hosts (Docker writes the same into a container): `localhost`
+# resolves, and nothing of the host's names shows.
+HOSTS = b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+def _bwrap_prefix(hosts_fd: int) -> list[str]:
+    """bwrap's arguments; ``hosts_fd`` is a file with HOSTS that bwrap reads."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
             "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--as-pid-1"]
     if os.getuid() == 0:
@@ -164,10 +170,15 @@ def _bwrap_prefix() -> list[str]:
             while parent not in ("/", "/tmp"):
                 argv += ["--chmod", "0755", parent]
                 parent = os.path.dirname(parent)
+    argv += ["--perms", "0755", "--dir", "/etc"]  # else made with the host's mode for root's dirs: 0700
     for f in ("/etc/ld.so.cache", "/etc/localtime"):
         if os.path.exists(f):
             argv += ["--ro-bind", f, f]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+    argv += ["--perms", "0644", "--ro-bind-data", str(hosts_fd), "/etc/hosts"]
+    # A private /dev/shm the program's uid can write: POSIX semaphores and shared memory
+    # (multiprocessing's Lock, Pool, shared_memory) live there, as in Docker.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_MB * 2**20),
+             "--tmpfs", "/dev/shm", "--chdir", "/tmp"]
     return argv
 
 
@@ -176,6 +187,9 @@ def _unshare_prefix() -> list[str]:
     if os.getuid() != 0:
         argv.insert(1, "--map-root-user")
     return argv
+
+
+_ANNOUNCED: set[str] = set()
 
 
 class LocalSandbox(WorkerPool):
@@ -191,8 +205,10 @@ class LocalSandbox(WorkerPool):
     def _prepare(self) -> None:
         if self.mode is None:
             self.mode = available_modes()[0]
-        if self.announce and self.mode != "bwrap":
-            # Every command that executes says so: a weaker mode must never pass unnoticed.
+        if self.announce and self.mode != "bwrap" and self.mode not in _ANNOUNCED:
+            # Every command that executes says so (once, however many pools it starts):
+            # a weaker mode must never pass unnoticed.
+            _ANNOUNCED.add(self.mode)
             why = mode_problems().get("bwrap")
             print(f"codeharness: local sandbox in {self.mode!r} mode: {WEAKNESS[self.mode]}"
                   + (f" (bwrap unusable: {why})" if why else ""), file=sys.stderr)
@@ -219,8 +235,12 @@ class LocalSandbox(WorkerPool):
         uid = random.randint(200_000, 2_000_000_000) if os.getuid() == 0 else 0
         argv = [sys.executable] + BOOTSTRAP[1:]
         private_tmp = ["--tmp", "/tmp", "--wipe", "/tmp,/dev/shm", "--uid", str(uid)]
+        hosts = None
         if self.mode == "bwrap":
-            argv = _bwrap_prefix() + argv + private_tmp
+            hosts = tempfile.TemporaryFile()
+            hosts.write(HOSTS)
+            hosts.seek(0)
+            argv = _bwrap_prefix(hosts.fileno()) + argv + private_tmp
         elif self.mode == "unshare":
             argv = _unshare_prefix() + argv + private_tmp + [
                 "--scratch", json.dumps(["/tmp", "/dev/shm"]), "--scratch-mb", str(SCRATCH_MB), "--loopback", "1",
@@ -234,9 +254,12 @@ class LocalSandbox(WorkerPool):
         if not uid:
             argv += ["--nproc-base", str(count_tasks(os.getuid()))]
         try:
-            return ProcessWorker(argv)
+            return ProcessWorker(argv, (hosts.fileno(),) if hosts else ())
         except OSError as exc:
             raise WorkerBroken(f"cannot start local fork server: {exc}") from None
+        finally:
+            if hosts:
+                hosts.close()  # bwrap has read it by the handshake
 
     def close(self) -> None:
         super().close()

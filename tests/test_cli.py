@@ -268,6 +268,8 @@ def test_evaluate_extract_and_the_hint_when_most_samples_do_not_parse(tmp_path):
     problem = {p.id: p for p in bench.load()}["HumanEval/2"]
     assert read_samples(f, "humaneval", extract=True)[2].program == program_for(
         bench, problem, "Let me explain.\n```\ndef truncate_number(number):\n    return number.foo\n```")[1]
+    # Each row shows the program that ran.
+    assert [r["program"] for r in rows] == [s.program for s in read_samples(f, "humaneval", extract=True)]
 
 
 def test_evaluate_rows_say_which_line_failed(samples):

@@ -351,3 +351,17 @@ def test_a_descendant_does_not_report_for_the_program(sandbox):
     proxy = "import os\ndef f():\n    return 1\npid = os.fork()\nif pid:\n    os.waitpid(pid, 0)\n    os._exit(0)\n"
     v = sandbox.execute(ExecRequest(proxy, test="assert f() == 1\n", limits=LIMITS))
     assert (v.status, v.detail) == (Status.FAILED, "program exited before the tests completed"), v
+
+
+def test_processes_shared_memory_and_localhost_work_as_in_docker(sandbox):
+    """Correct programs that use multiprocessing (its semaphores and shared memory live
+    in /dev/shm) or resolve `localhost` pass in every sandbox, not only in Docker."""
+    v = sandbox.execute(ExecRequest(
+        "import multiprocessing as mp, socket\nfrom multiprocessing import shared_memory\n"
+        "def sq(x):\n    return x * x\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.Pool(2) as pool:\n        total = sum(pool.map(sq, range(10)))\n"
+        "    lock = mp.Lock()\n    shm = shared_memory.SharedMemory(create=True, size=16)\n"
+        "    shm.buf[0] = 7\n    seven = shm.buf[0]\n    shm.close()\n    shm.unlink()\n"
+        "    print(total, seven, socket.gethostbyname('localhost'))\n", limits=LIMITS))
+    assert (v.status, v.stdout_tail) == (Status.PASSED, "285 7 127.0.0.1\n"), v

@@ -240,3 +240,7 @@ def test_identity_changes_name_the_pool_fields_and_hide_secrets():
         "prompt_style 'default' -> 'sandboxfusion', temperature 0.0 -> 0.2, extra_body.api_key (hidden) -> "
         f"(hidden), model 'm' -> 'm2', system (unset) -> '{'x' * 56}...")
     assert "sk-" not in identity_changes(old, new)
+    # A count of tokens is shown; a token is not.
+    assert identity_changes({"params": {"max_tokens": 512}, "options": {"access_token": "t1"}},
+                            {"params": {"max_tokens": 1024}, "options": {"access_token": "t2"}}) == \
+        "max_tokens 512 -> 1024, access_token (hidden) -> (hidden)"
