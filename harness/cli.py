@@ -151,11 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "ray_address", None):
         os.environ["RAY_ADDRESS"] = args.ray_address  # what Ray and the `ray` sandbox read
     from benchmarks import DataError
+    from sandboxes import WorkerBroken
+    from sandboxes.image import DockerUnavailable
 
     try:
         return COMMANDS[args.command](args)
     except (UserError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (WorkerBroken, DockerUnavailable) as exc:  # any command that executes: no sandbox to run in
+        print(f"error: sandbox unavailable: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:  # its message, if any: what was kept and how to go on
         print(": ".join(["interrupted", *map(str, exc.args[:1])]), file=sys.stderr)
@@ -188,22 +193,12 @@ def _time_limits(path: str | None) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in limits.items()}
 
 
-def _sandbox_failure(exc: Exception) -> UserError:
-    return UserError(f"sandbox unavailable: {exc}")
-
-
 def cmd_evaluate(args) -> int:
-    from sandboxes import WorkerBroken
-    from sandboxes.image import DockerUnavailable
-
     from .evaluate import evaluate
 
-    try:
-        summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
-                           out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits),
-                           extract=args.extract, all_cases=args.all_cases)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
+    summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
+                       out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits),
+                       extract=args.extract, all_cases=args.all_cases)
     for key, value in summary.items():
         if key.startswith("pass@"):
             print(f"{key}: {value:.4f}")
@@ -225,9 +220,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from sandboxes import WorkerBroken
-    from sandboxes.image import DockerUnavailable
-
     from .run import RunConfig, run
     from .summary import format_table
 
@@ -239,10 +231,7 @@ def cmd_run(args) -> int:
                     run_dir=args.run_dir, split=args.split, source=args.source, limit=args.limit, n=args.n,
                     sandbox=args.sandbox, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                     fresh=args.fresh, calibrate=args.calibrate)
-    try:
-        summary = run(cfg)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
+    summary = run(cfg)
     print(json.dumps(summary) if args.json else format_table(summary))
     from .matrix import write_matrix
 
@@ -267,8 +256,7 @@ def cmd_matrix(args) -> int:
 def cmd_exec(args) -> int:
     from pathlib import Path
 
-    from sandboxes import ExecRequest, Status, WorkerBroken, get_sandbox
-    from sandboxes.image import DockerUnavailable
+    from sandboxes import ExecRequest, Status, get_sandbox
 
     def text(path: str, what: str) -> str:
         try:
@@ -281,11 +269,8 @@ def cmd_exec(args) -> int:
     req = ExecRequest(text(args.program, "program"),
                       stdin=text(args.stdin, "stdin") if args.stdin is not None else "",
                       limits=_limits(args))
-    try:
-        with get_sandbox(args.sandbox, workers=1, memory_mb=args.memory_mb) as sandbox:
-            verdict = sandbox.execute(req)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
+    with get_sandbox(args.sandbox, workers=1, memory_mb=args.memory_mb) as sandbox:
+        verdict = sandbox.execute(req)
     print(json.dumps(verdict.to_dict()))
     return EXIT_SANDBOX_ERROR if verdict.status is Status.SANDBOX_ERROR else 0
 

@@ -40,7 +40,7 @@ def benchmark_rows() -> list[dict]:
 
 
 def cmd_benchmarks(args) -> int:
-    from .cli import _limits, _sandbox_failure  # cli imports this module: its helpers come at call time
+    from .cli import _limits  # cli imports this module: its helpers come at call time
 
     if args.action == "list":
         rows = benchmark_rows()
@@ -53,17 +53,11 @@ def cmd_benchmarks(args) -> int:
                   f"{str(r['public_tests']) + '/' + str(r['problems']):>12}  {r['test_kind']:<27} "
                   f"bundled ({', '.join(r['bundled'])}); HF {r['hf_id'] or '-'}")
         return 0
-    from sandboxes import WorkerBroken
-    from sandboxes.image import DockerUnavailable
-
     from .validate import validate
 
     _limits(args)
-    try:
-        summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
-                           log=print, memory_mb=args.memory_mb)
-    except (WorkerBroken, DockerUnavailable) as exc:
-        raise _sandbox_failure(exc) from None
+    summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
+                       log=print, memory_mb=args.memory_mb)
     if args.out:
         from pathlib import Path
 

@@ -81,8 +81,12 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
                            help="output: markdown table, CSV or JSON (default md)")
         if action == "eval":
             p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
-        if action != "train":
-            add_ray_address(p)  # the cascade executes: --param sandbox=ray
+        from sandboxes import SANDBOXES
+
+        p.add_argument("--sandbox", choices=list(SANDBOXES),
+                       help="where the cascade executes programs (default: docker if its daemon and image are "
+                            "ready, else local; ray: a Ray cluster); its sandbox= parameter wins")
+        add_ray_address(p)
         if action == "compare":
             p.add_argument("--routers", help=f"comma-separated subset of: {ROUTER_NAMES} (default: all; the "
                                              "learned ones train for minutes on a CPU)")
@@ -95,20 +99,21 @@ def cmd_route(args) -> int:
     if args.action == "train":
         if not args.router:
             raise UserError("route train: --router is required")
-        print(routing.train(args.router, args.param, args.data, args.split, args.out))
+        print(routing.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
         return 0
     if args.cv is not None and (args.train_split or args.split or getattr(args, "model_dir", None)):
         raise UserError(f"route {args.action}: --cv K uses every problem, trained K times: drop --train-split / "
                         "--split / --model-dir")
     splits = (args.train_split or "train", args.split or "test")
-    data = routing.load_data(args.data)
+    data = routing.load_data(args.data, args.sandbox)
     if args.action == "compare":
         names = None
         if args.routers is not None:
             names = [n.strip() for n in args.routers.split(",") if n.strip()]
             if not names:
                 raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
-        head, *rows = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed)
+        head, *rows = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed,
+                                        sandbox=args.sandbox)
         if args.format == "json":
             print(routing.to_json({**head, "rows": rows}))
             return 0

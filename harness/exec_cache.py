@@ -20,6 +20,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from routers.data import Execution, RouterData
@@ -110,15 +111,17 @@ class CachedSandbox:
         return [replace(found[k], id=r.id) for k, r in zip(keys, reqs, strict=True)]
 
 
-def cached_sandbox(name: str | None = None, workers: int | None = None) -> CachedSandbox:
+def cached_sandbox(name: str | None = None, workers: int | None = None, default: str | None = None) -> CachedSandbox:
     """``Execution.sandbox`` with the cache in front: ``get_sandbox(name, workers)``,
-    opened on the first miss."""
-    name = name or default_sandbox_name()
+    opened on the first miss; without a ``name`` (a router that names none), ``default``
+    (the command's ``--sandbox``), else docker if ready, else local."""
+    name = name or default or default_sandbox_name()
     return CachedSandbox(lambda: get_sandbox(name, workers), sandbox_identity(name), ExecCache())
 
 
-def with_cache(data: RouterData) -> RouterData:
-    """The data with its executions going through the cache."""
+def with_cache(data: RouterData, default: str | None = None) -> RouterData:
+    """The data with its executions going through the cache, in sandbox ``default``
+    unless a router names its own."""
     if data.execution is None:
         return data
-    return replace(data, execution=Execution(data.execution.load, cached_sandbox))
+    return replace(data, execution=Execution(data.execution.load, partial(cached_sandbox, default=default)))

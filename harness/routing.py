@@ -14,21 +14,22 @@ from .errors import UserError
 FORMATS = ("md", "csv", "json")
 
 
-def load_data(source: str):
+def load_data(source: str, sandbox: str | None = None):
     """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
-    or a run's (``router_data.from_run``)."""
+    or a run's (``router_data.from_run``), its executions through the cache, in
+    ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
+    from .exec_cache import with_cache
+
     if source == "adaptivellm":
         from routers.data import adaptivellm
 
-        from .exec_cache import with_cache
-
-        return with_cache(adaptivellm())  # a run's data comes with the cache already
+        return with_cache(adaptivellm(), sandbox)
     if not (Path(source) / "run.sqlite").is_file():
         raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
     from .router_data import from_run
 
     try:
-        return from_run(source)
+        return with_cache(from_run(source), sandbox)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -85,9 +86,9 @@ def _split(data, name: str):
     return part
 
 
-def train(name: str, params: list[str], source: str, split: str, out: str) -> Path:
+def train(name: str, params: list[str], source: str, split: str, out: str, sandbox: str | None = None) -> Path:
     router = make_router(name, params)
-    router.fit(_split(load_data(source), split))
+    router.fit(_split(load_data(source, sandbox), split))
     return router.save(out)
 
 
@@ -109,15 +110,16 @@ def score(name: str, make, data, train_split: str = "train", test_split: str = "
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
-            log=None, cv: int | None = None, seed: int = 0) -> list[dict]:
+            log=None, cv: int | None = None, seed: int = 0, sandbox: str | None = None) -> list[dict]:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); rows scored on part of the test problems only
     (``partial``: a model without recordings on some) come after the full-coverage
     ones, their quality being over other problems. Each row's paired differences to
     the SBS and the best other router, APGR and CPT(50 %) (``against_references``);
     the Pareto front over routers and single models, its area and AIQ. ``cv=K``:
-    K-fold CV over all problems instead of the split. A router the data cannot feed
-    (no CoT lengths in a run...) is skipped with a note."""
+    K-fold CV over all problems instead of the split. ``sandbox``: what the cascade
+    executes in (``load_data``). A router the data cannot feed (no CoT lengths in a
+    run...) is skipped with a note."""
     import pandas as pd
 
     from routers import ROUTERS
@@ -125,7 +127,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     from routers.baselines import Cheapest, Published, SingleBest
     from routers.evaluate import against_references, evaluate
 
-    data = load_data(source)
+    data = load_data(source, sandbox)
     test = data if cv else _split(data, test_split)
     if not cv:
         _split(data, train_split)  # a bad split name is an error, not a note per router

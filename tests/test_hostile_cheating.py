@@ -13,7 +13,6 @@ CHECK_ABS = "def check(candidate):\n    assert abs(candidate() - 1) < 1e-9\nchec
 CHECK_ISCLOSE = "import math\nassert math.isclose(f(), 1)\n"
 
 
-
 @pytest.mark.parametrize("code,test", [
     ("import sys\nsys.exit(0)\n", CHECK_ABS),
     ("import os\nos._exit(0)\n", CHECK_ABS),
@@ -45,11 +44,9 @@ def test_cheating_never_passes(sandbox, code, test):
     assert v.status is Status.FAILED, v
 
 
-
 def test_flooding_the_result_channel(sandbox):
     v = run(sandbox, "import os\nwhile True:\n    os.write(3, b'x' * 65536)\n")
     assert v.status is Status.OUTPUT_LIMIT, v
-
 
 
 def test_script_gets_its_own_main_module(sandbox):
@@ -61,7 +58,6 @@ def test_script_gets_its_own_main_module(sandbox):
         print(type(pickle.loads(pickle.dumps(Point()))).__name__)
     """)
     assert v.status is Status.PASSED and v.stdout_tail == "Point\n", v
-
 
 
 def test_traceback_shows_only_the_program(sandbox):

@@ -53,7 +53,6 @@ def test_route_cli_eval_train_compare(tmp_path):
             assert rows[0]["router"] == "sbs" and not any(r["partial"] for r in rows[:-2])
 
 
-
 @pytest.mark.parametrize("args,message", [
     (["route", "eval", "--router", "gpt-router"], "unknown router 'gpt-router'"),
     (["route", "eval", "--router", "cot-length", "--param", "depth=3"], "bad --param"),
@@ -74,7 +73,6 @@ def test_route_cli_errors(args, message):
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
-
 @pytest.mark.parametrize("routers,message", [
     ({"cascade": {"params": {"chain": "foo"}, "metrics": {"quality": {"value": 0.5, "tolerance": 0}}}},
      "router 'cascade': chain must be"),
@@ -90,7 +88,6 @@ def test_gate_bad_baselines_exit_2_before_training(tmp_path, routers, message):
                                             **routers}}))
     proc = harness("gate", "--baseline", str(path))
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-
 
 
 def test_empty_runs_and_runs_without_the_artifacts_problems(tmp_path):
@@ -130,7 +127,6 @@ def test_empty_runs_and_runs_without_the_artifacts_problems(tmp_path):
     assert json.loads(proc.stdout)[0]["problems"] == 3
 
 
-
 def test_oracle_gap_on_a_matrix_file(tmp_path):
     csv = tmp_path / "m.csv"
     csv.write_text("problem,cheap,mid,big\np1,1,1,0\np2,0,1,1\np3,0,0,1\np4,1,0,1\n")
@@ -153,7 +149,6 @@ def test_oracle_gap_on_a_matrix_file(tmp_path):
     assert proc.returncode == 2 and "line 3: column 'cheap' must hold scores in [0, 1] (got '7')" in proc.stderr
 
 
-
 def replay_run(tmp_path, cheap: str, dear: str, n: int, limit: int) -> Path:
     """A HumanEval replay run of two AdaptiveLLM models (prices 0.14 and 1.26)."""
     pool = tmp_path / "pool.yaml"
@@ -164,7 +159,6 @@ def replay_run(tmp_path, cheap: str, dear: str, n: int, limit: int) -> Path:
                    "local", "--run-dir", str(run), "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
     return run
-
 
 
 def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
@@ -193,7 +187,6 @@ def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
     assert proc.stderr == "note: dataset 'mbpp' dropped: the run has no scored sample of it\n"
 
 
-
 def test_oracle_gap_on_a_run(tmp_path):
     run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "Qwen2.5-Coder-32B-Instruct", n=5, limit=10)
     proc = harness("report", "oracle-gap", str(run), "--format", "json")
@@ -212,7 +205,6 @@ def test_oracle_gap_on_a_run(tmp_path):
 
     test = from_run(run).split("test")
     assert ev["covered"] == len(test.scores) and ev["quality"] == pytest.approx(test.scores.max(axis=1).mean())
-
 
 
 def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_path):
@@ -240,7 +232,6 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
     degraded.write_text('{"routers": {"sbs": {"metrics": {"speed": {"value": 1, "tolerance": 0}}}}}')
     proc = harness("gate", "--baseline", str(degraded))
     assert proc.returncode == 2 and "routers.sbs.metrics.speed: unknown metric" in proc.stderr
-
 
 
 def test_cascade_on_a_run(tmp_path):
@@ -274,7 +265,6 @@ def test_cascade_on_a_run(tmp_path):
     assert row["cost_per_problem"] == pytest.approx(np.mean(paid))
 
 
-
 @pytest.mark.docker
 def test_cascade_on_the_artifact():
     """The artifact's first responses made programs (as replay does) and run on the
@@ -295,7 +285,6 @@ def test_cascade_on_the_artifact():
         assert tuned["cost_per_problem"] <= sbs["cost_per_problem"] and tuned["quality"] > sbs["quality"]
     assert set(front["shares"]) == {"Yi-Coder-1.5B-Chat", "starcoder2-15b-instruct-v0.1",
                                     "deepseek-coder-v2-lite-instruct"}
-
 
 
 def test_cascade_reads_the_problems_from_the_runs_own_source(tmp_path):
@@ -325,3 +314,31 @@ def test_cascade_reads_the_problems_from_the_runs_own_source(tmp_path):
     assert row["quality"] == 1.0 and row["executions"] > 0 and set(row["shares"]) <= {"a", "b"}
     assert row["cost_per_problem"] == pytest.approx(10 * (0.1 * row["shares"].get("a", 0)
                                                           + 1.0 * row["shares"].get("b", 0)) / 1e6)
+
+
+def test_route_sandbox_reaches_the_cascade(tmp_path):
+    """`route --sandbox` is where the cascade executes: a Ray cluster that is not there
+    is one error line (eval and compare alike), and on a local Ray instance the
+    cascade's row is the local sandbox's."""
+    import os
+
+    run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct", n=1, limit=20)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+
+    def route(*args, cache):  # each with a cache of its own: nothing is answered without executing
+        return harness("route", *args, "--data", str(run), "--format", "json",
+                       env={**env, "CODEHARNESS_CACHE": str(tmp_path / cache)})
+
+    for action in (["eval", "--router", "cascade"], ["compare", "--routers", "cascade"]):
+        proc = route(*action, "--sandbox", "ray", "--ray-address", "127.0.0.1:9", cache="nowhere")
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert errors == ["error: sandbox unavailable: no Ray cluster at 127.0.0.1:9: Connection refused"]
+    rows = {}
+    for sandbox in ("local", "ray"):
+        proc = route("compare", "--routers", "cascade", "--sandbox", sandbox, cache=sandbox)
+        assert proc.returncode == 0, proc.stderr
+        rows[sandbox] = [{k: r[k] for k in ("router", "quality", "cost_per_problem", "executions")}
+                         for r in json.loads(proc.stdout)["rows"] if r["router"].startswith("cascade")]
+    assert "codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance" in proc.stderr
+    assert rows["ray"] == rows["local"] and rows["local"] and all(r["executions"] > 0 for r in rows["local"])
