@@ -379,6 +379,7 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
                     raise ProviderError(f"{exc} ({stopped(store, cfg)})") from None
                 raise
             runner.timings["wall"] = time.perf_counter() - start
+            store.set_meta("environment", environment(sandbox))  # again: with what happened on the way (lost actors)
         from .summary import selection_note, summarize_run
 
         summary = summarize_run(store, {s.name: s.params.n for s in specs}, {w.dataset: set(w.problems) for w in work})

@@ -341,4 +341,4 @@ def test_route_sandbox_reaches_the_cascade(tmp_path):
         rows[sandbox] = [{k: r[k] for k in ("router", "quality", "cost_per_problem", "executions")}
                          for r in json.loads(proc.stdout)["rows"] if r["router"].startswith("cascade")]
     assert "codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance" in proc.stderr
-    assert rows["ray"] == rows["local"] and rows["local"] and all(r["executions"] > 0 for r in rows["local"])
+    assert rows["ray"] == rows["local"] and any(r["executions"] > 0 for r in rows["local"])
