@@ -5,6 +5,7 @@ routers and the harness, which both build their requests here."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import replace
 
@@ -92,10 +93,17 @@ def exec_request(problem: Problem, program: str, limits: Limits, id: str = "", a
     if isinstance(tests, CallTests):
         return ExecRequest(program, call_test_code(tests), limits=limits, id=id)
     if isinstance(tests, IOTests):
-        return ExecRequest(program, limits=limits, id=id, cases=tuple(IOCase(i, o) for i, o in tests.cases),
+        return ExecRequest(program, limits=limits, id=id, cases=_io_cases(tests),
                            case_sensitive=tests.case_sensitive, strict_integers=tests.strict_integers,
                            all_cases=all_cases)
     raise TypeError(f"{problem.benchmark} {problem.id}: unknown test kind {type(tests).__name__}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _io_cases(tests: IOTests) -> tuple[IOCase, ...]:
+    """One tuple per problem, shared by all its requests: pickled once per batch (the
+    ``ray`` sandbox's driver, pickle's memo), not once per sample (~200 cases each)."""
+    return tuple(IOCase(i, o) for i, o in tests.cases)
 
 
 def case_requests(req: ExecRequest) -> list[ExecRequest]:
