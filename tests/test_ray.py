@@ -285,12 +285,7 @@ def test_with_no_ray_address_a_local_instance_is_started(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray"], cwd=ROOT,
                               capture_output=True, text=True, timeout=300, env=env)
     finally:
-        for pid in _processes_mentioning(str(temp).encode()):
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-        shutil.rmtree(temp, ignore_errors=True)
+        _stop_ray_in(temp)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance" in \
         proc.stderr.splitlines()
@@ -321,12 +316,17 @@ def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
         verdict = json.loads(proc.stdout.strip().splitlines()[-1])
         assert (verdict["status"], verdict["stdout_tail"]) == ("passed", "5\n")
     finally:
-        for pid in _processes_mentioning(str(temp).encode()):
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-        shutil.rmtree(temp, ignore_errors=True)
+        _stop_ray_in(temp)
+
+
+def _stop_ray_in(temp: Path) -> None:
+    """Kill the Ray instance whose temp dir is ``temp`` (``ray stop`` would stop every Ray here)."""
+    for pid in _processes_mentioning(str(temp).encode()):
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def _lost_lines(stderr: str) -> list[tuple[str, str]]:
