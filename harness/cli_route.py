@@ -105,7 +105,6 @@ def cmd_route(args) -> int:
         raise UserError(f"route {args.action}: --cv K uses every problem, trained K times: drop --train-split / "
                         "--split / --model-dir")
     splits = (args.train_split or "train", args.split or "test")
-    data = routing.load_data(args.data, args.sandbox)
     if args.action == "compare":
         names = None
         if args.routers is not None:
@@ -146,6 +145,7 @@ def cmd_route(args) -> int:
         make = lambda: routing.make_router(args.router, args.param)  # noqa: E731  (a fresh one per CV fold)
     else:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
+    data = routing.load_data(args.data, args.sandbox)
     (row,) = routing.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed, fitted=bool(args.model_dir))
     row = {k: v for k, v in row.items() if not k.startswith("_")}
     print(routing.format_table([row], args.format, ROUTE_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions([row]) +
