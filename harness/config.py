@@ -94,7 +94,8 @@ def _price(f: _Fields) -> Price:
         raise f.fail("price", f"missing: USD per million tokens, {shape} (0 for a free model)")
     raw = f.raw["price"]
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        raw = {"input": raw, "output": raw}
+        value = f.number("price", 0.0, 0.0)  # a bare number's error names no part the user did not write
+        return Price(value, value)
     if not isinstance(raw, dict) or set(raw) - {"input", "output"}:
         raise f.fail("price", f"must be {shape}")
     sub = _Fields(raw, f.where + ": field 'price'")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,11 @@ def load_data(source: str, sandbox: str | None = None):
     ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
     from .exec_cache import with_cache
 
+    if sandbox == "ray" and os.environ.get("RAY_ADDRESS"):
+        from sandboxes.ray_sandbox import check_address
+
+        # Before any router runs, and even when every verdict the cascade needs is cached.
+        check_address(os.environ["RAY_ADDRESS"])
     if source == "adaptivellm":
         from routers.data import adaptivellm
 

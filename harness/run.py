@@ -290,7 +290,7 @@ class Runner:
                 await asyncio.to_thread(calibrate, self.store, sandbox, w, ids, self.cfg, self.log)
                 self.limits[w.dataset] = self.store.time_limits(w.dataset)
             self.log(f"{len(todo)} samples to generate, {len(todo) + len(pending)} to execute "
-                     f"({sandbox.name}, {sandbox.size} at a time)")
+                     f"({sandbox.name}, {sandbox.size} in flight)")
             pool = ThreadPoolExecutor(sandbox.size, thread_name_prefix="exec")
             gen_bar = tqdm(total=len(todo), desc="generating", unit="sample", file=sys.stderr)
             exec_bar = tqdm(total=len(todo) + len(pending), desc="executing ", unit="sample", file=sys.stderr)

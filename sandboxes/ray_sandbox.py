@@ -126,7 +126,10 @@ class RaySandbox(Sandbox):
                       file=sys.stderr)
                 # "local": a new instance, as said, never the cluster a `ray start` here left behind.
                 ray.init(address="local", logging_level="ERROR", log_to_driver=False)
-            self._owns_ray = True
+            # A cluster's connection is closed with the sandbox; a local instance lives until
+            # the process exits (Ray's atexit hook), reused by the next sandbox of the same
+            # command (the cascade opens one per setting) instead of started again.
+            self._owns_ray = bool(self.address)
         self._started = True
         self._fleet.ensure()
         problems = self._fleet.wait_ready(START_TIMEOUT)

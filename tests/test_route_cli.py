@@ -317,9 +317,9 @@ def test_cascade_reads_the_problems_from_the_runs_own_source(tmp_path):
 
 
 def test_route_sandbox_reaches_the_cascade(tmp_path):
-    """`route --sandbox` is where the cascade executes: a Ray cluster that is not there
-    is one error line (eval and compare alike), and on a local Ray instance the
-    cascade's row is the local sandbox's."""
+    """`route --sandbox` is where the cascade executes: on a local Ray instance (started
+    once however many cascade settings run) the cascade's rows are the local sandbox's,
+    and a Ray cluster that is not there is one error line (eval and compare alike)."""
     import os
 
     run = replay_run(tmp_path, "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct", n=1, limit=20)
@@ -329,16 +329,18 @@ def test_route_sandbox_reaches_the_cascade(tmp_path):
         return harness("route", *args, "--data", str(run), "--format", "json",
                        env={**env, "CODEHARNESS_CACHE": str(tmp_path / cache)})
 
-    for action in (["eval", "--router", "cascade"], ["compare", "--routers", "cascade"]):
-        proc = route(*action, "--sandbox", "ray", "--ray-address", "127.0.0.1:9", cache="nowhere")
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-        assert errors == ["error: sandbox unavailable: no Ray cluster at 127.0.0.1:9: Connection refused"]
     rows = {}
     for sandbox in ("local", "ray"):
         proc = route("compare", "--routers", "cascade", "--sandbox", sandbox, cache=sandbox)
         assert proc.returncode == 0, proc.stderr
         rows[sandbox] = [{k: r[k] for k in ("router", "quality", "cost_per_problem", "executions")}
                          for r in json.loads(proc.stdout)["rows"] if r["router"].startswith("cascade")]
-    assert "codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance" in proc.stderr
+    assert proc.stderr.count("codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance") == 1
     assert rows["ray"] == rows["local"] and any(r["executions"] > 0 for r in rows["local"])
+    # With every verdict cached (keyed by the sandbox's name), a cluster that is not there
+    # is still an error, before any router runs.
+    for action in (["eval", "--router", "cascade"], ["compare", "--routers", "cascade"]):
+        proc = route(*action, "--sandbox", "ray", "--ray-address", "127.0.0.1:9", cache="ray")
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and "routers:" not in proc.stderr, proc.stderr
+        assert errors == ["error: sandbox unavailable: no Ray cluster at 127.0.0.1:9: Connection refused"]

@@ -22,6 +22,7 @@ BAD_POOLS = [
     ("- {name: a, provider: replay, temperature: hot}", "model 'a': field 'temperature': must be a number"),
     ("- {name: a, provider: replay, n: 0}", "model 'a': field 'n': must be an integer >= 1, got 0"),
     ("- {name: a, provider: replay, price: {input: -1}}", "field 'price': field 'input': must be a number >= 0.0"),
+    ("- {name: a, provider: replay, price: -1}", "model 'a': field 'price': must be a number >= 0.0, got -1"),
     ("- {name: a, provider: replay}", "model 'a': field 'price': missing: USD per million tokens"),
     ("- {name: a, provider: replay, price: {input: 0.1}}", "model 'a': field 'price': field 'output': missing"),
     ("- {name: a, provider: replay, price: {output: 0}}", "model 'a': field 'price': field 'input': missing"),
