@@ -52,6 +52,8 @@ def add_ray_address(p: argparse.ArgumentParser) -> None:
 
 
 def add_route_parser(sub) -> argparse.ArgumentParser:
+    from sandboxes import SANDBOXES
+
     described = f"Routers: {ROUTER_NAMES} (README: Routers and the oracle gap)."
     rt = sub.add_parser("route", help="train, evaluate and compare routers", description=described,
                         formatter_class=RouterHelpFormatter)
@@ -81,8 +83,6 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
                            help="output: markdown table, CSV or JSON (default md)")
         if action == "eval":
             p.add_argument("--model-dir", help="a router saved by `route train` (instead of --router)")
-        from sandboxes import SANDBOXES
-
         p.add_argument("--sandbox", choices=list(SANDBOXES),
                        help="where the cascade executes programs (default: docker if its daemon and image are "
                             "ready, else local; ray: a Ray cluster); its sandbox= parameter wins")

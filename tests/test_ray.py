@@ -276,8 +276,8 @@ def test_ray_address_is_the_default_address(cluster, tmp_path):
 def test_with_no_ray_address_a_local_instance_is_started(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("print(1)\n")
-    # Its own temp dir: Ray would otherwise join the cluster whose address the last
-    # `ray start` (or a test's Cluster) left in /tmp/ray/ray_current_cluster.
+    # Its own temp dir, to find its processes by and stop them (`ray stop` would stop every
+    # Ray here, a test's Cluster too).
     temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(RAY_TMPDIR=str(temp), RAY_OVERRIDE_RESOURCES='{"CPU": 1}', RAY_AUTH_MODE="disabled")
