@@ -13,6 +13,7 @@ from dataclasses import replace
 from .base import DATA, Benchmark, require
 from .io import DataError, read_records
 from .literal import parse_literal
+from .prompts import LCB_SYSTEM, lcb_question
 from .records import CallTests, IOTests, Problem
 
 CODYN_SUFFIX = ("\n\nWrite a complete Python 3 program that is runnable inline: it reads its input from "
@@ -67,12 +68,18 @@ class APPS(Benchmark):
         n = problem.metadata.get("sample_count", 0)
         return replace(problem.tests, cases=problem.tests.cases[:n]) if n else None
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
-        """CoDyn's APPS prompt: runnable inline, read stdin, write stdout (call-based
-        problems: complete the starter code)."""
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """``completion``: CoDyn's APPS prompt, runnable inline, read stdin, write stdout
+        (call-based problems: complete the starter code); ``instruct``: LiveCodeBench's
+        (stdin, or starter code)."""
+        if style == "instruct":
+            return lcb_question(problem.prompt, problem.metadata["starter_code"])
         if isinstance(problem.tests, CallTests):
             return problem.prompt + CALL_SUFFIX.format(starter=problem.metadata["starter_code"])
         return problem.prompt + CODYN_SUFFIX
+
+    def system(self, problem: Problem, style: str = "completion") -> str:
+        return LCB_SYSTEM if style == "instruct" else ""
 
 
 def _with_fixture(problem: Problem, fixture: dict | None) -> Problem:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .io import DataError, load_rows, read_records
+from .prompts import render
 from .records import Problem
 
 DATA = Path(__file__).parent / "data"
@@ -18,8 +19,10 @@ class Benchmark:
     # HF dataset id -> its config (subset) name, for ids that need one.
     hf_configs: dict[str, str] = {}
     test_kind = ""
-    # Prompt formats ``prompt(problem, style)`` knows; "default" is the benchmark's usual one.
-    prompt_styles: tuple[str, ...] = ("default",)
+    # Prompt formats ``prompt(problem, style)`` knows: ``completion`` (the benchmark's
+    # prompt for models that continue text) and ``instruct`` (the field's chat prompt)
+    # at least; docs/prompts.md shows each.
+    prompt_styles: tuple[str, ...] = ("completion", "instruct")
     # Bundled sources (name -> file under data/) and the ones loaded by default.
     bundled: dict[str, str] = {}
     default: tuple[str, ...] = ()
@@ -79,8 +82,26 @@ class Benchmark:
         """The program a sample stands for; by default a complete program."""
         return solution if solution is not None else completion or ""
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """The (user) message of ``style`` for this problem."""
         return problem.prompt
+
+    def system(self, problem: Problem, style: str = "completion") -> str:
+        """The system message ``style`` comes with ("": none)."""
+        return ""
+
+    def prompt_for(self, problem: Problem, style: str, template: str | None = None) -> tuple[str, str]:
+        """(user message, system message) a model of ``style`` is sent: the style's,
+        or its ``template`` filled in (a pool's prompt_template) with the style's
+        system message."""
+        text = render(template, self.template_values(problem, style)) if template else self.prompt(problem, style)
+        return text, self.system(problem, style)
+
+    def template_values(self, problem: Problem, style: str) -> dict[str, str]:
+        """What a prompt template's placeholders (``prompts.PLACEHOLDERS``) stand for."""
+        return {"prompt": problem.prompt, "problem_id": problem.id, "dataset": self.name,
+                "entry_point": problem.entry_point, "starter_code": problem.metadata.get("starter_code", ""),
+                "examples": "", "benchmark_prompt": self.prompt(problem, style)}
 
     def public_tests(self, problem: Problem):
         """Tests shown to the model (examples in the statement), for execution feedback

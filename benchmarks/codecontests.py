@@ -15,6 +15,7 @@ from .base import Benchmark, require
 from .examples import io_examples
 from .io import DataError
 from .literal import parse_literal
+from .prompts import LCB_SYSTEM, lcb_question
 from .records import IOTests, Problem
 
 PYTHON3 = 3  # deepmind's Language enum
@@ -98,9 +99,15 @@ class CodeContests(Benchmark):
             return None
         return IOTests(tuple(cases), problem.tests.case_sensitive, problem.tests.strict_integers)
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
-        """AdaptiveLLM's (SandboxFusion's) code_contests prompt."""
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """``completion``: AdaptiveLLM's (SandboxFusion's) code_contests prompt;
+        ``instruct``: LiveCodeBench's stdin/stdout prompt."""
+        if style == "instruct":
+            return lcb_question(problem.prompt)
         return f"# {problem.metadata['title']}\n\n{problem.prompt}\n\n{SANDBOXFUSION_SUFFIX}"
+
+    def system(self, problem: Problem, style: str = "completion") -> str:
+        return LCB_SYSTEM if style == "instruct" else ""
 
 
 def _field(row: dict, key: str):

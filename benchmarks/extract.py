@@ -2,15 +2,28 @@
 (``split_thinking``); then, as SandboxFusion (which AdaptiveLLM used) does, the
 fenced (or CodeLlama ``[PYTHON]``-tagged) block written in Python (the one that
 defines the entry point when there are several), else the first fenced block, else
-the completion itself (``extract_code``); and the program that code stands for
-(``program_for``). The providers, the harness and the routers all use these."""
+the completion itself; when that is not a program defining the entry point, the
+largest region of the answer that is (``extract_recover``); without the model's own
+top-level tests (``extract_tests``) (``extract_code``, docs/extraction.md); and the
+program that code stands for (``program_for``). The providers, the harness and the
+routers all use these.
+
+``EXTRACTOR_VERSION`` changes whenever the extraction rules change, so that a stored
+program says which rules made it: "1" = the fenced-block rules alone (up to commit
+f8df397), "2" = with the syntactic recovery, stray closing fences and tests dropped."""
 
 from __future__ import annotations
 
 import re
 
+from .extract_recover import compile_error, defines, recover
+from .extract_tests import strip_tests
+
+EXTRACTOR_VERSION = "2"
+
 THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
-FENCE = re.compile(r"```[ \t]*([\w+#-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+LANG = re.compile(r"[ \t]*([\w+#-]*)")  # a fence's language: what follows its ``` on the line
+STRAY = re.compile(r"^[ \t]*```[ \t]*$", re.M)  # a bare fence line: opens an untagged block, or closes one
 TAGS = re.compile(r"\[PYTHON\]\n?(.*?)(?:\[/PYTHON\]|\Z)", re.S)  # CodeLlama-Instruct's own markup
 PYTHON = {"python", "python3", "py", ""}
 
@@ -25,33 +38,75 @@ def split_thinking(text: str) -> tuple[str, str]:
 
 
 def extract_code(completion: str, entry_point: str = "") -> str:
-    blocks = [(lang.lower(), body) for lang, body in FENCE.findall(completion)]
-    blocks += [("python", body) for body in TAGS.findall(completion)]
-    if not blocks:
-        return completion
+    """The code of a model's answer (its ``<think>`` part dropped). SandboxFusion's rule
+    first: the Python (or untagged) fenced / ``[PYTHON]`` block, the one defining the
+    entry point when there are several, else the first block, else the whole answer.
+    When that is blank, does not compile or does not define the entry point, the
+    largest region of the answer that compiles and defines it (``extract_recover``), if
+    any. With an entry point, the model's own top-level tests go (``extract_tests``)."""
+    text = split_thinking(completion)[1] if "<think>" in completion else completion
+    name = entry_name(entry_point)
+    blocks = fenced_blocks(text)
+    chosen = pick_block(blocks, name) if blocks else text
+    code = chosen if sound(chosen, name) else recover(text, name)
+    if code is None:
+        return chosen
+    return strip_tests(code, name) if name else code
+
+
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language, body) of each fenced block, then of each ``[PYTHON]`` one. A fence is
+    ``` anywhere, the rest of its line the language; the body runs to the next ``` or
+    the end. Scanned with ``str.find``: the regex it replaces (v1's) was quadratic on a
+    reply of backticks without a newline."""
+    blocks, pos = [], 0
+    while (start := text.find("```", pos)) != -1 and (eol := text.find("\n", start + 3)) != -1:
+        end = text.find("```", eol + 1)
+        blocks.append((LANG.match(text, start + 3, eol).group(1).lower(), text[eol + 1:end if end != -1 else None]))
+        if end == -1:
+            break
+        pos = end + 3
+    return blocks + [("python", body) for body in TAGS.findall(text)]
+
+
+def pick_block(blocks: list[tuple[str, str]], name: str) -> str:
     python = [body for lang, body in blocks if lang in PYTHON] or [body for _, body in blocks]
-    name = entry_point.split(".")[-1] if entry_point else ""
-    if name:
-        defining = [b for b in python if defines(b, name)]
-        if defining:
-            return defining[0]
-    return python[0]
+    return next((b for b in python if name and defines(b, name)), python[0])
 
 
-def defines(code: str, name: str) -> bool:
-    return bool(re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(|^\s*class\s+{re.escape(name)}\b",
-                          code, re.M))
+def entry_name(entry_point: str) -> str:
+    """The name a program must define: ``Solution().twoSum`` -> ``twoSum``."""
+    return entry_point.split(".")[-1] if entry_point else ""
+
+
+def sound(code: str, name: str) -> bool:
+    """Code that runs as it is: not blank, compiling, defining ``name`` if given."""
+    return bool(code.strip()) and (not name or defines(code, name)) and compile_error(code) is None
 
 
 def program_for(bench, problem, completion: str, code: str | None = None) -> tuple[str, str]:
     """(extracted code, program to run) for a model's output. ``code``: the source
     gave code already (an evalplus ``solution``). A completion that does not define the
-    entry point and is not fenced continues the prompt (completion-style models)."""
+    entry point and is not fenced continues the prompt (completion-style models); so
+    does the part before a stray closing fence when the prompt followed by it parses."""
     if code is not None:
         return code, bench.program(problem, solution=code)
     extracted = extract_code(completion, problem.entry_point)
-    name = problem.entry_point.split(".")[-1] if problem.entry_point else ""
-    if name and extracted is completion and not defines(completion, name) \
+    name = entry_name(problem.entry_point)
+    if name and not defines(extracted, name) \
             and bench.program(problem, completion="") != bench.program(problem, solution=""):
-        return completion, bench.program(problem, completion=completion)
+        head = unfenced_head(completion)
+        if head is completion or (head and head.strip() and sound(bench.program(problem, completion=head), "")):
+            return head, bench.program(problem, completion=head)
     return extracted, bench.program(problem, solution=extracted)
+
+
+def unfenced_head(completion: str) -> str | None:
+    """The completion without fences, or what precedes its first fence when that one
+    is bare (a closing fence without an opening one), or None."""
+    if "```" not in completion and "[PYTHON]" not in completion:
+        return completion
+    fence = STRAY.search(completion)
+    if fence is None or "[PYTHON]" in completion[:fence.start()] or "```" in completion[:fence.start()]:
+        return None
+    return completion[:fence.start()]

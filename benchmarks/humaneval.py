@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Benchmark, require
 from .examples import assert_tests, call_examples
+from .prompts import evalplus_instruct
 from .records import AssertTests, Problem
 
 FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
@@ -42,7 +43,7 @@ class HumanEval(Benchmark):
             references=(row["prompt"] + row["canonical_solution"],),
         )
 
-    prompt_styles = ("default", "sandboxfusion")
+    prompt_styles = ("completion", "instruct", "sandboxfusion")
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
         """A human-eval ``completion`` continues the prompt; an evalplus ``solution`` is
@@ -56,9 +57,15 @@ class HumanEval(Benchmark):
         as asserts; those its canonical solution fails (``WRONG_EXAMPLES``) left out."""
         return assert_tests(call_examples(problem.prompt, problem.entry_point), WRONG_EXAMPLES.get(problem.id, ()))
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
-        """``default``: the raw prompt to continue; ``sandboxfusion``: the chat prompt
-        AdaptiveLLM used (SandboxFusion's humaneval template)."""
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """``completion``: the raw prompt to continue; ``instruct``: evalplus's chat
+        prompt; ``sandboxfusion``: the chat prompt AdaptiveLLM used (SandboxFusion's
+        humaneval template)."""
         if style == "sandboxfusion":
             return f"```python\n{problem.prompt}\n```\n\n{SANDBOXFUSION_SUFFIX}"
+        if style == "instruct":
+            return evalplus_instruct(problem.prompt)
         return problem.prompt
+
+    def template_values(self, problem: Problem, style: str) -> dict[str, str]:
+        return super().template_values(problem, style) | {"starter_code": problem.prompt}

@@ -61,13 +61,28 @@ def load_hf(dataset_id: str, split: str, config: str | None = None) -> list[dict
     try:
         import datasets
     except ImportError:
-        raise DataError(f"loading {dataset_id!r} from the HuggingFace hub needs `pip install datasets`; "
-                        "or pass a local file as --source") from None
+        raise DataError(f"loading {dataset_id!r} from the HuggingFace hub needs `datasets`, the hf extra: "
+                        "pip install -e '.[hf]'; or pass a local file as --source") from None
     try:
         ds = datasets.load_dataset(dataset_id, config, split=split)
     except Exception as exc:
-        raise DataError(f"cannot load HuggingFace dataset {dataset_id!r} split {split!r}: {exc}") from None
+        raise DataError(f"cannot load HuggingFace dataset {dataset_id!r} split {split!r}: {cause(exc)}") from None
     return [dict(row) for row in ds]
+
+
+def cause(exc: BaseException) -> str:
+    """What an exception says, on one line and never empty: its type and message; a
+    message-less one (some of `datasets`' and `fsspec`'s errors) is followed by its cause."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = " ".join(str(exc).split())  # one line, as every error of the CLI
+        parts.append(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+        if text:
+            break
+        exc = exc.__cause__ or exc.__context__
+    return ", caused by ".join(parts)
 
 
 def load_rows(source: str, split: str, config: str | None = None) -> list[dict]:

@@ -24,6 +24,7 @@ from .base import DATA, Benchmark, require
 from .examples import Example, keyword_examples, value_of
 from .io import DataError
 from .literal import parse_literal
+from .prompts import LCB_FORMAT_STARTER, LCB_SYSTEM, lcb_question
 from .records import AssertTests, Problem
 
 FIELDS = ("task_id", "prompt", "completion", "entry_point", "test")
@@ -44,15 +45,16 @@ class LeetCode(Benchmark):
         if "content" in row and "labels" in row:
             return autoeval_problem(self.name, row, where)
         require(row, FIELDS, where)
+        prompt = row.get("query") or row.get("problem_description", "")
         return Problem(
             benchmark=self.name,
             id=row["task_id"],
-            prompt=row.get("query") or row.get("problem_description", ""),
+            prompt=prompt,
             entry_point=row["entry_point"],
             tests=AssertTests(f"{row['test']}\ncheck({row['entry_point']})\n"),
             references=(row["prompt"] + "\n" + row["completion"],),
             metadata={"preamble": row["prompt"], "difficulty": row.get("difficulty"),
-                      "question_id": row.get("question_id")},
+                      "question_id": row.get("question_id"), **_question(row, prompt)},
         )
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
@@ -61,6 +63,17 @@ class LeetCode(Benchmark):
             return autoeval_program(code, problem.metadata["autoeval_prefix"])
         # The dataset's preamble (imports, ListNode/TreeNode) + the model's class.
         return problem.metadata["preamble"] + "\n" + code
+
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """``completion``: the dataset's query; ``instruct``: LiveCodeBench's prompt
+        with starter code (LeetCodeDataset's queries are mostly that prompt with the
+        system message inside the text). SandboxFusion rows: their prompt, either style."""
+        if style == "instruct" and "question" in problem.metadata:
+            return lcb_question(problem.metadata["question"], problem.metadata["starter_code"])
+        return problem.prompt
+
+    def system(self, problem: Problem, style: str = "completion") -> str:
+        return LCB_SYSTEM if style == "instruct" and "question" in problem.metadata else ""
 
     def public_tests(self, problem: Problem) -> AssertTests | None:
         """The statement's examples: the dataset's asserts whose call arguments are an
@@ -109,6 +122,22 @@ def _adaptivellm_prompts() -> dict[str, str]:
            map(json.loads, (DATA / "leetcode/adaptivellm_leetcode_id_map.jsonl").open())}
     return {ids[r["id"]]: r["prompt"] for r in read_records(DATA / "adaptivellm/prompts/prompts.jsonl.gz")
             if r["id"] in ids}
+
+
+def _question(row: dict, query: str) -> dict[str, str]:
+    """The statement and the starter code of a LeetCodeDataset row: its fields, or
+    parsed from the query in either of its formats (LiveCodeBench's; "... Please
+    complete the following python code precisely:" + the code)."""
+    if "problem_description" in row and "starter_code" in row:
+        return {"question": row["problem_description"], "starter_code": row["starter_code"]}
+    lcb = f"\n\n### Format: {LCB_FORMAT_STARTER}\n```python\n"
+    head, sep, tail = query.rpartition(lcb)
+    if sep:
+        return {"question": head.partition("### Question:\n")[2], "starter_code": tail.partition("\n```")[0]}
+    head, sep, tail = query.rpartition("\nPlease complete the following python code precisely:\n```python\n")
+    if sep:
+        return {"question": head, "starter_code": tail.rpartition("\n```")[0]}
+    return {}
 
 
 def _asserts(examples: list[tuple[dict, str]]) -> list[ast.stmt]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .base import Benchmark, require
 from .io import DataError
+from .prompts import evalplus_instruct
 from .records import AssertTests, Problem
 
 SPLITS = (("prompt", 1, 10), ("test", 11, 510), ("validation", 511, 600), ("train", 601, 974))
@@ -52,8 +53,15 @@ class MBPP(Benchmark):
         """The tests the prompt shows: ``test_list`` (not the challenge tests)."""
         return AssertTests("\n".join([problem.metadata["setup"], *problem.metadata["test_list"]]) + "\n")
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
-        """The MBPP paper's prompt: the task and the three tests the code must pass."""
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """``completion``: the MBPP paper's prompt, the task and the three tests the code
+        must pass; ``instruct``: evalplus's chat prompt around MBPP+'s problem text (the
+        task and the first test in a docstring)."""
+        if style == "instruct":
+            return evalplus_instruct(f'"""\n{problem.prompt}\n{problem.metadata["test_list"][0]}\n"""\n')
         tests = "\n".join(problem.metadata["test_list"])
         return f"You are an expert Python programmer, and here is your task: {problem.prompt} " \
                f"Your code should pass these tests:\n\n{tests}\n"
+
+    def template_values(self, problem: Problem, style: str) -> dict[str, str]:
+        return super().template_values(problem, style) | {"examples": "\n".join(problem.metadata["test_list"])}

@@ -54,8 +54,9 @@ class RunBugRun(Benchmark):
 
     # No public_tests: the repair prompt shows the buggy program and its error, no examples.
 
-    def prompt(self, problem: Problem, style: str = "default") -> str:
-        """RunBugRun's repair prompt, with the error the buggy program raised when known."""
+    def prompt(self, problem: Problem, style: str = "completion") -> str:
+        """RunBugRun's repair prompt, with the error the buggy program raised when known;
+        an instruction already, so ``instruct`` is the same text."""
         text = PROMPT.format(code=problem.metadata["buggy_code"])
         errors = problem.metadata["errors"]
         if errors:

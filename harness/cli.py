@@ -10,6 +10,7 @@ import sys
 
 from .cli_benchmarks import add_benchmarks_parser, cmd_benchmarks
 from .cli_report import add_report_html_parser, cmd_report_html
+from .cli_rescore import add_rescore_parser, cmd_rescore
 from .cli_route import add_ray_address, add_route_parser, cmd_gate, cmd_route
 from .errors import UserError
 
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     # The floor of the calibrated CPU budgets, chosen by measurement (docs/time-limits.md).
     _add_sandbox_options(rn, timeout=3.0)
 
+    add_rescore_parser(sub, _positive_float, _positive_int)
+
     mx = sub.add_parser("matrix", help="export a run's samples, pass matrix and cost matrix")
     mx.add_argument("run", help="run directory")
     mx.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format (default parquet)")
@@ -125,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     og = rpsub.add_parser("oracle-gap", help="per dataset: SBS, oracle, oracle gap, WCR (CoDyn's, and strict), "
                                               "per-model score and cost")
-    og.add_argument("source", help="run directory, or a wide matrix file (CSV/Parquet: problem, [dataset], "
-                                   "one column per model)")
+    og.add_argument("source", help="run directories or wide matrix files (CSV/Parquet: problem, [dataset], "
+                                   "one column per model), comma-separated and read as one (models matched by "
+                                   "name, problems the union)")
     og.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
     add_report_html_parser(rpsub)
 
@@ -333,4 +337,4 @@ def cmd_report(args) -> int:
 
 COMMANDS = {"run": cmd_run, "matrix": cmd_matrix, "route": cmd_route, "gate": cmd_gate, "evaluate": cmd_evaluate,
             "exec": cmd_exec, "benchmarks": cmd_benchmarks, "report": cmd_report,
-            "sandbox": cmd_sandbox}
+            "sandbox": cmd_sandbox, "rescore": cmd_rescore}

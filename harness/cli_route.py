@@ -63,7 +63,8 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
         p = rtsub.add_parser(action, help=text, description=f"{text[0].upper()}{text[1:]}. {described}",
                              formatter_class=RouterHelpFormatter)
         p.add_argument("--data", default="adaptivellm",
-                       help="'adaptivellm' (the bundled artifact, its 411/178 split) or a run directory")
+                       help="'adaptivellm' (the bundled artifact, its 411/178 split) or run directories, "
+                            "comma-separated and pooled (models matched by name, problems the union)")
         if action != "compare":
             p.add_argument("--router", help=f"router name: {ROUTER_NAMES}")
             p.add_argument("--param", action="append", default=[], help="router parameter key=value (repeatable)")
@@ -99,7 +100,10 @@ def cmd_route(args) -> int:
     if args.action == "train":
         if not args.router:
             raise UserError("route train: --router is required")
-        print(routing.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
+        try:
+            print(routing.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
+        except ValueError as exc:  # what the data or the install cannot give this router, as eval says it
+            raise UserError(f"router {args.router!r}: {exc}") from None
         return 0
     if args.cv is not None and (args.train_split or args.split or getattr(args, "model_dir", None)):
         raise UserError(f"route {args.action}: --cv K uses every problem, trained K times: drop --train-split / "

@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import UserError
 
 COMMON_FIELDS = {"name", "provider", "price", "temperature", "top_p", "max_tokens", "n", "stop", "concurrency",
-                 "prompt_style"}
+                 "prompt_style", "prompt_template"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class ModelSpec:
     params: GenParams
     options: dict = field(default_factory=dict)  # provider fields (base_url, path, model...)
     concurrency: int = 4
-    prompt_style: str = "default"
+    prompt_style: str = "completion"  # pool.yaml's ``default`` resolved by the model's kind (``parse_model``)
+    prompt_template: str | None = None  # the text, also when pool.yaml names a file
     origin: str = ""  # "pool.yaml: model 'x'" for messages
 
     def identity(self) -> dict:
@@ -53,7 +54,14 @@ class ModelSpec:
 
         params = {k: v for k, v in self.params.__dict__.items() if k != "n"} | {"stop": list(self.params.stop)}
         options = {k: v for k, v in self.options.items() if k in PROVIDERS[self.provider].identity_fields}
-        return {"provider": self.provider, "params": params, "options": options, "prompt_style": self.prompt_style}
+        template = {"prompt_template": self.prompt_template} if self.prompt_template is not None else {}
+        return {"provider": self.provider, "params": params, "options": options, "prompt_style": self.prompt_style,
+                **template}
+
+    def style(self, styles: tuple[str, ...]) -> str:
+        """The prompt style for a benchmark that has ``styles``: the model's, or where
+        the benchmark lacks it (sandboxfusion on MBPP) the benchmark's usual prompt."""
+        return self.prompt_style if self.prompt_style in styles else "completion"
 
 
 class _Fields:
@@ -116,6 +124,46 @@ def _stop(f: _Fields) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _prompt_style(f: _Fields, chat: bool) -> str:
+    """The style asked for; ``default`` is the field's chat prompt (``instruct``) for a
+    model sent chat messages, the benchmark's prompt to continue otherwise."""
+    from benchmarks import BENCHMARKS
+
+    style = f.text("prompt_style", "default")
+    styles = sorted({"default"} | {st for b in BENCHMARKS.values() for st in b.prompt_styles})
+    if style not in styles:
+        raise f.fail("prompt_style", f"unknown style {style!r}; choose from {', '.join(styles)}")
+    if style == "default":
+        return "instruct" if chat else "completion"
+    return style
+
+
+def _prompt_template(f: _Fields, base_dir: Path) -> str | None:
+    """The template's text: inline, or read from ``{file: PATH}`` (relative to the pool file)."""
+    from benchmarks.prompts import template_error
+
+    raw, where = f.raw.get("prompt_template"), ""
+    if raw is None:
+        return None
+    if isinstance(raw, dict) and set(raw) == {"file"} and isinstance(raw["file"], str) and raw["file"]:
+        path = base_dir / Path(raw["file"]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise f.fail("prompt_template", f"no such file {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise f.fail("prompt_template", f"cannot read {path} ({exc})") from None
+        where = f" (file {path})"
+    elif isinstance(raw, str) and raw.strip():
+        text = raw
+    else:
+        raise f.fail("prompt_template", "must be a template string or {file: PATH} (relative to the pool file)")
+    error = template_error(text)
+    if error:
+        raise f.fail("prompt_template", error + where)
+    return text
+
+
 def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
     from .providers import PROVIDERS
 
@@ -144,12 +192,8 @@ def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
     options = {k: raw[k] for k in (*cls.required, *cls.fields) if k in raw}
     spec = ModelSpec(name=name, provider=provider, price=_price(f), params=params, options=options,
                      concurrency=f.integer("concurrency", cls.default_concurrency),
-                     prompt_style=f.text("prompt_style", "default"), origin=where)
-    from benchmarks import BENCHMARKS
-
-    styles = sorted({st for b in BENCHMARKS.values() for st in b.prompt_styles})
-    if spec.prompt_style not in styles:
-        raise f.fail("prompt_style", f"unknown style {spec.prompt_style!r}; choose from {', '.join(styles)}")
+                     prompt_style=_prompt_style(f, cls.chat(options)),
+                     prompt_template=_prompt_template(f, path.parent), origin=where)
     return cls.normalize(spec, f.fail, path.parent)
 
 

@@ -81,9 +81,8 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
     """``time_limits``: per-problem seconds (``benchmarks validate --out`` calibrates them
     on this machine); problems not in it get ``limits.timeout``. ``all_cases``: every
     stdin/stdout case runs, and each row lists each case's result."""
-    from tqdm import tqdm
-
     from sandboxes import get_sandbox
+    from sandboxes.progress import progress
 
     path = Path(samples_path)
     samples = read_samples(path, dataset, source, extract)
@@ -103,7 +102,7 @@ def evaluate(samples_path: str, dataset: str, sandbox_name: str | None, workers:
         label = " ".join(filter(None, [sandbox.name, isolation.get("mode")]))
         print(f"sandbox: {label} ({sandbox.size} workers); "
               f"{len(samples)} samples of {len({s.problem.id for s in samples})} tasks", file=sys.stderr)
-        with tqdm(total=len(requests), desc="executing", unit="prog", file=sys.stderr) as bar:
+        with progress(total=len(requests), desc="executing", unit="prog") as bar:
             for v in sandbox.run(requests):
                 if ":" in v.id:  # one case of a sample (all_cases)
                     i, case = map(int, v.id.split(":"))

@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 SAMPLE_COLUMNS = ("dataset", "problem", "model", "sample", "status", "passed", "passed_tests", "total_tests",
                   "tokens_in", "tokens_out", "thinking_tokens", "cost", "latency", "wall_time", "timeout",
-                  "recorded_passed", "generation_error", "detail")
+                  "recorded_passed", "generation_error", "detail", "cpu_time", "max_cpu_time", "limit_kind",
+                  "near_limit", "memory_mb", "sandbox", "sandbox_mode", "sandbox_image", "extractor_version")
+# A verdict whose slowest run used at least this share of its CPU budget: another
+# machine, or load, can tip it over the budget or back (docs/time-limits.md).
+NEAR_LIMIT = 0.9
 # ``matrix --full``: the texts, which make the table 10-15 x larger (docs/store.md)
 FULL_COLUMNS = ("completion", "thinking", "code", "program", "stderr_tail")
 FORMATS = ("parquet", "csv")
@@ -41,21 +45,41 @@ def load_matrix(run: str | Path, full: bool = False) -> RunMatrix:
 
     with closing(connect_readonly(run)) as con:
         have = {row[1] for row in con.execute("PRAGMA table_info(samples)")}  # a version-2 store: no stderr_tail
-        columns = [c if c in have else f"NULL AS {c}" for c in SAMPLE_COLUMNS + (FULL_COLUMNS if full else ())]
+        columns = [c if c in have else f"NULL AS {c}" for c in SAMPLE_COLUMNS + (FULL_COLUMNS if full else ())
+                   if c != "near_limit"]  # computed below
         samples = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM samples", con)
         models = pd.read_sql_query("SELECT name, price_in, price_out FROM models ORDER BY rowid", con)
+    samples["passed"] = samples["passed"].astype("boolean")
+    samples["recorded_passed"] = samples["recorded_passed"].astype("boolean")
+    samples.insert(SAMPLE_COLUMNS.index("near_limit"), "near_limit", near_limit(samples))
+    return from_samples(samples, {r.name: (r.price_in, r.price_out) for r in models.itertuples()})
+
+
+def from_samples(samples: pd.DataFrame, prices: dict[str, tuple[float, float]]) -> RunMatrix:
+    """The matrices of a samples table (one run's, or several pooled: ``harness.sources``);
+    the columns are ``prices``' models in its order."""
     rank = natural_rank(samples["problem"])
     samples = samples.sort_values(["dataset", "problem", "model", "sample"], ignore_index=True,
                                   key=lambda col: col.map(rank) if col.name == "problem" else col)
-    samples["passed"] = samples["passed"].astype("boolean")
-    samples["recorded_passed"] = samples["recorded_passed"].astype("boolean")
     # Only real verdicts score: not yet executed, and harness failures, are missing.
     scored = samples[samples["status"].notna() & (samples["status"] != "sandbox_error")]
-    order = list(models["name"])  # a model with no sample at all is an all-NaN column, not absent
+    order = list(prices)  # a model with no sample at all is an all-NaN column, not absent
     passes = wide(scored.assign(score=scored["passed"].astype(float)), "score", order)
     costs = wide(samples.dropna(subset=["cost"]), "cost", order)
-    prices = {r.name: (r.price_in, r.price_out) for r in models.itertuples()}
     return RunMatrix(samples, passes, costs, prices)
+
+
+def near_limit(samples: pd.DataFrame) -> pd.Series:
+    """Per sample: its slowest run's CPU time >= NEAR_LIMIT x its CPU budget, whatever
+    the verdict (a pass at 2.97 s of 3 s, a CPU-time timeout); NA where unknown: not
+    executed, a harness failure, a wall-clock limit (stores before version 4), or no
+    slowest-run time (a stdin/stdout verdict stored before version 5)."""
+    import pandas as pd
+
+    known = (samples["limit_kind"] == "cpu") & samples["max_cpu_time"].notna() \
+        & ~samples["status"].isin(["sandbox_error", "generation_error"])
+    near = (samples["max_cpu_time"] >= NEAR_LIMIT * samples["timeout"]).astype("boolean")
+    return near.where(known, pd.NA)
 
 
 def wide(frame, column: str, models: list[str], how: str = "mean"):

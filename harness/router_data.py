@@ -1,10 +1,10 @@
-"""A run directory as what routers are trained and scored on (``routers.data.RouterData``),
-complete: routers are handed it and never open a run store. Scores (mean pass over
-samples), costs (mean $ per sample), output tokens, prompts, a seeded split, CoT
-lengths, ComplexityNet trials, and what the cascade executes: the run's problems
-(loaded again from the source and split the run used), its stored samples (every
-one, with its program, verdict and $) and a sandbox whose verdicts are cached
-(``exec_cache``)."""
+"""Run directories (one, or several pooled: ``harness.sources``) as what routers are
+trained and scored on (``routers.data.RouterData``), complete: routers are handed it
+and never open a run store. Scores (mean pass over samples), costs (mean $ per
+sample), output tokens, prompts, a seeded split, CoT lengths, ComplexityNet trials,
+and what the cascade executes: the runs' problems (loaded again from the source and
+split each run used), their stored samples (every one, with its program, verdict and
+$) and a sandbox whose verdicts are cached (``exec_cache``)."""
 
 from __future__ import annotations
 
@@ -17,27 +17,33 @@ import pandas as pd
 from benchmarks import Benchmark, DataError, Problem, get_benchmark
 from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials
 
-from . import load_matrix
 from .exec_cache import cached_sandbox
 from .matrix import wide
+from .sources import load_runs
 from .store import connect_readonly, read_meta
 
 
-def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
-    """A run's pass matrix; problem ids are ``dataset/problem``; a seeded random
-    train/test split (stratified by dataset) is provided. CoT lengths: the run's
-    models that recorded thinking tokens, and the artifact's reasoners on the problems
-    the artifact has (matched through the benchmarks' aliases); ComplexityNet trials:
-    the artifact's, on those problems."""
-    m = load_matrix(run)
+def from_run(runs: str | Path | tuple | list, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
+    """Run directories' pooled pass matrix (one run, or several: ``harness.sources``);
+    problem ids are ``dataset/problem``; a seeded random train/test split (stratified
+    by dataset) is provided. CoT lengths: the runs' models that recorded thinking
+    tokens, and the artifact's reasoners on the problems the artifact has (matched
+    through the benchmarks' aliases); ComplexityNet trials: the artifact's, on those
+    problems."""
+    runs = [str(runs)] if isinstance(runs, (str, Path)) else [str(r) for r in runs]
+    name = ",".join(runs)
+    m = load_runs(runs).matrix
     ids = [f"{d}/{p}" for d, p in m.passes.index]
     scores = m.passes.set_axis(ids)
     costs = m.costs.reindex(m.passes.index).set_axis(ids)
-    with closing(connect_readonly(run)) as con:
-        prompts = {f"{d}/{p}": text for d, p, text in
-                   con.execute("SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem")}
+    prompts = {}
+    for run in runs:
+        with closing(connect_readonly(run)) as con:
+            query = "SELECT dataset, problem, min(prompt) FROM samples GROUP BY dataset, problem"
+            for d, p, text in con.execute(query):
+                prompts.setdefault(f"{d}/{p}", text)
     if not scores.notna().any().any():
-        raise ValueError(f"{run}: no scored samples yet (run `harness run` on it first)")
+        raise ValueError(f"{name}: no scored samples yet (run `harness run` on it first)")
     datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
     rng = np.random.default_rng(seed)
     test = set()
@@ -52,7 +58,13 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
     thinking = m.samples[m.samples["thinking_tokens"] > 0]
     own = wide(thinking, "thinking_tokens", sorted(set(thinking["model"])), "median")
     own = own.set_axis([f"{d}/{p}" for d, p in own.index])
-    index = run_problems(run, sorted(set(datasets)))
+    first = {}  # each dataset loaded once: pooled runs share its split and source
+    for run in runs:
+        for d in read_meta(run, "run", {}).get("datasets", []):
+            first.setdefault(d, run)
+    index = {}
+    for run in runs:
+        index.update(run_problems(run, sorted(d for d in set(datasets) if first.get(d, runs[0]) == run)))
     to_run = {alias: f"{d}/{p.id}" for alias, (d, _, p) in index.items()}
     problems = {f"{d}/{p.id}": (bench, p) for d, bench, p in index.values()}
     problems = {pid: problem for pid, problem in problems.items() if pid in datasets.index}
@@ -62,8 +74,8 @@ def from_run(run: str | Path, test_fraction: float = 0.3, seed: int = 0) -> Rout
 
     lengths = pd.concat([from_artifact(artifact_think_lengths()), own], axis=1).reindex(ids)
     return RouterData(scores, costs, prices, pd.Series(prompts).reindex(ids).fillna(""), datasets, splits,
-                      pass_rate=scores, tokens=tokens, name=str(run),
-                      execution=Execution(lambda: (problems, stored_samples(run)), cached_sandbox),
+                      pass_rate=scores, tokens=tokens, name=name,
+                      execution=Execution(lambda: (problems, stored_samples(runs)), cached_sandbox),
                       think_lengths=lengths, trials=from_artifact(complexitynet_trials()).reindex(ids))
 
 
@@ -82,14 +94,16 @@ def run_problems(run: str | Path, datasets: list[str]) -> dict[str, tuple[str, B
     return out
 
 
-def stored_samples(run: str | Path) -> dict[tuple[str, str], list[Sample]]:
-    """(``dataset/problem``, model) -> its samples in sample order: the stored program,
-    our verdict (NaN: not executed yet, or a sandbox error: no verdict) and $."""
+def stored_samples(runs: list[str]) -> dict[tuple[str, str], list[Sample]]:
+    """(``dataset/problem``, model) -> its samples in sample order, the runs' in turn
+    (their order when pooled: ``harness.sources``): the stored program, our verdict
+    (NaN: not executed yet, or a sandbox error: no verdict) and $."""
     out: dict[tuple[str, str], list[Sample]] = {}
-    with closing(connect_readonly(run)) as con:
-        for d, p, m, program, status, passed, cost in con.execute(
-                "SELECT dataset, problem, model, program, status, passed, cost FROM samples ORDER BY sample"):
-            scored = status is not None and status != "sandbox_error"
-            out.setdefault((f"{d}/{p}", m), []).append(
-                Sample(program, float(passed) if scored else float("nan"), float(cost or 0.0)))
+    for run in runs:
+        with closing(connect_readonly(run)) as con:
+            for d, p, m, program, status, passed, cost in con.execute(
+                    "SELECT dataset, problem, model, program, status, passed, cost FROM samples ORDER BY sample"):
+                scored = status is not None and status != "sandbox_error"
+                out.setdefault((f"{d}/{p}", m), []).append(
+                    Sample(program, float(passed) if scored else float("nan"), float(cost or 0.0)))
     return out

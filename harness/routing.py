@@ -17,7 +17,7 @@ FORMATS = ("md", "csv", "json")
 
 def load_data(source: str, sandbox: str | None = None):
     """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
-    or a run's (``router_data.from_run``), its executions through the cache, in
+    or run directories' (``router_data.from_run``; ``harness.sources``), its executions through the cache, in
     ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
     from .exec_cache import with_cache
 
@@ -26,16 +26,20 @@ def load_data(source: str, sandbox: str | None = None):
 
         # Before any router runs, and even when every verdict the cascade needs is cached.
         check_address(os.environ["RAY_ADDRESS"])
-    if source == "adaptivellm":
+    from .sources import ARTIFACT, parse
+
+    src = parse(source)
+    if src.kind == ARTIFACT:
         from routers.data import adaptivellm
 
         return with_cache(adaptivellm(), sandbox)
-    if not (Path(source) / "run.sqlite").is_file():
-        raise UserError(f"{source}: neither 'adaptivellm' nor a run directory")
+    if src.kind != "run":
+        raise UserError(f"{source}: routers need run directories ('adaptivellm' or RUN_DIR[,RUN_DIR...]); a matrix "
+                        "file has no costs, prompts or programs")
     from .router_data import from_run
 
     try:
-        return with_cache(from_run(source), sandbox)
+        return with_cache(from_run(src.paths), sandbox)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -142,6 +146,8 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         raise UserError(f"unknown router {unknown[0]!r}; choose from {', '.join(ROUTERS)}")
     from tqdm import tqdm
 
+    from sandboxes.progress import progress
+
     log = log or (lambda m: tqdm.write(m, file=sys.stderr))  # a line of its own, not glued to the bar
     chosen = [(name, cls) for name, cls in ROUTERS.items() if not names or name in names]
     if any(cls is Published for _, cls in chosen) and data.name != "adaptivellm":
@@ -153,7 +159,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         return score(cls.name, cls, data, train_split, test_split, cv, seed, getattr(cls, "route_variants", ({},)))
 
     rows = []
-    bar = tqdm(chosen, desc="routers", unit="router", file=sys.stderr)
+    bar = progress(chosen, desc="routers", unit="router")
     for name, cls in bar:
         bar.set_postfix_str(name)
         try:
@@ -250,44 +256,20 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
 
 
 def score_matrix(source: str):
-    """(scores, costs, prices, datasets) of a run directory or a wide matrix file
-    (costs and prices None for a file); one UserError for anything unreadable."""
-    import pandas as pd
+    """(scores, costs, prices, datasets) of run directories or wide matrix files
+    (``harness.sources``; costs and prices None when a matrix file is among them); one
+    UserError for anything unreadable."""
+    from .sources import ARTIFACT, load_runs, matrix_scores, parse
 
-    path = Path(source)
-    if (path / "run.sqlite").is_file():
-        from . import load_matrix
-        from .store import read_meta
-
-        m = load_matrix(path)
-        found = list(dict.fromkeys(m.passes.index.get_level_values(0)))
-        asked = read_meta(path, "run", {"datasets": []})["datasets"]
-        return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, list(dict.fromkeys([*asked, *found]))
-    if not path.is_file():
-        raise UserError(f"{source}: no such run directory or matrix file")
-    try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # pandas/pyarrow raise many kinds for a bad file
-        raise UserError(f"{source}: cannot read as CSV/Parquet ({exc.__class__.__name__}: {str(exc)[:200]})") from None
-    if "problem" not in frame.columns:
-        raise UserError(f"{source}: needs a 'problem' column (and one numeric column per model)")
-    if "dataset" not in frame.columns:
-        frame["dataset"] = "all"
-    models = [c for c in frame.columns if c not in ("problem", "dataset")]
-    if not models:
-        raise UserError(f"{source}: no model columns")
-    for m in models:
-        col = pd.to_numeric(frame[m], errors="coerce")
-        bad = frame[m].notna() & col.isna()
-        if bad.any() or ((col < 0) | (col > 1)).any():
-            row = int((bad | (col < 0) | (col > 1)).to_numpy().nonzero()[0][0]) + 2
-            raise UserError(f"{source}: line {row}: column {m!r} must hold scores in [0, 1] "
-                            f"(got {str(frame[m].iloc[row - 2])!r})")
-        frame[m] = col
-    if frame.duplicated(["dataset", "problem"]).any():
-        raise UserError(f"{source}: a (dataset, problem) appears twice")
-    scores = frame.set_index(["dataset", "problem"])[models].astype(float)
-    return scores, None, None, list(dict.fromkeys(frame["dataset"]))
+    src = parse(source)
+    if src.kind == ARTIFACT:
+        raise UserError(f"{source}: give run directories or matrix files (the artifact's oracle gap: `route compare`)")
+    if src.kind == "run":
+        runs = load_runs(src.paths)
+        m = runs.matrix
+        return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, runs.datasets
+    scores = matrix_scores(src.paths)
+    return scores, None, None, list(dict.fromkeys(scores.index.get_level_values(0)))
 
 
 def to_json(value) -> str:
@@ -308,9 +290,11 @@ def to_json(value) -> str:
 def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:
     if fmt == "json":
         return to_json(rows)
+    from .summary import number
+
     def cell(v):
         if isinstance(v, float):
-            return "nan" if math.isnan(v) else (f"{v:.3e}" if 0 < abs(v) < 1e-2 else f"{v:.4f}")
+            return number(v)
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(cell(x) for x in v) + "]"
         return str(v)

@@ -21,6 +21,7 @@ from sandboxes import Limits, Verdict
 
 from .config import ModelSpec, load_pool
 from .errors import UserError
+from .provenance import environment, executor, other_limits
 from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
 from .runlock import LOCK_NAME
 from .store import DB_NAME, RunStore, SampleKey
@@ -84,10 +85,13 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
     store = RunStore(directory, lock=True)  # another run using it: refused here
     if cfg.fresh:
         return store
-    stored = store.get_meta("run")
-    if stored is not None and stored != run_key(cfg):
+    from .summary import describe_key, extends
+
+    stored, key = store.get_meta("run"), run_key(cfg)
+    if stored is not None and not extends(stored, key):
         store.close()
-        raise UserError(f"{directory}: holds a run of {stored}, not {run_key(cfg)}; use --fresh or another --run-dir")
+        raise UserError(f"{directory}: holds a run of {describe_key(stored)}, not {describe_key(key)}; "
+                        "use --fresh or another --run-dir")
     known, counts = store.models(), store.sample_counts()
     for spec in specs:
         if counts.get(spec.name) and known[spec.name]["identity"] != _normal(spec.identity()):
@@ -100,20 +104,6 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
 
 def run_key(cfg: RunConfig) -> dict:
     return {"datasets": sorted(cfg.datasets), "split": cfg.split, "source": cfg.source}
-
-
-def environment(sandbox) -> dict:
-    """Where the run's latest command executed: the sandbox (its image or mode), its
-    workers, and the versions of codeharness and Python."""
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        ours = version("codeharness")
-    except PackageNotFoundError:  # a source tree that is not installed
-        ours = "unknown"
-    return {**sandbox.describe(), "workers": sandbox.size, "codeharness": ours,
-            "python": platform.python_version()}
 
 
 def _normal(identity: dict) -> dict:
@@ -188,10 +178,10 @@ def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], c
         p.id: (round(max(MIN_JUDGE_BUDGET, JUDGE_SCALE * p.time_limit), 2), "judge") if p.time_limit
         else (cfg.timeout, "default") for p in todo}
     if requests:
-        from tqdm import tqdm
+        from sandboxes.progress import progress
 
-        with tqdm(total=len(requests), desc=f"calibrating {work.dataset} limits", unit="ref", file=sys.stderr,
-                  leave=False) as bar:
+        with progress(total=len(requests), desc=f"calibrating {work.dataset} limits", unit="ref",
+                      leave=False) as bar:
             for v in sandbox.run(requests):
                 bar.update()
                 if v.passed:
@@ -200,7 +190,7 @@ def calibrate(store: RunStore, sandbox, work: Workload, problem_ids: set[str], c
         log(f"{work.dataset}: CPU budgets from {len(refs) - failed} references"
             + (f" ({failed} references failed here: their judge limit or --timeout {cfg.timeout} s)"
                if failed else ""))
-    store.set_time_limits(work.dataset, found)
+    store.set_time_limits(work.dataset, found, cfg.timeout)
 
 
 class Runner:
@@ -211,6 +201,7 @@ class Runner:
         # Seconds spent per stage (generation: awaiting providers; execution: busy
         # sandbox workers, summed; storage: SQLite commits on the event loop).
         self.timings: Counter[str] = Counter()
+        self.executes = False
 
     def tasks(self, generated: set[SampleKey]) -> list[tuple[ModelSpec, Task]]:
         """Samples still to generate. Says which models have fewer samples than asked
@@ -222,9 +213,7 @@ class Runner:
         short: Counter[str] = Counter()  # model -> problems with fewer than n samples
         for w in self.work.values():
             bench = get_benchmark(w.dataset)
-            # A style this benchmark lacks (sandboxfusion on MBPP): its usual prompt.
-            styles = {s.name: s.prompt_style if s.prompt_style in bench.prompt_styles else "default"
-                      for s in self.specs}
+            styles = {s.name: s.style(bench.prompt_styles) for s in self.specs}
             for pid, problem in w.problems.items():
                 ids = (pid, *w.aliases.get(pid, ()))
                 for spec in self.specs:
@@ -234,8 +223,9 @@ class Runner:
                         if key in generated:
                             count += 1
                             continue
-                        prompt = prompt if prompt is not None else bench.prompt(problem, styles[spec.name])
-                        task = Task(w.dataset, problem, ids, prompt, i)
+                        if prompt is None:
+                            prompt, system = bench.prompt_for(problem, styles[spec.name], spec.prompt_template)
+                        task = Task(w.dataset, problem, ids, prompt, i, system)
                         if self.providers[spec.name].available(task):
                             out.append((spec, task))
                             count += 1
@@ -264,7 +254,7 @@ class Runner:
         return exec_request(w.problems[key.problem], program, limits, id=key.problem)
 
     async def main(self, sandbox) -> None:
-        from tqdm import tqdm
+        from sandboxes.progress import progress
 
         for spec in self.specs:
             self.providers[spec.name] = make_provider(spec)
@@ -277,8 +267,8 @@ class Runner:
             # definition be recorded.
             if self.cfg.fresh:
                 self.store.reset()
-            self.store.set_meta("run", run_key(self.cfg))
-            self.store.set_meta("environment", environment(sandbox))  # for `report html`'s run summary
+            if self.cfg.fresh or self.store.get_meta("run") is None:  # else: it holds these datasets, maybe more
+                self.store.set_meta("run", run_key(self.cfg))
             for spec in self.specs:
                 if self.store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output):
                     self.log(f"note: model {spec.name!r}: price changed; its stored samples' costs recomputed")
@@ -289,11 +279,19 @@ class Runner:
                 ids |= {k.problem for k, _ in pending if k.dataset == w.dataset}
                 await asyncio.to_thread(calibrate, self.store, sandbox, w, ids, self.cfg, self.log)
                 self.limits[w.dataset] = self.store.time_limits(w.dataset)
+            note = other_limits(self.store, self.cfg.timeout, self.cfg.memory_mb, sandbox.name, self.cfg.calibrate)
+            if note:
+                self.log(note)
+            # Only a command that executes says where programs run (`report html`'s run summary).
+            self.executes = bool(todo or pending)
+            if self.executes:
+                self.store.set_meta("environment", environment(sandbox))
+            made_by = executor(sandbox)
             self.log(f"{len(todo)} samples to generate, {len(todo) + len(pending)} to execute "
                      f"({sandbox.name}, {sandbox.size} in flight)")
             pool = ThreadPoolExecutor(sandbox.size, thread_name_prefix="exec")
-            gen_bar = tqdm(total=len(todo), desc="generating", unit="sample", file=sys.stderr)
-            exec_bar = tqdm(total=len(todo) + len(pending), desc="executing ", unit="sample", file=sys.stderr)
+            gen_bar = progress(total=len(todo), desc="generating", unit="sample")
+            exec_bar = progress(total=len(todo) + len(pending), desc="executing ", unit="sample")
             sems = {s.name: asyncio.Semaphore(s.concurrency) for s in self.specs}
             in_flight = asyncio.Semaphore(2 * sandbox.size)
             loop = asyncio.get_running_loop()
@@ -312,7 +310,7 @@ class Runner:
                 async with in_flight:
                     req = self.request(key, program)
                     v: Verdict = await loop.run_in_executor(pool, timed, "execution", sandbox.execute, req)
-                timed("storage", self.store.add_verdict, key, v, req.limits)
+                timed("storage", self.store.add_verdict, key, v, req.limits, made_by)
                 exec_bar.update()
 
             async def one(spec: ModelSpec, task: Task) -> None:
@@ -379,7 +377,8 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
                     raise ProviderError(f"{exc} ({stopped(store, cfg)})") from None
                 raise
             runner.timings["wall"] = time.perf_counter() - start
-            store.set_meta("environment", environment(sandbox))  # again: with what happened on the way (lost actors)
+            if runner.executes:  # again: with what happened on the way (lost actors)
+                store.set_meta("environment", environment(sandbox))
         from .summary import selection_note, summarize_run
 
         summary = summarize_run(store, {s.name: s.params.n for s in specs}, {w.dataset: set(w.problems) for w in work})

@@ -16,14 +16,25 @@ from .errors import UserError
 
 DB_NAME = "run.sqlite"
 # 2: samples.program (the exact program run); 3: samples.stderr_tail; 4: the time limit's
-# kind, wall-clock cap and which limit fired (timeout is a CPU budget since 4).
-SCHEMA_VERSION = 4
-READABLE = (2, 3, 4)  # older stores read with the newer columns NULL; opening one to write upgrades it
+# kind, wall-clock cap and which limit fired (timeout is a CPU budget since 4); 5: what made
+# each verdict (sandbox, memory limit, slowest run's CPU time), the extractor version of
+# each program, rescores, and the floor each calibrated budget had.
+SCHEMA_VERSION = 5
+READABLE = (2, 3, 4, 5)  # older stores read with the newer columns NULL; opening one to write upgrades it
 UPGRADES = {3: ["ALTER TABLE samples ADD COLUMN stderr_tail TEXT"],
             4: ["ALTER TABLE samples ADD COLUMN limit_kind TEXT", "ALTER TABLE samples ADD COLUMN wall_cap REAL",
                 "ALTER TABLE samples ADD COLUMN limit_fired TEXT",
                 # Before 4, `timeout` was a wall-clock limit.
-                "UPDATE samples SET limit_kind = 'wall' WHERE status IS NOT NULL"]}
+                "UPDATE samples SET limit_kind = 'wall' WHERE status IS NOT NULL"],
+            5: [*(f"ALTER TABLE samples ADD COLUMN {c}" for c in (
+                "max_cpu_time REAL", "memory_mb INTEGER", "sandbox TEXT", "sandbox_mode TEXT", "sandbox_image TEXT",
+                "extractor_version TEXT", "rescore_id INTEGER", "prior_status TEXT")),
+                "ALTER TABLE time_limits ADD COLUMN floor REAL",
+                # One run (every assert-test program, a syntax error): its CPU time is the slowest run's.
+                "UPDATE samples SET max_cpu_time = cpu_time WHERE status IS NOT NULL AND total_tests <= 1",
+                # Only a source's `solution` (evalplus) stores code without a completion to extract from.
+                "UPDATE samples SET extractor_version = 'source' WHERE completion = '' AND code != ''",
+                "UPDATE time_limits SET floor = seconds WHERE how = 'default'"]}
 TAIL_CHARS = 2000  # of a verdict's detail (its head) and stderr (its tail)
 
 SCHEMA = """
@@ -31,7 +42,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS models (name TEXT PRIMARY KEY, identity TEXT NOT NULL,
                                    price_in REAL NOT NULL, price_out REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS time_limits (dataset TEXT, problem TEXT, seconds REAL NOT NULL, how TEXT NOT NULL,
-                                        PRIMARY KEY (dataset, problem));
+                                        floor REAL, PRIMARY KEY (dataset, problem));
 CREATE TABLE IF NOT EXISTS samples (
     dataset TEXT NOT NULL, problem TEXT NOT NULL, model TEXT NOT NULL, sample INTEGER NOT NULL,
     prompt TEXT NOT NULL, completion TEXT, code TEXT, program TEXT, thinking TEXT,
@@ -39,7 +50,8 @@ CREATE TABLE IF NOT EXISTS samples (
     recorded_passed INTEGER, generation_error TEXT, extra TEXT, generated_at REAL NOT NULL,
     status TEXT, passed INTEGER, passed_tests INTEGER, total_tests INTEGER, detail TEXT,
     wall_time REAL, cpu_time REAL, peak_memory_kb INTEGER, timeout REAL, executed_at REAL, stderr_tail TEXT,
-    limit_kind TEXT, wall_cap REAL, limit_fired TEXT,
+    limit_kind TEXT, wall_cap REAL, limit_fired TEXT, max_cpu_time REAL, memory_mb INTEGER, sandbox TEXT,
+    sandbox_mode TEXT, sandbox_image TEXT, extractor_version TEXT, rescore_id INTEGER, prior_status TEXT,
     PRIMARY KEY (dataset, problem, model, sample));
 """
 
@@ -92,6 +104,11 @@ def read_meta(run: str | Path, key: str, default=None):
     finally:
         con.close()
     return json.loads(row[0]) if row else default
+
+
+# What made a verdict: the sandbox's kind (docker, local, ray), its mode (local's
+# isolation; ray: its nodes' sandboxes) and its image (docker's).
+Executor = tuple[str, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -204,11 +221,17 @@ class RunStore:
     def time_limits(self, dataset: str) -> dict[str, float]:
         return dict(self.db.execute("SELECT problem, seconds FROM time_limits WHERE dataset=?", (dataset,)))
 
-    def set_time_limits(self, dataset: str, limits: dict[str, tuple[float, str]]) -> None:
+    def set_time_limits(self, dataset: str, limits: dict[str, tuple[float, str]], floor: float) -> None:
+        """``floor``: the --timeout these budgets were calibrated with."""
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO time_limits VALUES (?, ?, ?, ?)",
-                                [(dataset, p, s, how) for p, (s, how) in limits.items()])
+            self.db.executemany("INSERT OR REPLACE INTO time_limits VALUES (?, ?, ?, ?, ?)",
+                                [(dataset, p, s, how, floor) for p, (s, how) in limits.items()])
+
+    def drop_time_limits(self, dataset: str, keep_floor: float) -> None:
+        """Forget the budgets not calibrated with ``keep_floor`` (so they are calibrated again)."""
+        self.db.execute("DELETE FROM time_limits WHERE dataset=? AND (floor IS NULL OR floor != ?)",
+                        (dataset, keep_floor))
 
     # ---- samples
     def progress(self) -> tuple[set[SampleKey], set[SampleKey]]:
@@ -225,18 +248,22 @@ class RunStore:
     def add_generation(self, key: SampleKey, prompt: str, gen, code: str | None, program: str | None, cost: float,
                        error: str | None = None) -> None:
         """``code``: what extraction found; ``program``: what runs (e.g. the prompt +
-        a completion-style continuation), stored so a resume runs exactly it."""
+        a completion-style continuation), stored so a resume runs exactly it, with the
+        extractor version that made it (``source``: the source gave the code)."""
+        from benchmarks.extract import EXTRACTOR_VERSION
+
+        extractor = None if gen is None else "source" if gen.code is not None else EXTRACTOR_VERSION
         self.db.execute(
             "INSERT OR REPLACE INTO samples (dataset, problem, model, sample, prompt, completion, code, program, "
             "thinking, tokens_in, tokens_out, thinking_tokens, latency, cost, recorded_passed, generation_error, "
-            "extra, generated_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "extra, generated_at, status, extractor_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (key.dataset, key.problem, key.model, key.sample, prompt,
              gen.completion if gen else None, code, program, gen.thinking if gen else None,
              gen.tokens_in if gen else None, gen.tokens_out if gen else None, gen.thinking_tokens if gen else None,
              gen.latency if gen else None, cost,
              None if gen is None or gen.recorded_passed is None else int(gen.recorded_passed),
              error, json.dumps(gen.extra) if gen and gen.extra else None, time.time(),
-             "generation_error" if error else None))
+             "generation_error" if error else None, extractor))
 
     def pending_execution(self) -> list[tuple[SampleKey, str]]:
         """Samples generated but not executed (the run stopped between the two), and
@@ -245,11 +272,38 @@ class RunStore:
             "SELECT dataset, problem, model, sample, program FROM samples WHERE generation_error IS NULL "
             "AND (status IS NULL OR status = 'sandbox_error')")]
 
-    def add_verdict(self, key: SampleKey, v: Verdict, limits: Limits) -> None:
-        self.db.execute(
-            "UPDATE samples SET status=?, passed=?, passed_tests=?, total_tests=?, detail=?, wall_time=?, "
-            "cpu_time=?, peak_memory_kb=?, timeout=?, executed_at=?, stderr_tail=?, limit_kind='cpu', wall_cap=?, "
-            "limit_fired=? WHERE dataset=? AND problem=? AND model=? AND sample=?",
-            (v.status.value, int(v.passed), v.passed_tests, v.total_tests, v.detail[:TAIL_CHARS], v.wall_time,
-             v.cpu_time, v.peak_memory_kb, limits.timeout, time.time(), v.stderr_tail[-TAIL_CHARS:] or None,
-             limits.wall_cap, limit_fired(v), key.dataset, key.problem, key.model, key.sample))
+    def add_verdict(self, key: SampleKey, v: Verdict, limits: Limits, sandbox: Executor | None = None,
+                    rescore: int | None = None, extracted: tuple[str, str, str] | None = None) -> None:
+        """``sandbox``: what made the verdict. ``rescore``: the rescore making it (the
+        status it replaces is kept as ``prior_status``); ``extracted``: the (code,
+        program, extractor version) it re-extracted."""
+        fields = {"status": v.status.value, "passed": int(v.passed), "passed_tests": v.passed_tests,
+                  "total_tests": v.total_tests, "detail": v.detail[:TAIL_CHARS], "wall_time": v.wall_time,
+                  "cpu_time": v.cpu_time, "max_cpu_time": v.max_cpu_time, "peak_memory_kb": v.peak_memory_kb,
+                  "timeout": limits.timeout, "memory_mb": limits.memory_mb, "executed_at": time.time(),
+                  "stderr_tail": v.stderr_tail[-TAIL_CHARS:] or None, "limit_kind": "cpu", "wall_cap": limits.wall_cap,
+                  "limit_fired": limit_fired(v), **dict(zip(("sandbox", "sandbox_mode", "sandbox_image"),
+                                                            sandbox or (None, None, None)))}
+        if extracted:
+            fields.update(zip(("code", "program", "extractor_version"), extracted))
+        if rescore is not None:
+            fields["rescore_id"] = rescore
+        # SQLite evaluates every SET from the row as it was: prior_status gets the old status.
+        prior = ", prior_status=status" if rescore is not None else ""
+        self.db.execute(f"UPDATE samples SET {', '.join(f'{c}=?' for c in fields)}{prior} "
+                        "WHERE dataset=? AND problem=? AND model=? AND sample=?",
+                        (*fields.values(), key.dataset, key.problem, key.model, key.sample))
+
+    # ---- rescores (``harness rescore``)
+    def rescore_targets(self, rescore: int) -> list[tuple]:
+        """The stored generations ``rescore`` has not executed yet: (key, completion,
+        program, extractor version, memory limit of the verdict it replaces)."""
+        return [(SampleKey(*row[:4]), *row[4:]) for row in self.db.execute(
+            "SELECT dataset, problem, model, sample, completion, program, extractor_version, memory_mb FROM samples "
+            "WHERE generation_error IS NULL AND program IS NOT NULL AND rescore_id IS NOT ? "
+            "ORDER BY dataset, problem, model, sample", (rescore,))]
+
+    def transitions(self, rescore: int) -> dict[tuple[str, str], int]:
+        """(status before, status after) -> samples, over what ``rescore`` executed."""
+        return {(old or "not executed", new): n for old, new, n in self.db.execute(
+            "SELECT prior_status, status, count(*) FROM samples WHERE rescore_id = ? GROUP BY 1, 2", (rescore,))}

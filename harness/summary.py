@@ -1,11 +1,26 @@
-"""The end-of-run table: per dataset and model, pass@k, tokens, cost, statuses."""
+"""The end-of-run table: per dataset and model, pass@k, tokens, cost, statuses; and a
+run directory's key (datasets, split, source) in words."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 
 from .metrics import pass_at_k
 from .store import RunStore
+
+
+def describe_key(key: dict) -> str:
+    """A run's key (``run.run_key``) in words: "humaneval+leetcode (split test, source default)"."""
+    return f"{'+'.join(key['datasets'])} (split {key['split']}, source {key['source'] or 'default'})"
+
+
+def extends(stored: dict, key: dict) -> bool:
+    """Whether a command of run key ``key`` may go on with a store of run key ``stored``:
+    the same split and source, and some of its datasets (those alone are resumed or
+    extended; the matrix keeps every stored one)."""
+    return set(key["datasets"]) <= set(stored["datasets"]) and \
+        (key["split"], key["source"]) == (stored["split"], stored["source"])
 
 
 def summarize_run(store: RunStore, models: dict[str, int], problems: dict[str, set[str]]) -> dict:
@@ -37,7 +52,7 @@ def summarize_run(store: RunStore, models: dict[str, int], problems: dict[str, s
                 "dataset": dataset, "model": model, "problems": len(outcomes), "samples": len(mine),
                 **{k: round(v, 4) for k, v in pass_at_k(outcomes, ks).items()},
                 "tokens_in": sum(r[5] or 0 for r in mine), "tokens_out": sum(r[6] or 0 for r in mine),
-                "cost_usd": round(sum(r[7] or 0.0 for r in mine), 6),
+                "cost_usd": float(f"{sum(r[7] or 0.0 for r in mine):.6g}"),  # a sum's float noise, not its digits
                 "statuses": dict(Counter(r[3] or "not executed" for r in mine).most_common()),
             })
     selection = {d: {"summarized": len(stored[d] & ids), "stored": len(stored[d])} for d, ids in problems.items()}
@@ -54,14 +69,20 @@ def selection_note(summary: dict) -> str | None:
     return f"note: summary of {', '.join(parts)}: the ones this command selected (the matrix has every stored one)"
 
 
+def number(v: float) -> str:
+    """A table's number: 4 decimals, or 4 significant digits below 0.01, where costs
+    per sample live (2.700e-05, not 0.0000)."""
+    return "nan" if math.isnan(v) else (f"{v:.3e}" if 0 < abs(v) < 1e-2 else f"{v:.4f}")
+
+
 def format_table(summary: dict) -> str:
     ks = sorted({k for m in summary["models"] for k in m if k.startswith("pass@")}, key=lambda k: int(k[5:]))
-    head = ["dataset", "model", "problems", "samples", *ks, "tokens in", "tokens out", "$ cost", "statuses"]
+    head = ["dataset", "model", "problems", "samples", *ks, "tokens in", "tokens out", "total USD", "statuses"]
     lines = []
     for m in summary["models"]:
         lines.append([m["dataset"], m["model"], str(m["problems"]), str(m["samples"]),
                       *[f"{m[k]:.3f}" if k in m else "-" for k in ks], str(m["tokens_in"]), str(m["tokens_out"]),
-                      f"{m['cost_usd']:.4f}", " ".join(f"{s}={c}" for s, c in m["statuses"].items())])
+                      number(m["cost_usd"]), " ".join(f"{s}={c}" for s, c in m["statuses"].items())])
     widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
-    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True))  # noqa: E731
+    fmt = lambda row: "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, lines)])

@@ -4,7 +4,6 @@ broken code shows up here before it poisons a pass matrix."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ def checks_for(problem: Problem) -> list[Check]:
 
 def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: str | None,
              workers: int | None, timeout: float, log=print, memory_mb: int = 1024) -> dict:
-    from tqdm import tqdm
+    from sandboxes.progress import progress
 
     bench = get_benchmark(dataset)
     problems = bench.load(source)[:limit]
@@ -58,7 +57,7 @@ def validate(dataset: str, source: str | None, limit: int | None, sandbox_name: 
     verdicts: list[Verdict | None] = [None] * len(checks)
     start = time.monotonic()
     with get_sandbox(sandbox_name, workers, memory_mb) as sandbox, \
-            tqdm(total=len(requests), desc=f"validating {dataset}", unit="prog", file=sys.stderr) as bar:
+            progress(total=len(requests), desc=f"validating {dataset}", unit="prog") as bar:
         for v in sandbox.run(requests):
             verdicts[int(v.id)] = v
             bar.update()

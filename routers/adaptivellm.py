@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, optional_import
 from .cot_length import CoTLength, objective
 from .encoder import Encoder
 
@@ -28,7 +28,7 @@ class AdaptiveLLM(Router):
         self.losses: list[float] = []
 
     def fit(self, data):
-        from xgboost import XGBClassifier
+        xgboost = optional_import("xgboost")
 
         ids = list(data.scores.index)
         levels = CoTLength(self.reasoner, seed=self.seed).fit(data).levels(data)
@@ -41,8 +41,8 @@ class AdaptiveLLM(Router):
         target = A.oracle_choice(scores, data.prices)  # best score per problem, ties to the cheapest
         self.classes = sorted(set(target), key=list(scores.columns).index)
         y = np.array([self.classes.index(m) for m in target])
-        self.xgb = XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.9,
-                                 random_state=self.seed, n_jobs=2)
+        self.xgb = xgboost.XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.1, subsample=0.9,
+                                         random_state=self.seed, n_jobs=2)
         self.xgb.fit(x, y)
         return self
 
@@ -57,10 +57,10 @@ class AdaptiveLLM(Router):
                 "encoder": self.enc.path, "losses": self.losses}
 
     def load_state(self, state, folder):
-        from xgboost import XGBClassifier
+        xgboost = optional_import("xgboost")
 
         self.classes, self.reasoner, self.seed, self.max_len = (state["classes"], state["reasoner"], state["seed"],
                                                                 state["max_len"])
         self.enc = Encoder(str(folder / "encoder"), self.max_len, self.seed)
-        self.xgb = XGBClassifier()
+        self.xgb = xgboost.XGBClassifier()
         self.xgb.load_model(folder / "xgb.json")

@@ -46,6 +46,20 @@ def by_price(models: Sequence[str], prices: dict[str, float] | None) -> list[str
     return sorted(models, key=lambda m: prices[m])
 
 
+def cheapest(costs: pd.DataFrame, models: Sequence[str], prices: dict[str, float] | None) -> str:
+    """Of ``models``, the one with the lowest mean measured cost per problem in
+    ``costs`` (problem x model, $): what a problem costs depends on how many tokens a
+    model writes, not on its list price alone. Equal means go to the lower list price;
+    a model without any measured cost is left out; with none measured at all, the
+    lowest list price."""
+    ordered = by_price(models, prices)
+    means = costs.reindex(columns=ordered).mean().dropna()
+    if means.empty:
+        return ordered[0]
+    # equal up to the float noise of a mean (costs are ~1e-5: a relative tolerance)
+    return next(m for m in means.index if np.isclose(means[m], means.min(), rtol=1e-9, atol=0))
+
+
 def sbs(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> tuple[str, float]:
     """Single best system: the model with the highest mean score."""
     _require_complete(scores)

@@ -3,12 +3,23 @@ model names, ``save``/``load`` a trained router as a folder."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pandas as pd
 
 from .data import RouterData
+
+
+def optional_import(module: str, extra: str = "ml"):
+    """``module``, a dependency of an extra that the README's plain install leaves out.
+    Missing, a ValueError naming the extra: the CLI prints it as one line (``route
+    compare`` skips that router with a note) instead of a ModuleNotFoundError traceback."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"needs {exc.name or module}, not installed: pip install -e '.[{extra}]'") from None
 
 
 class Router:

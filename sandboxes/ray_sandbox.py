@@ -24,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import secrets
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -75,6 +77,72 @@ def check_address(address: str, timeout: float = 5.0) -> None:
         raise WorkerBroken(f"no Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
+def connect(address: str) -> None:
+    """``ray.init`` to the cluster at ``address``. Ray retries a refused connection for
+    about 20 s with a log line a second from its C++ core, then raises a 40-line chain
+    saying "Failed to connect": that log is held back (fd 2 goes to a file meanwhile;
+    given back on success) and a failure is one line, naming the cause and the fix when
+    it is Ray's token authentication."""
+    import ray
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            failure = None
+        except Exception as exc:  # whatever Ray raises, said in one line below
+            failure = exc
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        said = log.read().decode(errors="replace")
+    if failure is None:
+        sys.stderr.write(said)
+        return
+    chain, exc = [], failure
+    while exc is not None and len(chain) < 20:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    if any(type(e).__name__ == "AuthenticationError" for e in chain) or "InvalidAuthToken" in said:
+        raise WorkerBroken(auth_problem(address)) from None
+    raise WorkerBroken(f"cannot connect to the Ray cluster at {address}: {type(failure).__name__}: "
+                       + " ".join(str(failure).split())) from None
+
+
+def auth_problem(address: str) -> str:
+    """What to do when the cluster's token authentication refused this driver."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        why = "this driver's (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH) is missing or another"
+    else:
+        why = "this driver sends none (RAY_AUTH_MODE is not 'token')"
+    return (f"the Ray cluster at {address} requires an authentication token and {why}: export RAY_AUTH_MODE=token "
+            "with the cluster's token in ~/.ray/auth_token (or RAY_AUTH_TOKEN), or start every node with "
+            "RAY_AUTH_MODE=disabled exported (README: Large jobs)")
+
+
+def start_local() -> None:
+    """A new Ray instance of this process. Ray 2.60 gives it token authentication and,
+    without a token, writes one to ~/.ray/auth_token, whose mere presence then turns
+    token authentication on for every later `ray start --head` on the machine (and the
+    README's cluster refuses the nodes and drivers without it). A token of this process
+    alone, in its environment (the instance's processes inherit it), writes nothing."""
+    import ray
+
+    if "RAY_AUTH_MODE" not in os.environ:
+        from ray._raylet import Config
+
+        os.environ["RAY_AUTH_MODE"] = "token"
+        if not {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ):
+            os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)
+        Config.initialize("")  # Ray read its settings at import: again, as Ray's own switch to token auth does
+    # "local": a new instance, as said, never the cluster a `ray start` here left behind.
+    ray.init(address="local", logging_level="ERROR", log_to_driver=False)
+
+
 class RaySandbox(Sandbox):
     name = "ray"
     # The actor's class. Tests put a subclass here that fails on purpose (dies, raises);
@@ -120,12 +188,11 @@ class RaySandbox(Sandbox):
         if not ray.is_initialized():
             if self.address:
                 check_address(self.address)
-                ray.init(address=self.address, logging_level="ERROR", log_to_driver=False)
+                connect(self.address)
             else:
                 print("codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance",
                       file=sys.stderr)
-                # "local": a new instance, as said, never the cluster a `ray start` here left behind.
-                ray.init(address="local", logging_level="ERROR", log_to_driver=False)
+                start_local()
             # A cluster's connection is closed with the sandbox; a local instance lives until
             # the process exits (Ray's atexit hook), reused by the next sandbox of the same
             # command (the cascade opens one per setting) instead of started again.

@@ -13,6 +13,8 @@ from benchmarks import get_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
+# What a chat model is sent (the instruct prompt) -> the problem, for servers answering by prompt.
+HUMANEVAL_CHAT = {get_benchmark("humaneval").prompt(p, "instruct"): p for p in HUMANEVAL.values()}
 
 
 def harness(*args, timeout=600, env=None):
@@ -62,6 +64,6 @@ def executed(run_dir) -> int:
 
 
 def answer_with_reference(prompt: str) -> str:
-    problem = HUMANEVAL[prompt]
+    problem = HUMANEVAL.get(prompt) or HUMANEVAL_CHAT[prompt]
     return f"Here it is:\n```python\n{problem.references[0]}\n```\n"
 

@@ -78,3 +78,33 @@ def test_run_through_llama_cpp_server(tmp_path, llama_server):
     again = subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0 and "0 samples to generate, 0 to execute" in again.stderr
+
+
+def test_chat_model_prompts_through_llama_cpp_server(tmp_path, llama_server):
+    """No prompt_style: the chat model is sent evalplus's instruct prompt; with a
+    prompt_template, the template filled in. Both as stored in run.sqlite."""
+    from benchmarks import get_benchmark
+
+    bench = get_benchmark("humaneval")
+    problems = {p.id: p for p in bench.load()}
+    model = {"name": "smollm2-135m", "provider": "openai", "base_url": llama_server, "model": "smollm2",
+             "max_tokens": 200, "temperature": 0, "concurrency": 2, "price": 0}
+    template = "Write the Python function {entry_point} described here, in a ```python block.\n\n{prompt}"
+    for name, extra, expected in [
+            ("instruct", {}, lambda p: bench.prompt(p, "instruct")),
+            ("template", {"prompt_template": template},
+             lambda p: f"Write the Python function {p.entry_point} described here, in a ```python block.\n\n"
+                       f"{p.prompt}")]:
+        pool = tmp_path / f"{name}.yaml"
+        pool.write_text(json.dumps({"models": [dict(model, **extra)]}))
+        run_dir = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models", str(pool),
+                               "--limit", "2", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr
+        with sqlite3.connect(run_dir / "run.sqlite") as con:
+            stored = con.execute("SELECT problem, prompt, completion, status FROM samples ORDER BY problem").fetchall()
+        assert [r[0] for r in stored] == ["HumanEval/0", "HumanEval/1"]
+        for pid, prompt, completion, status in stored:
+            assert prompt == expected(problems[pid]) and completion
+            assert status in ("passed", "failed", "runtime_error", "syntax_error", "timeout")

@@ -57,7 +57,7 @@ def test_route_cli_eval_train_compare(tmp_path):
     (["route", "eval", "--router", "gpt-router"], "unknown router 'gpt-router'"),
     (["route", "eval", "--router", "cot-length", "--param", "depth=3"], "bad --param"),
     (["route", "eval", "--router", "sbs", "--split", "valid"], "no split 'valid'"),
-    (["route", "eval", "--router", "sbs", "--data", "/no/such/run"], "neither 'adaptivellm' nor a run directory"),
+    (["route", "eval", "--router", "sbs", "--data", "/no/such/run"], "/no/such/run: no such run directory"),
     (["route", "eval", "--model-dir", "/no/such/dir"], "not a saved router"),
     (["route", "eval", "--router", "cascade", "--param", "chain=foo"],
      "chain must be one of front, all, tuned, got 'foo'"),

@@ -153,7 +153,8 @@ def test_learned_routers_read_lengths_and_trials_from_a_run(tmp_path):
     from routers.cot_length import CoTLength
     from routers.data import complexitynet_trials, think_lengths
 
-    he = {p.prompt: p for p in get_benchmark("humaneval").load()}
+    bench = get_benchmark("humaneval")
+    he = {bench.prompt(p, "instruct"): p for p in bench.load()}
 
     def reasoner(prompt: str) -> str:  # thinks longer about longer prompts
         return "<think>" + "hmm " * (len(prompt) // 20) + "</think>\n```python\n" + he[prompt].references[0] + "```"

@@ -14,7 +14,17 @@ import time
 
 import pytest
 from openai_server import FaultyOpenAIServer
-from runsupport import HUMANEVAL, HUMANEVAL_BY_ID, REPLAY, ROOT, answer_with_reference, harness, pool, rows
+from runsupport import (
+    HUMANEVAL,
+    HUMANEVAL_BY_ID,
+    HUMANEVAL_CHAT,
+    REPLAY,
+    ROOT,
+    answer_with_reference,
+    harness,
+    pool,
+    rows,
+)
 
 from benchmarks import get_benchmark
 
@@ -197,7 +207,7 @@ def test_openai_retries_429_500_and_dropped_connections(tmp_path):
         assert sorted(server.seen.values()) == [4, 4, 4]  # 3 failures, then the answer, per prompt
     stored = rows(run_dir)
     assert [r[4] for r in stored] == ["passed"] * 3
-    prompt_words = [len(HUMANEVAL[p].prompt.split()) for p in HUMANEVAL][:3]
+    prompt_words = [len(p.split()) for p in HUMANEVAL_CHAT][:3]
     assert sorted(r[8] for r in stored) == sorted(prompt_words)
     assert server.requests[-1]["max_tokens"] == 300 and server.requests[-1]["temperature"] == 0.0
 

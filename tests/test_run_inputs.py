@@ -154,7 +154,7 @@ def test_matrix_and_report_on_non_run_stores(tmp_path, what):
         from harness.store import RunStore
 
         RunStore(target).set_meta("schema_version", 1)
-        message = "run store version 1, this codeharness reads 2, 3 and 4"
+        message = "run store version 1, this codeharness reads 2, 3, 4 and 5"
     else:
         target.mkdir()
         if what == "garbage db":

@@ -81,16 +81,18 @@ def test_matrix_natural_order_and_full_table(tmp_path):
     assert set(samples["program"]) == {"p\nx = 1"} and set(samples["code"]) == {"x = 1"}
     assert set(samples["stderr_tail"]) == {"Traceback (most recent call last):\nNameError"}
     with sqlite3.connect(run_dir / "run.sqlite") as con:  # back to version 2
-        for column in ("stderr_tail", "limit_kind", "wall_cap", "limit_fired"):
+        for column in ("stderr_tail", "limit_kind", "wall_cap", "limit_fired", "max_cpu_time", "memory_mb", "sandbox",
+                       "sandbox_mode", "sandbox_image", "extractor_version", "rescore_id", "prior_status"):
             con.execute(f"ALTER TABLE samples DROP COLUMN {column}")
+        con.execute("ALTER TABLE time_limits DROP COLUMN floor")
         con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     import harness as api
 
     assert api.load_matrix(run_dir, full=True).samples["stderr_tail"].isna().all()
     RunStore(run_dir).close()
-    # Upgraded to 4; the old samples' `timeout` was a wall-clock limit, and says so.
+    # Upgraded to 5; the old samples' `timeout` was a wall-clock limit, and says so.
     assert rows(run_dir, "stderr_tail, limit_kind, wall_cap, (SELECT value FROM meta WHERE key = 'schema_version')") \
-        == [(None, "wall", None, "4")] * 3
+        == [(None, "wall", None, "5")] * 3
 
 
 def test_problem_ids_sort_naturally():

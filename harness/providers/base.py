@@ -23,6 +23,18 @@ class Task:
     ids: tuple[str, ...]
     prompt: str
     index: int
+    system: str = ""  # the system message of the prompt's style ("": none)
+
+    def messages(self, system: str | None = None) -> list[dict]:
+        """The prompt as chat messages; ``system`` (the pool's) replaces the style's."""
+        system = self.system if system is None else system
+        return [*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": self.prompt}]
+
+    @property
+    def text(self) -> str:
+        """The prompt for a model without chat roles: the system message leads the
+        text, as LiveCodeBench writes it for such models."""
+        return f"{self.system}\n\n{self.prompt}" if self.system else self.prompt
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,12 @@ class Provider:
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+
+    @classmethod
+    def chat(cls, options: dict) -> bool:
+        """Whether the model is sent chat messages (its default prompt style is then
+        ``instruct``), by its pool fields."""
+        return False
 
     @classmethod
     def normalize(cls, spec: ModelSpec, fail: Callable[[str, str], UserError], base_dir: Path) -> ModelSpec:

@@ -16,6 +16,10 @@ class HFTransformers(BatchedProvider):
     required = ("path",)
     fields = ("device", "dtype", "batch_size", "chat", "seed")
     identity_fields = ("dtype", "chat", "seed")
+
+    @classmethod
+    def chat(cls, options):
+        return options.get("chat", True)
     extra = "ml"
     default_concurrency = 8
 
@@ -42,9 +46,8 @@ class HFTransformers(BatchedProvider):
 
     def text_of(self, tok, task: Task) -> str:
         if self.spec.options.get("chat", True) and tok.chat_template:
-            return tok.apply_chat_template([{"role": "user", "content": task.prompt}], tokenize=False,
-                                           add_generation_prompt=True)
-        return task.prompt
+            return tok.apply_chat_template(task.messages(), tokenize=False, add_generation_prompt=True)
+        return task.text
 
     def run_batch(self, engine, tasks: list[Task]) -> list[Generation]:
         import torch

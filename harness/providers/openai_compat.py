@@ -33,6 +33,10 @@ class OpenAICompatible(Provider):
     default_concurrency = 4
 
     @classmethod
+    def chat(cls, options):
+        return options.get("api", "chat") == "chat"
+
+    @classmethod
     def normalize(cls, spec, fail, base_dir):
         opts = spec.options
         if not isinstance(opts["model"], str) or not opts["model"]:
@@ -140,10 +144,9 @@ class OpenAICompatible(Provider):
         if p.stop:
             body["stop"] = list(p.stop)
         if self.api == "chat":
-            system = [{"role": "system", "content": opts["system"]}] if opts.get("system") else []
-            body["messages"] = [*system, {"role": "user", "content": task.prompt}]
+            body["messages"] = task.messages(opts.get("system"))
         else:
-            body["prompt"] = task.prompt
+            body["prompt"] = task.text
         if opts.get("extra_body"):
             body["extra_body"] = dict(opts["extra_body"])
         return body

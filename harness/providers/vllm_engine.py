@@ -18,6 +18,10 @@ class VLLMEngine(BatchedProvider):
     required = ("model",)
     fields = (*ENGINE_FIELDS, "batch_size", "chat", "seed")
     identity_fields = ("model", "dtype", "max_model_len", "chat", "seed")
+
+    @classmethod
+    def chat(cls, options):
+        return options.get("chat", True)
     extra = "vllm"
 
     def engine_kwargs(self) -> dict:
@@ -45,9 +49,9 @@ class VLLMEngine(BatchedProvider):
         params = [vllm.SamplingParams(**self.sampling_kwargs(t)) for t in tasks]
         start = time.monotonic()
         if self.spec.options.get("chat", True):
-            outputs = engine.chat([[{"role": "user", "content": t.prompt}] for t in tasks], params, use_tqdm=False)
+            outputs = engine.chat([t.messages() for t in tasks], params, use_tqdm=False)
         else:
-            outputs = engine.generate([t.prompt for t in tasks], params, use_tqdm=False)
+            outputs = engine.generate([t.text for t in tasks], params, use_tqdm=False)
         latency = (time.monotonic() - start) / len(tasks)  # the batch's time, shared
         out = []
         for o in outputs:

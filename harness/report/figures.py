@@ -87,6 +87,7 @@ def plane(panels: dict[str, dict], short: dict[str, str], style: dict) -> Figure
             ax.step([q["cost"] for q in front], [q["quality"] for q in front], where="post", ls="--",
                     color="#555555", lw=1, label="Pareto front (models)")
         _log_usd(ax)
+        rate_axis(ax, [v for q in [*drawn, o] for v in (q["quality"], *(q["quality_ci"] or ()))])
         ax.set_title(f"{dataset} (n = {p['n']})")
         ax.set_xlabel("USD per problem (mean per sample, log scale)")
         ax.set_ylabel("quality (mean pass rate)")
@@ -129,6 +130,7 @@ def router_plane(points: list[dict], curves: dict[str, list[dict]], short: dict[
                 lw=1, label="Pareto front")
     ax.plot([], [], "o", color="#888888", label="single model")
     _log_usd(ax)
+    rate_axis(ax, [v for p in points if p["cost"] > 0 for v in (p["quality"], *(p["quality_ci"] or ()))])
     ax.set_xlabel("USD per problem (test split, log scale)")
     ax.set_ylabel("quality (mean score, test split)")
     _legend_right([ax])
@@ -139,7 +141,8 @@ def gap(panels: dict[str, dict], short: dict[str, str], style: dict) -> Figure:
     """Per dataset, every model's mean score and the oracle's, with CI bars; the SBS
     hatched."""
     rows = max(len(p["bars"]) for p in panels.values()) + 1
-    fig = Figure(figsize=(4.0 * len(panels) + 1.5, 0.32 * rows + 1.4))
+    # constrained: a panel's model names never run into the panel left of it
+    fig = Figure(figsize=(4.0 * len(panels) + 1.5, 0.32 * rows + 1.4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharex=True)[0]
     for ax, (dataset, p) in zip(axes, panels.items(), strict=True):
         bars = [("oracle", p["oracle"], p["oracle_ci"], "black")] + \
@@ -164,16 +167,49 @@ def pass_matrix(pictures: dict, short: dict[str, str]) -> Figure:
 
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#D9D9D9")
     rows = sum(len(p.columns) for p in pictures.values())
-    fig = Figure(figsize=(9.0, 0.22 * rows + 1.1 * len(pictures) + 0.4))
+    names = {d: [_clip(str(p)) for p in picture.index[::problem_step(len(picture))]] for d, picture in pictures.items()}
+    under = [0.06 * max(map(len, n), default=0) + 0.7 for n in names.values()]  # inches: rotated ids, the label
+    # constrained: each panel's rotated ids and the next panel's title never overlap
+    fig = Figure(figsize=(9.0, 0.22 * rows + 0.5 * len(pictures) + sum(under) + 0.3), layout="constrained")
     axes = fig.subplots(len(pictures), 1, squeeze=False,
-                        height_ratios=[len(p.columns) + 4 for p in pictures.values()])[:, 0]
+                        height_ratios=[0.22 * len(p.columns) + u for p, u in zip(pictures.values(), under,
+                                                                                  strict=True)])[:, 0]
     for ax, (dataset, picture) in zip(axes, pictures.items(), strict=True):
         image = ax.imshow(picture.T.to_numpy(dtype=float), aspect="auto", cmap=cmap, vmin=0, vmax=1)
         ax.set_yticks(range(len(picture.columns)), [short[m] for m in picture.columns], fontsize=7)
+        step = problem_step(len(picture))
+        ax.set_xticks(range(0, len(picture), step), names[dataset], rotation=90, fontsize=6)
         ax.grid(False)
-        ax.set_xlabel(f"{dataset}: {len(picture)} problems, easiest (highest mean pass over models) left", fontsize=8)
+        ax.set_title(f"{dataset}: pass rate per model and problem ({len(picture)} problems)", fontsize=9)
+        ax.set_ylabel("model (cheapest on top)", fontsize=8)
+        ax.set_xlabel("problem, easiest (highest mean pass over models) left"
+                      + (f"; one id in {step} shown" if step > 1 else ""), fontsize=8)
         fig.colorbar(image, ax=ax, label="pass rate", fraction=0.03, pad=0.01)
     return fig
+
+
+MAX_PROBLEM_TICKS = 60  # problem ids a 9-inch panel shows legibly (6 pt, rotated)
+MAX_ID_CHARS = 28  # a longer id (LeetCode's slugs) is cut: the panel stays as tall as its models
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ID_CHARS else text[:MAX_ID_CHARS - 1] + "\u2026"
+
+
+def problem_step(problems: int) -> int:
+    """Every how many problems the pass matrix names one."""
+    return max(1, -(-problems // MAX_PROBLEM_TICKS))
+
+
+def rate_axis(ax, values, axis: str = "y") -> None:
+    """A rate axis from 0 (never below: an all-zero series sits on it, its markers
+    unclipped) to 1, or, when every value (CI ends included) is at most 0.5, to the
+    first tenth above the largest (0.1 when all are 0)."""
+    top = max([float(v) for v in values if v is not None and np.isfinite(v)], default=0.0)
+    top = 1.0 if top > 0.5 else (np.floor(round(top * 10, 9)) + 1) / 10
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(0, top)
+    for artist in [*ax.lines, *ax.collections]:
+        artist.set_clip_on(False)
 
 
 def statuses(counts, short: dict[str, str]) -> Figure:
@@ -202,6 +238,7 @@ def pass_at_k(curves: dict, short: dict[str, str], style: dict) -> Figure:
             colour, marker = style[m]
             ax.plot(row.index, row.to_numpy(dtype=float), marker=marker, color=colour, ms=4, lw=1, label=short[m])
         ax.set_xticks(list(table.columns))
+        rate_axis(ax, [v for t in curves.values() for v in t.to_numpy(dtype=float).ravel()])  # shared: all panels'
         ax.set_xlabel("k (samples)")
         ax.set_title(dataset)
     axes[0].set_ylabel("pass@k (unbiased estimate)")

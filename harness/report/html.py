@@ -143,8 +143,9 @@ def _build(data: ReportData, fig_dir: Path, log) -> str:
     notes = list(data.notes)
     page.section("Run summary")
     page.table(None, [[k, v] for k, v in data.summary])
-    page.table(["model (figures)", "model", "output USD / Mtok"],
-               [[short[m], m, data.prices[m] if data.prices else "-"] for m in models])
+    page.table(["model (figures)", "model", "input USD / Mtok", "output USD / Mtok"],
+               [[short[m], m, data.input_prices[m] if data.input_prices else "-",
+                 data.prices[m] if data.prices else "-"] for m in models])
 
     complete = {}
     for d in D.datasets_of(data.scores):

@@ -1,7 +1,7 @@
-"""What ``report html`` draws, read from its SOURCE (a run directory, a wide matrix
-file, or the bundled AdaptiveLLM artifact) and its routers (``route compare`` run
-now, or its JSON output): one ``ReportData``, checked, so that bad input is one
-error line before anything is rendered."""
+"""What ``report html`` draws, read from its SOURCE (run directories and wide matrix
+files, comma-separated: ``harness.sources``; or the bundled AdaptiveLLM artifact) and
+its routers (``route compare`` run now, or its JSON output): one ``ReportData``,
+checked, so that bad input is one error line before anything is rendered."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import UserError
@@ -29,24 +30,21 @@ class ReportData:
     notes: list[str] = field(default_factory=list)  # what was left out, and why
     # problems in each split routers are scored on (all, train, test): a compare file's must be one
     split_sizes: set[int] = field(default_factory=set)
+    input_prices: dict[str, float] | None = None  # model -> input $ per Mtok (a run's; the artifact has none)
 
 
 def load(source: str, routers: list[str] | None = None, compare: str | None = None, log=None) -> ReportData:
     if routers is not None and compare is not None:
         raise UserError("--routers and --compare both add routers: give one")
-    if source == "adaptivellm":
-        data = _artifact()
-    elif (Path(source) / "run.sqlite").is_file():
-        data = _run(source)
-    elif Path(source).is_file():
-        data = _matrix_file(source)
-    else:
-        raise UserError(f"{source}: neither 'adaptivellm', a run directory nor a matrix file")
+    from ..sources import ARTIFACT, parse
+
+    src = parse(source)
+    data = _artifact() if src.kind == ARTIFACT else _run(src.paths) if src.kind == "run" else _matrix_file(src)
     if data.scores.empty or not data.scores.notna().any().any():
         raise UserError(f"{source}: no scored sample (an empty run? run `harness run` on it first)")
     if routers is not None:
         if data.kind == "matrix":
-            raise UserError("--routers trains routers on a run directory or 'adaptivellm', not a matrix file")
+            raise UserError("--routers trains routers on run directories or 'adaptivellm', not a matrix file")
         from ..routing import compare as run_compare
 
         data.routers = run_compare(source, "train", "test", routers, log=log)[1:]
@@ -58,35 +56,48 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
     return data
 
 
-def _run(source: str) -> ReportData:
-    from .. import load_matrix
+def _run(paths: tuple[str, ...]) -> ReportData:
+    from ..sources import load_runs
     from ..store import connect_readonly, read_meta
 
-    m = load_matrix(source)
+    source, runs = ",".join(paths), load_runs(paths)
+    m = runs.matrix
     if m.passes.columns.empty:
         raise UserError(f"{source}: the run has no models")
-    with closing(connect_readonly(source)) as con:
-        first, last = con.execute("SELECT min(generated_at), max(executed_at) FROM samples").fetchone()
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-    key, env = read_meta(source, "run", {}), read_meta(source, "environment")
+    stamps, versions, latest = [], set(), {}
+    for path in paths:
+        with closing(connect_readonly(path)) as con:
+            stamps += [t for row in con.execute("SELECT generated_at, executed_at FROM samples") for t in row
+                       if t is not None]
+            versions.add(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            latest[path] = con.execute("SELECT max(executed_at) FROM samples").fetchone()[0] or 0.0
+    env = read_meta(max(paths, key=latest.get), "environment")  # of the run executed last
     s = m.samples
     per_dataset = s.groupby("dataset", sort=False)["problem"].nunique()
-    summary = [("source", f"run directory {Path(source).name}"),
+    pooled = " (pooled: models matched by name, problems the union)" if len(paths) > 1 else ""
+    summary = [("source", f"run director{'ies' if len(paths) > 1 else 'y'} "
+                          f"{', '.join(Path(p).name for p in paths)}{pooled}"),
                ("datasets", ", ".join(f"{d} ({n} problems)" for d, n in per_dataset.items())),
-               ("split / source", f"{key.get('split', 'test')} / {key.get('source') or 'bundled'}"),
+               ("split / source", ", ".join(dict.fromkeys(f"{k.get('split', 'test')} / {k.get('source') or 'bundled'}"
+                                                          for k in runs.keys))),
                ("models", f"{len(m.passes.columns)}: " + ", ".join(m.passes.columns)),
                ("samples", str(len(s))),
                ("statuses", ", ".join(f"{k} {v}" for k, v in s["status"].fillna("not executed").value_counts()
                                       .sort_index().items())),
-               ("wall time", f"{last - first:.0f} s (first sample generated to last executed)"
-                if first is not None and last is not None else "not executed yet"),
-               ("store", f"run.sqlite, schema version {version}")]
-    if env:
-        sandbox = env.get("sandbox", "?") + "".join(f", {k} {env[k]}" for k in ("image", "mode") if k in env)
-        summary += [("sandbox", f"{sandbox}, {env.get('workers', '?')} workers"),
-                    ("versions", f"codeharness {env.get('codeharness', '?')}, Python {env.get('python', '?')}")]
+               ("wall time", wall_time(stamps)),
+               ("store", f"run.sqlite, schema version {', '.join(sorted(versions))}")]
+    summary.append(("sandbox", made_by(s)))
+    if env:  # the latest command that executed programs
+        summary.append(("versions", f"codeharness {env.get('codeharness', '?')}, Python {env.get('python', '?')} "
+                                    f"(latest execution: {env.get('sandbox', '?')}, "
+                                    f"{env.get('workers', '?')} workers)"))
     else:
-        summary.append(("sandbox, versions", "not recorded (the run was made before codeharness stored them)"))
+        summary.append(("versions", "not recorded (the run was made before codeharness stored them)"))
+    near = s[s["near_limit"].fillna(False)]
+    per_model = near["model"].value_counts()
+    summary.append(("near the CPU limit", f"{len(near)} verdicts used >= 90 % of their CPU budget, "
+                    f"{int((near['status'] == 'timeout').sum())} of them time-outs (docs/time-limits.md): "
+                    + ", ".join(f"{name} {per_model.get(name, 0)}" for name in m.passes.columns)))
     prices = {name: out for name, (_, out) in m.prices.items()}
     import inspect
 
@@ -96,8 +107,40 @@ def _run(source: str) -> ReportData:
     share = inspect.signature(from_run).parameters["test_fraction"].default
     test = sum(round(share * n) for n in m.passes.index.get_level_values(0).value_counts())
     sizes = {len(m.passes), test, len(m.passes) - test}
-    return ReportData(str(source), "run", m.passes, m.costs.reindex(m.passes.index), prices, s, summary,
-                      split_sizes=sizes)
+    return ReportData(source, "run", m.passes, m.costs.reindex(m.passes.index), prices, s, summary,
+                      split_sizes=sizes, input_prices={name: price for name, (price, _) in m.prices.items()})
+
+
+IDLE_GAP = 600.0  # s: longer between two recorded events of a run, nothing ran (stopped, resumed later)
+
+
+def wall_time(stamps: list[float]) -> str:
+    """The time the runs worked: from their events (each sample's generation and
+    verdict, ``generated_at`` / ``executed_at``) in time order, the sum of the gaps
+    between consecutive events, leaving out every gap over ``IDLE_GAP`` (a resumed
+    run's pause); the time before a command's first event (loading a model) is not in it."""
+    if not stamps:
+        return "not executed yet"
+    gaps = np.diff(np.sort(np.asarray(stamps, dtype=float)))
+    busy, idle = gaps[gaps <= IDLE_GAP].sum(), gaps[gaps > IDLE_GAP]
+    if not len(idle):
+        return f"{busy:.0f} s (first sample generated to last executed)"
+    return (f"{busy:.0f} s working (first sample generated to last executed, less {len(idle)} idle "
+            f"gap{'s' * (len(idle) > 1)} over {IDLE_GAP / 60:.0f} min between runs: {idle.sum():.0f} s)")
+
+
+def made_by(samples: pd.DataFrame) -> str:
+    """The sandboxes that made the verdicts, with how many each (what a store before
+    version 5 did not record: counted apart)."""
+    done = samples[samples["status"].notna() & ~samples["status"].isin(["generation_error", "sandbox_error"])]
+
+    def shown(column: str, form: str) -> pd.Series:
+        return done[column].map(form.format, na_action="ignore").fillna("")
+
+    labels = done["sandbox"].fillna("not recorded") + shown("sandbox_mode", " ({} mode)") \
+        + shown("sandbox_image", ", image {}")
+    counts = sorted(labels.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{label}: {n} verdicts" for label, n in counts) or "nothing executed"
 
 
 def _artifact() -> ReportData:
@@ -119,17 +162,21 @@ def _artifact() -> ReportData:
                       split_sizes={len(scores), *(len(ids) for ids in d.splits.values())})
 
 
-def _matrix_file(source: str) -> ReportData:
-    from ..routing import score_matrix
+def _matrix_file(src) -> ReportData:
+    """Matrix files, and run directories read with them as scores only."""
+    from ..sources import matrix_scores
 
-    scores, _, _, _ = score_matrix(source)  # one UserError per bad cell / column, as `report oracle-gap`
-    summary = [("source", f"matrix file {Path(source).name}"),
+    scores = matrix_scores(src.paths)  # one UserError per bad cell / column, as `report oracle-gap`
+    names = [f"{'run directory' if (Path(p) / 'run.sqlite').is_file() else 'matrix file'} {Path(p).name}"
+             for p in src.paths]
+    summary = [("source", ", ".join(names) + (" (models matched by name, problems the union)" if len(names) > 1
+                                              else "")),
                ("datasets", ", ".join(f"{d} ({n} problems)" for d, n in
                                       scores.index.get_level_values(0).value_counts(sort=False).items())),
                ("models", f"{len(scores.columns)}: " + ", ".join(scores.columns))]
     notes = ["cost-quality plane: a matrix file has no costs", "statuses, pass@k curves and token/$ "
              "distributions: a matrix file has no samples", "models are in column order (a matrix file has no prices)"]
-    return ReportData(str(source), "matrix", scores, None, None, None, summary, notes=notes)
+    return ReportData(src.spec, "matrix", scores, None, None, None, summary, notes=notes)
 
 
 def _compare_file(path: str, data: ReportData) -> list[dict]:
