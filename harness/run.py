@@ -25,6 +25,7 @@ from .provenance import environment, executor, other_limits
 from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
 from .runlock import LOCK_NAME
 from .store import DB_NAME, RunStore, SampleKey
+from .summary import refusal, selection_note, summarize_run
 from .validate import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
 
 
@@ -85,16 +86,12 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
     store = RunStore(directory, lock=True)  # another run using it: refused here
     if cfg.fresh:
         return store
-    from .summary import describe_key, extends
-
-    stored, key = store.get_meta("run"), run_key(cfg)
-    if stored is not None and not extends(stored, key):
+    if (refused := refusal(store.get_meta("run"), run_key(cfg))) is not None:
         store.close()
-        raise UserError(f"{directory}: holds a run of {describe_key(stored)}, not {describe_key(key)}; "
-                        "use --fresh or another --run-dir")
+        raise UserError(f"{directory}: {refused}; use --fresh or another --run-dir")
     known, counts = store.models(), store.sample_counts()
     for spec in specs:
-        if counts.get(spec.name) and known[spec.name]["identity"] != _normal(spec.identity()):
+        if counts.get(spec.name) and _normal(known[spec.name]["identity"]) != _normal(spec.identity()):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
                             f"({spec.origin}): {identity_changes(known[spec.name]['identity'], spec.identity())}; "
@@ -107,9 +104,12 @@ def run_key(cfg: RunConfig) -> dict:
 
 
 def _normal(identity: dict) -> dict:
+    """``identity`` as stored (JSON); a store's ``prompt_style: default`` (before styles
+    resolved by the model's kind) is the text ``completion`` sends now."""
     import json
 
-    return json.loads(json.dumps(identity, sort_keys=True))
+    out = json.loads(json.dumps(identity, sort_keys=True))
+    return out | {"prompt_style": "completion"} if out.get("prompt_style") == "default" else out
 
 
 SECRET = re.compile(r"key|token(?!s)|secret|passw|auth|credential", re.I)  # max_tokens is a count, no secret
@@ -379,8 +379,6 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
             runner.timings["wall"] = time.perf_counter() - start
             if runner.executes:  # again: with what happened on the way (lost actors)
                 store.set_meta("environment", environment(sandbox))
-        from .summary import selection_note, summarize_run
-
         summary = summarize_run(store, {s.name: s.params.n for s in specs}, {w.dataset: set(w.problems) for w in work})
         if note := selection_note(summary):
             log(note)

@@ -15,12 +15,14 @@ def describe_key(key: dict) -> str:
     return f"{'+'.join(key['datasets'])} (split {key['split']}, source {key['source'] or 'default'})"
 
 
-def extends(stored: dict, key: dict) -> bool:
-    """Whether a command of run key ``key`` may go on with a store of run key ``stored``:
-    the same split and source, and some of its datasets (those alone are resumed or
-    extended; the matrix keeps every stored one)."""
-    return set(key["datasets"]) <= set(stored["datasets"]) and \
-        (key["split"], key["source"]) == (stored["split"], stored["source"])
+def refusal(stored: dict | None, key: dict) -> str | None:
+    """Why a command of run key ``key`` may not go on with a store of run key ``stored``
+    (None: it may). It may with the same split and source and some of the stored
+    datasets: those alone are resumed or extended (the matrix keeps every stored one)."""
+    if stored is None or (set(key["datasets"]) <= set(stored["datasets"])
+                          and (key["split"], key["source"]) == (stored["split"], stored["source"])):
+        return None
+    return f"holds a run of {describe_key(stored)}, not {describe_key(key)}"
 
 
 def summarize_run(store: RunStore, models: dict[str, int], problems: dict[str, set[str]]) -> dict:
