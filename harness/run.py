@@ -91,7 +91,7 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
         raise UserError(f"{directory}: {refused}; use --fresh or another --run-dir")
     known, counts = store.models(), store.sample_counts()
     for spec in specs:
-        if counts.get(spec.name) and _normal(known[spec.name]["identity"]) != _normal(spec.identity()):
+        if counts.get(spec.name) and _resolved(known[spec.name]["identity"]) != _normal(spec.identity()):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
                             f"({spec.origin}): {identity_changes(known[spec.name]['identity'], spec.identity())}; "
@@ -104,12 +104,15 @@ def run_key(cfg: RunConfig) -> dict:
 
 
 def _normal(identity: dict) -> dict:
-    """``identity`` as stored (JSON); a store's ``prompt_style: default`` (before styles
-    resolved by the model's kind) is the text ``completion`` sends now."""
     import json
 
-    out = json.loads(json.dumps(identity, sort_keys=True))
-    return out | {"prompt_style": "completion"} if out.get("prompt_style") == "default" else out
+    return json.loads(json.dumps(identity, sort_keys=True))
+
+
+def _resolved(stored: dict) -> dict:
+    """A stored identity as today's would be: ``prompt_style: default`` (stored before
+    styles resolved by the model's kind) sent the text ``completion`` sends now."""
+    return stored | {"prompt_style": "completion"} if stored.get("prompt_style") == "default" else stored
 
 
 SECRET = re.compile(r"key|token(?!s)|secret|passw|auth|credential", re.I)  # max_tokens is a count, no secret

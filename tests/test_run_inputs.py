@@ -245,3 +245,25 @@ def test_identity_changes_name_the_pool_fields_and_hide_secrets():
     assert identity_changes({"params": {"max_tokens": 512}, "options": {"access_token": "t1"}},
                             {"params": {"max_tokens": 1024}, "options": {"access_token": "t2"}}) == \
         "max_tokens 512 -> 1024, access_token (hidden) -> (hidden)"
+
+
+def test_a_run_stored_with_prompt_style_default_resumes_where_the_prompt_is_unchanged(existing_run, tmp_path):
+    """Before styles resolved by the model's kind, `default` meant the benchmark's prompt
+    to continue: a replay model's stored run resumes; a chat model's default is now
+    another prompt (instruct): a change, named."""
+    import sqlite3
+
+    with sqlite3.connect(existing_run / "run.sqlite") as con:
+        con.execute("UPDATE models SET identity = json_set(identity, '$.prompt_style', 'default')")
+    plain = pool(tmp_path, {k: v for k, v in REPLAY[0].items() if k != "prompt_style"}, name="plain.yaml")
+    before = rows(existing_run)
+    proc = harness("run", "--dataset", "humaneval", "--models", plain, "--run-dir", str(existing_run),
+                   "--limit", "1", "--n", "1", "--sandbox", "local", "--no-calibrate")
+    assert proc.returncode == 0, proc.stderr
+    assert "0 samples to generate, 0 to execute" in proc.stderr and rows(existing_run) == before
+    from harness.run import _resolved, _normal, identity_changes
+
+    stored = {"provider": "openai", "prompt_style": "default", "params": {}, "options": {"model": "m"}}
+    chat = dict(stored, prompt_style="instruct")
+    assert _resolved(stored) != _normal(chat)
+    assert identity_changes(stored, chat) == "prompt_style 'default' -> 'instruct'"
