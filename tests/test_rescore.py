@@ -198,7 +198,8 @@ def test_bad_run_dirs_and_a_run_in_progress_are_one_line_errors(tmp_path):
     from harness.runlock import RunLock
 
     proc = harness("rescore", str(tmp_path / "nowhere"))
-    assert proc.returncode == 2 and proc.stderr == f"error: {tmp_path / 'nowhere'}: not a run directory (no run.sqlite)\n"
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {tmp_path / 'nowhere'}: not a run directory (no run.sqlite)\n"
     (tmp_path / "file").write_text("x")
     proc = harness("rescore", str(tmp_path / "file"))
     assert proc.returncode == 2 and proc.stderr == f"error: {tmp_path / 'file'}: not a run directory\n"

@@ -261,7 +261,7 @@ def test_a_run_stored_with_prompt_style_default_resumes_where_the_prompt_is_unch
                    "--limit", "1", "--n", "1", "--sandbox", "local", "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
     assert "0 samples to generate, 0 to execute" in proc.stderr and rows(existing_run) == before
-    from harness.run import _resolved, _normal, identity_changes
+    from harness.run import _normal, _resolved, identity_changes
 
     stored = {"provider": "openai", "prompt_style": "default", "params": {}, "options": {"model": "m"}}
     chat = dict(stored, prompt_style="instruct")
