@@ -15,6 +15,7 @@ f8df397), "2" = with the syntactic recovery, stray closing fences and tests drop
 from __future__ import annotations
 
 import re
+import textwrap
 
 from .extract_recover import compile_error, defines, recover
 from .extract_tests import strip_tests
@@ -25,7 +26,7 @@ THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.S)
 LANG = re.compile(r"[ \t]*([\w+#-]*)")  # a fence's language: what follows its ``` on the line
 STRAY = re.compile(r"^[ \t]*```[ \t]*$", re.M)  # a bare fence line: opens an untagged block, or closes one
 TAGS = re.compile(r"\[PYTHON\]\n?(.*?)(?:\[/PYTHON\]|\Z)", re.S)  # CodeLlama-Instruct's own markup
-PYTHON = {"python", "python3", "py", ""}
+PYTHON = {"python", "python3", "py"}
 
 
 def split_thinking(text: str) -> tuple[str, str]:
@@ -62,7 +63,11 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
     blocks, pos = [], 0
     while (start := text.find("```", pos)) != -1 and (eol := text.find("\n", start + 3)) != -1:
         end = text.find("```", eol + 1)
-        blocks.append((LANG.match(text, start + 3, eol).group(1).lower(), text[eol + 1:end if end != -1 else None]))
+        body = text[eol + 1:end if end != -1 else None]
+        indent = text[text.rfind("\n", 0, start) + 1:start]
+        if indent and not indent.strip(" \t"):
+            body = textwrap.dedent(body)  # a block indented under a markdown list item, fences and all
+        blocks.append((LANG.match(text, start + 3, eol).group(1).lower(), body))
         if end == -1:
             break
         pos = end + 3
@@ -70,8 +75,16 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
 
 
 def pick_block(blocks: list[tuple[str, str]], name: str) -> str:
-    python = [body for lang, body in blocks if lang in PYTHON] or [body for _, body in blocks]
-    return next((b for b in python if name and defines(b, name)), python[0])
+    """The first block defining ``name`` among those tagged Python, else among the
+    untagged, else among all; else the first of the first of these that has any. An
+    untagged block may be a sample input or output (``5``) next to the program."""
+    tiers = [[b for lang, b in blocks if lang in PYTHON], [b for lang, b in blocks if lang == ""],
+             [b for _, b in blocks]]
+    if name:
+        for tier in tiers:
+            if found := next((b for b in tier if defines(b, name)), None):
+                return found
+    return next(tier[0] for tier in tiers if tier)
 
 
 def entry_name(entry_point: str) -> str:
@@ -88,7 +101,9 @@ def program_for(bench, problem, completion: str, code: str | None = None) -> tup
     """(extracted code, program to run) for a model's output. ``code``: the source
     gave code already (an evalplus ``solution``). A completion that does not define the
     entry point and is not fenced continues the prompt (completion-style models); so
-    does the part before a stray closing fence when the prompt followed by it parses."""
+    does the part before a stray closing fence when the prompt followed by it parses.
+    A continuation loses the model's own top-level tests as fenced code does; the
+    prompt keeps its code."""
     if code is not None:
         return code, bench.program(problem, solution=code)
     extracted = extract_code(completion, problem.entry_point)
@@ -97,7 +112,7 @@ def program_for(bench, problem, completion: str, code: str | None = None) -> tup
             and bench.program(problem, completion="") != bench.program(problem, solution=""):
         head = unfenced_head(completion)
         if head is completion or (head and head.strip() and sound(bench.program(problem, completion=head), "")):
-            return head, bench.program(problem, completion=head)
+            return continued(bench, problem, head, name)
     return extracted, bench.program(problem, solution=extracted)
 
 
@@ -110,3 +125,13 @@ def unfenced_head(completion: str) -> str | None:
     if fence is None or "[PYTHON]" in completion[:fence.start()] or "```" in completion[:fence.start()]:
         return None
     return completion[:fence.start()]
+
+
+def continued(bench, problem, head: str, name: str) -> tuple[str, str]:
+    """(completion, program) for a completion that continues the prompt, without the
+    model's own tests: only top-level statements starting after the prompt's lines go."""
+    prefix, program = bench.program(problem, completion=""), bench.program(problem, completion=head)
+    if not program.startswith(prefix):
+        return head, program
+    stripped = strip_tests(program, name, after=prefix.count("\n") + (not prefix.endswith("\n") and bool(prefix)))
+    return stripped[len(prefix):], stripped

@@ -18,8 +18,9 @@ import re
 MAYBE = re.compile(r"^(?:(?:assert|if|for|while)\b|[A-Za-z_][\w.]*\s*\()", re.M)
 
 
-def strip_tests(code: str, name: str) -> str:
-    """``code`` without its top-level tests (see the module's doc), or as it is."""
+def strip_tests(code: str, name: str, after: int = 0) -> str:
+    """``code`` without its top-level tests (see the module's doc) starting after line
+    ``after`` (a prompt that the code continues keeps its own), or as it is."""
     if not MAYBE.search(code):
         return code
     try:
@@ -28,7 +29,7 @@ def strip_tests(code: str, name: str) -> str:
         return code
     checkers = {s.name for s in body if isinstance(s, ast.FunctionDef)
                 and all(is_test(b, name) for b in s.body if not is_docstring(b))}
-    tests = [s for s in body if is_test(s, name, checkers)]
+    tests = [s for s in body if s.lineno > after and is_test(s, name, checkers)]
     if not tests:
         return code
     kept = {i for s in body if s not in tests for i in range(first_line(s), s.end_lineno + 1)}

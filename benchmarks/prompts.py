@@ -62,7 +62,8 @@ def template_error(template: str) -> str | None:
         return f"not a valid template ({exc}; write {{{{ and }}}} for literal braces)"
     unknown = [n for n in names if n not in PLACEHOLDERS]
     if unknown:
-        return f"unknown placeholder {{{unknown[0]}}} ({hint})"
+        literal = "" if unknown[0].isidentifier() else "; write {{ and }} for literal braces"
+        return f"unknown placeholder {{{unknown[0]}}} ({hint}{literal})"
     if not names:
         return f"has no placeholder, so every problem would get the same prompt ({hint})"
     return None

@@ -77,6 +77,8 @@ def other_limits(store: RunStore, timeout: float, memory_mb: int, sandbox: str, 
             f"sandbox {'/'.join(sorted(kinds))}, not {sandbox}" if kinds else ""]
     options = (["--timeout", format(timeout, "g")] + ["--no-calibrate"] * (not calibrate) if budgets else []) + \
         (["--memory-mb", str(memory_mb)] if memories else []) + (["--sandbox", sandbox] if kinds else [])
+    kept = ("run keeps stored verdicts, and the stored CPU budgets for new samples of their problems (one budget "
+            "per problem in a run)" if budgets else "run keeps stored verdicts")
     return (f"note: {count} stored verdicts were made with other limits ({'; '.join(filter(None, what))}); "
-            f"run keeps stored verdicts: to re-execute them with these, "
+            f"{kept}: to re-execute them with these, "
             f"{shlex.join(['python', '-m', 'harness', 'rescore', str(store.dir), *options])}")

@@ -70,6 +70,13 @@ def rescore(cfg: RescoreConfig, log=lambda msg: print(msg, file=sys.stderr)) -> 
 
     if cfg.timeout is None and not cfg.calibrate:
         raise UserError("--no-calibrate goes with --timeout (the stored budgets are kept without it)")
+    if cfg.memory_mb is not None:
+        from sandboxes import Limits
+
+        try:  # before anything is recorded: a rescore with limits no program can run under is no rescore
+            Limits(timeout=cfg.timeout or DEFAULT_FLOOR, memory_mb=cfg.memory_mb)
+        except ValueError as exc:
+            raise UserError(f"--timeout/--memory-mb: {exc}") from None
     directory = Path(cfg.run_dir)
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory}: not a run directory")

@@ -158,7 +158,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     def rows_of(cls) -> list[dict]:
         return score(cls.name, cls, data, train_split, test_split, cv, seed, getattr(cls, "route_variants", ({},)))
 
-    rows = []
+    rows, skipped = [], []
     bar = progress(chosen, desc="routers", unit="router")
     for name, cls in bar:
         bar.set_postfix_str(name)
@@ -166,6 +166,9 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
             rows += rows_of(cls)
         except UserError as exc:
             log(f"note: skipped: {exc}")
+            skipped.append(str(exc))
+    if names and not rows:  # every router asked for was skipped: a table of single models answers nothing asked
+        raise UserError("no router asked for can run: " + "; ".join(skipped or ["--data adaptivellm only"]))
     for model in data.models:  # single models as points of the cost-quality plane
         choices = pd.Series(model, index=test.scores.index)
         if test.scores[model].notna().any():
@@ -241,14 +244,21 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
                 f"({len(scores.loc[dataset])} problems, {len(r.dropped_models)} of {len(scores.columns)} models "
                 "without any score)")
             continue
-        sbs_model, sbs_mean = A.sbs(r.scores, prices)
+        if r.dropped_problems:
+            part = scores.loc[dataset, r.scores.columns]
+            fewer = ", ".join(f"{m} ({n})" for m, n in part.notna().sum().items() if n < len(part))
+            log(f"note: dataset {dataset!r}: {r.dropped_problems} of {len(part)} problems dropped (n = "
+                f"{len(r.scores)}): not scored by every model; models covering fewer (problems scored): "
+                f"{fewer}")
+        cost = costs.loc[dataset] if costs is not None else None
+        sbs_model, sbs_mean = A.sbs(r.scores, prices, cost)
         row = {"dataset": dataset, "n": len(r.scores), "sbs_model": sbs_model, "sbs_mean": sbs_mean,
-               "oracle_mean": A.oracle_mean(r.scores), "og": A.oracle_gap(r.scores), "wcr": A.wcr(r.scores, prices),
-               "wcr_strict": A.wcr_strict(r.scores, prices),
+               "oracle_mean": A.oracle_mean(r.scores), "og": A.oracle_gap(r.scores),
+               "wcr": A.wcr(r.scores, prices, cost), "wcr_strict": A.wcr_strict(r.scores, prices, cost),
                "dropped_models": r.dropped_models, "dropped_problems": r.dropped_problems,
                "models": {m: {"score": float(r.scores[m].mean()),
-                              "cost": float(costs.loc[dataset].loc[r.scores.index, m].mean())
-                              if costs is not None else None} for m in r.scores.columns}}
+                              "cost": float(cost.loc[r.scores.index, m].mean()) if cost is not None else None}
+                          for m in r.scores.columns}}
         out.append(row)
     if not out:
         raise UserError(f"{source}: no dataset with a complete score matrix (see the notes)")

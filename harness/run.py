@@ -5,7 +5,6 @@ a sample goes to the sandbox the moment it is generated."""
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from sandboxes import Limits, Verdict
 
 from .config import ModelSpec, load_pool
 from .errors import UserError
+from .identity import identity_changes, normal, resolved
 from .provenance import environment, executor, other_limits
 from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
 from .runlock import LOCK_NAME
@@ -67,6 +67,8 @@ def load_workloads(cfg: RunConfig) -> list[Workload]:
             problems = bench.load(cfg.source, cfg.split)[:cfg.limit]
         except (KeyError, DataError) as exc:
             raise UserError(str(exc).strip("'\"")) from None
+        if not problems:  # else the run would blame the models for having no samples of nothing
+            raise UserError(f"{dataset}: no problems with tests in {cfg.source or f'split {cfg.split}'}")
         aliases: dict[str, list[str]] = defaultdict(list)
         for alias, pid in bench.aliases(problems).items():
             aliases[pid].append(alias)
@@ -91,7 +93,7 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
         raise UserError(f"{directory}: {refused}; use --fresh or another --run-dir")
     known, counts = store.models(), store.sample_counts()
     for spec in specs:
-        if counts.get(spec.name) and _resolved(known[spec.name]["identity"]) != _normal(spec.identity()):
+        if counts.get(spec.name) and resolved(known[spec.name]["identity"]) != normal(spec.identity()):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
                             f"({spec.origin}): {identity_changes(known[spec.name]['identity'], spec.identity())}; "
@@ -101,45 +103,6 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
 
 def run_key(cfg: RunConfig) -> dict:
     return {"datasets": sorted(cfg.datasets), "split": cfg.split, "source": cfg.source}
-
-
-def _normal(identity: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(identity, sort_keys=True))
-
-
-def _resolved(stored: dict) -> dict:
-    """A stored identity as today's would be: ``prompt_style: default`` (stored before
-    styles resolved by the model's kind) sent the text ``completion`` sends now."""
-    return stored | {"prompt_style": "completion"} if stored.get("prompt_style") == "default" else stored
-
-
-SECRET = re.compile(r"key|token(?!s)|secret|passw|auth|credential", re.I)  # max_tokens is a count, no secret
-MISSING = object()
-
-
-def identity_changes(old: dict, new: dict) -> str:
-    """The pool fields in which two model identities differ, as "field old -> new"
-    (values shortened; a field named like a secret shows no value)."""
-    def flat(identity: dict) -> dict:  # params / options are ours: the pool names their fields directly
-        out = {k: v for k, v in _normal(identity).items() if k not in ("params", "options")}
-        out.update(_normal(identity).get("params", {}))
-        for k, v in _normal(identity).get("options", {}).items():
-            out.update({f"{k}.{kk}": vv for kk, vv in v.items()} if isinstance(v, dict) else {k: v})
-        return out
-
-    def show(name: str, value) -> str:
-        if value is MISSING:
-            return "(unset)"
-        if SECRET.search(name):
-            return "(hidden)"
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-
-    a, b = flat(old), flat(new)
-    changed = [k for k in dict.fromkeys([*a, *b]) if a.get(k, MISSING) != b.get(k, MISSING)]
-    return ", ".join(f"{k} {show(k, a.get(k, MISSING))} -> {show(k, b.get(k, MISSING))}" for k in changed)
 
 
 def resume_command(cfg: RunConfig) -> str:

@@ -66,7 +66,7 @@ class RunLock:
                 info = _read(fd)
                 os.close(fd)
                 raise UserError(f"{directory}: in use by another run ({_describe(info)}); wait for it to end or "
-                                f"stop it, or choose another --run-dir") from None
+                                "stop it") from None
             # A holder that released between our open and flock may have removed the
             # file: then we hold a lock on a name nobody sees; take the new file's.
             try:
@@ -81,7 +81,7 @@ class RunLock:
             # It runs and yet did not hold the flock: this filesystem does not lock.
             os.close(fd)
             raise UserError(f"{directory}: in use by another run ({_describe(old)}); wait for it to end or "
-                            f"stop it, or choose another --run-dir")
+                            "stop it")
         if old.get("pid") is not None:
             log(f"note: {directory}: taking over the lock left by a run that is gone ({_describe(old)})")
         me = {"pid": os.getpid(), "start_ticks": process_start(os.getpid()), "started": time.time(),

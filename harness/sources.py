@@ -77,8 +77,8 @@ def load_runs(paths: tuple[str, ...] | list[str]) -> Runs:
     import pandas as pd
 
     from . import load_matrix
+    from .identity import identity_changes
     from .matrix import from_samples
-    from .run import identity_changes
     from .store import connect_readonly, read_meta
 
     frames, keys = [], []

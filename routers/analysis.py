@@ -60,12 +60,16 @@ def cheapest(costs: pd.DataFrame, models: Sequence[str], prices: dict[str, float
     return next(m for m in means.index if np.isclose(means[m], means.min(), rtol=1e-9, atol=0))
 
 
-def sbs(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> tuple[str, float]:
-    """Single best system: the model with the highest mean score."""
+def sbs(scores: pd.DataFrame, prices: dict[str, float] | None = None,
+        costs: pd.DataFrame | None = None) -> tuple[str, float]:
+    """Single best system: the model with the highest mean score. Of tied models, the
+    one ``cheapest`` picks on the matrix's problems when ``costs`` are given (as the
+    `cheapest` router does), else the lowest list price."""
     _require_complete(scores)
     means = scores.mean()
     best = means.max()
-    model = next(m for m in by_price(scores.columns, prices) if np.isclose(means[m], best, rtol=0, atol=1e-12))
+    tied = [m for m in by_price(scores.columns, prices) if np.isclose(means[m], best, rtol=0, atol=1e-12)]
+    model = tied[0] if costs is None or len(tied) == 1 else cheapest(costs.reindex(scores.index), tied, prices)
     return model, float(means[model])
 
 
@@ -76,12 +80,13 @@ def oracle_choice(scores: pd.DataFrame, prices: dict[str, float] | None = None) 
     return ordered.idxmax(axis=1)  # idxmax takes the first maximum: the cheapest
 
 
-def best_per_group(scores: pd.DataFrame, groups: np.ndarray | pd.Series, keys, prices: dict[str, float]) -> dict:
+def best_per_group(scores: pd.DataFrame, groups: np.ndarray | pd.Series, keys, prices: dict[str, float],
+                   costs: pd.DataFrame | None = None) -> dict:
     """For each group key, the SBS of the problems in that group (the SBS of all of
     them for a key with no problem): difficulty levels -> models."""
     groups = np.asarray(groups.reindex(scores.index) if isinstance(groups, pd.Series) else groups)
-    overall = sbs(scores, prices)[0]
-    return {k: sbs(scores[groups == k], prices)[0] if (groups == k).any() else overall for k in keys}
+    overall = sbs(scores, prices, costs)[0]
+    return {k: sbs(scores[groups == k], prices, costs)[0] if (groups == k).any() else overall for k in keys}
 
 
 def oracle_mean(scores: pd.DataFrame) -> float:
@@ -94,19 +99,20 @@ def oracle_gap(scores: pd.DataFrame) -> float:
     return oracle_mean(scores) - sbs(scores)[1]
 
 
-def wcr(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> float:
+def wcr(scores: pd.DataFrame, prices: dict[str, float] | None = None, costs: pd.DataFrame | None = None) -> float:
     """Winner-change rate (CoDyn): share of problems whose best model is not the SBS,
     the best being the cheapest among the top scorers (``oracle_choice``). Tie rule:
     a problem where a cheaper model ties the SBS counts as a change, and so does a
     problem no model solves (all tie at 0: the cheapest "wins") unless the SBS is the
     cheapest. ``wcr_strict`` counts only problems where the SBS is beaten."""
-    return float((oracle_choice(scores, prices) != sbs(scores, prices)[0]).mean())
+    return float((oracle_choice(scores, prices) != sbs(scores, prices, costs)[0]).mean())
 
 
-def wcr_strict(scores: pd.DataFrame, prices: dict[str, float] | None = None) -> float:
+def wcr_strict(scores: pd.DataFrame, prices: dict[str, float] | None = None,
+               costs: pd.DataFrame | None = None) -> float:
     """Share of problems where some model scores strictly higher than the SBS (ties
     and problems nobody solves do not count): how often routing can beat the SBS."""
-    best = sbs(scores, prices)[0]
+    best = sbs(scores, prices, costs)[0]
     return float((scores.max(axis=1) > scores[best] + 1e-12).mean())
 
 

@@ -48,7 +48,7 @@ class SingleBest(Router):
         self.model = ""
 
     def fit(self, data):
-        self.model = A.sbs(A.restrict(data.scores, drop="models").scores, data.prices)[0]
+        self.model = A.sbs(A.restrict(data.scores, drop="models").scores, data.prices, data.costs)[0]
         return self
 
     def route(self, data):
@@ -90,8 +90,8 @@ class DatasetOracle(Router):
     def fit(self, data):
         scores = A.restrict(data.scores, drop="models").scores
         datasets = data.datasets.loc[scores.index]
-        self.model_of = A.best_per_group(scores, datasets, sorted(set(datasets)), data.prices)
-        self.fallback = A.sbs(scores, data.prices)[0]
+        self.model_of = A.best_per_group(scores, datasets, sorted(set(datasets)), data.prices, data.costs)
+        self.fallback = A.sbs(scores, data.prices, data.costs)[0]
         return self
 
     def route(self, data):

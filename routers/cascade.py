@@ -61,7 +61,7 @@ class Cascade(Router):
         front = A.pareto_front([(m, float(cost[m]), float(scores[m].mean())) for m in scores.columns])
         self.models = A.by_price(list(scores.columns), data.prices)
         self.chains = {"front": [m for m, _, _ in front], "all": self.models}
-        self.fallback = A.sbs(scores, data.prices)[0]
+        self.fallback = A.sbs(scores, data.prices, data.costs)[0]
         self.cap = float(cost[self.fallback]) if self.max_cost is None else self.max_cost
         # Both tunings, whatever the variant: one fit serves every routing-time setting
         # (``route_variants``), and the search takes seconds once the verdicts are in.

@@ -75,7 +75,7 @@ class ComplexityNet(Router):
         ids = list(data.scores.index)
         lv = self.levels(data)
         scores = A.restrict(objective(data, "score"), drop="models").scores
-        self.level_model = A.best_per_group(scores, lv, range(1, 6), data.prices)
+        self.level_model = A.best_per_group(scores, lv, range(1, 6), data.prices, data.costs)
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
         self.losses = self.enc.finetune(data.prompts.loc[ids].tolist(), lv - 1, "classify", epochs=self.epochs)
         self.enc_outputs = int(lv.max())

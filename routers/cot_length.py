@@ -50,7 +50,7 @@ class CoTLength(Router):
         self.centres = sorted(float(c) for c in km.cluster_centers_.ravel())
         level = pd.Series(self.levels(data), index=data.scores.index)
         scores = A.restrict(objective(data, self.objective), drop="models").scores
-        self.level_model = list(A.best_per_group(scores, level, range(self.k), data.prices).values())
+        self.level_model = list(A.best_per_group(scores, level, range(self.k), data.prices, data.costs).values())
         return self
 
     def route(self, data):

@@ -30,7 +30,7 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
         quality, cost = (outcomes[k].loc[ids] for k in ("quality", "cost"))
     # SBS and oracle on the same problems, among the models scored on all of them.
     ref = A.restrict(data.scores.loc[ids], drop="models").scores
-    sbs_model, sbs_mean = A.sbs(ref, data.prices)
+    sbs_model, sbs_mean = A.sbs(ref, data.prices, data.costs)
     oracle = A.oracle_mean(ref)
     out = {
         "problems": len(choices), "covered": len(ids), "coverage": f"{len(ids)}/{len(choices)}",

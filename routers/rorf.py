@@ -37,7 +37,7 @@ class RoRF(Router):
         from sklearn.ensemble import RandomForestClassifier
 
         scores = A.restrict(data.scores, drop="models").scores
-        self.strong = A.sbs(scores, data.prices)[0]
+        self.strong = A.sbs(scores, data.prices, data.costs)[0]
         self.weak = A.cheapest(data.costs.loc[scores.index], list(scores.columns), data.prices)
         y = [outcome(s, w) for s, w in zip(scores[self.strong], scores[self.weak], strict=True)]
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)

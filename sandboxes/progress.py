@@ -23,6 +23,8 @@ class LogLines(tqdm):
         super().__init__(*args, **kwargs)
 
     def display(self, msg=None, pos=None) -> bool:
+        if self.total == 0:  # nothing to do: no line at all (a resumed run's empty stages)
+            return False
         self.fp.write(f"{self}\n")
         self.fp.flush()
         self._printed_at = time.monotonic()

@@ -11,7 +11,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # Tests never write to the user's home: the execution cache lives under the temp dir
 # (kept between runs, so a second run of the suite is warm).
-os.environ.setdefault("CODEHARNESS_CACHE", os.path.join(__import__("tempfile").gettempdir(), "codeharness-test-cache"))
+_TMP = __import__("tempfile").gettempdir()
+os.environ.setdefault("CODEHARNESS_CACHE", os.path.join(_TMP, "codeharness-test-cache"))
+# `datasets` caches every local folder it loads (Arrow files, locks) under ~/.cache/huggingface.
+os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(_TMP, "codeharness-test-hf-datasets"))
 # A runner that starts the suite in the background (`cmd &` without job control)
 # leaves SIGINT ignored, and every process started from here would inherit that:
 # the Ctrl-C tests would test nothing. Python's own handler: children get the default.

@@ -67,6 +67,15 @@ def test_route_compare_without_the_ml_extra_runs_the_other_routers(tmp_path):
     assert {"cheapest", "cot-length"} <= set(routed) and not {"adaptivellm", "codyn"} & set(routed)
 
 
+def test_route_compare_of_only_routers_that_cannot_run_is_an_error(tmp_path):
+    proc = harness_without(ML_EXTRA, "route", "compare", "--routers", "adaptivellm", "--format", "csv")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert messages(proc.stderr) == [
+        "note: skipped: router 'adaptivellm': needs xgboost, not installed: pip install -e '.[ml]'",
+        "error: no router asked for can run: router 'adaptivellm': needs xgboost, not installed: "
+        "pip install -e '.[ml]'"]
+
+
 def test_route_train_without_the_ml_extra_is_one_line(tmp_path):
     proc = harness_without(ML_EXTRA, "route", "train", "--router", "complexitynet", "--out", str(tmp_path / "r"))
     assert (proc.returncode, proc.stdout) == (2, "")
@@ -147,6 +156,11 @@ def test_progress_in_a_log_is_whole_lines(monkeypatch):
     for _ in progress(range(2), desc="routers", bar_format="{desc}: {n_fmt}/{total_fmt}", mininterval=0, file=log):
         pass
     assert log.getvalue() == "routers: 0/2\nrouters: 1/2\nrouters: 2/2\nrouters: 2/2\n"
+
+    log = io.StringIO()  # nothing to do (a resumed run's stages): no line
+    with progress(total=0, desc="generating", file=log):
+        pass
+    assert log.getvalue() == ""
 
 
 # ---- a run directory and some of its datasets

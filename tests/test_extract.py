@@ -10,6 +10,7 @@ import pytest
 from benchmarks import get_benchmark
 from benchmarks.base import DATA
 from benchmarks.extract import extract_code, program_for
+from benchmarks.extract_tests import strip_tests
 
 GEN = DATA / "adaptivellm" / "generations"
 
@@ -112,6 +113,15 @@ CASES = {
         "def check():\n    assert f('ab') == 'b'\n"),
     "a stdin/stdout program keeps its prints": (
         "```python\nn = int(input())\nprint(n * 2)\n```", "", "n = int(input())\nprint(n * 2)\n"),
+    "stdin: the block tagged Python, not the sample input before it": (
+        "For the input:\n```\n5\n```\nthe program:\n```python\nn = int(input())\nprint(n * 2)\n```", "",
+        "n = int(input())\nprint(n * 2)\n"),
+    "stdin: an untagged block before another language's": ("```text\n5\n```\n```\nx = 1\n```", "", "x = 1\n"),
+    "an untagged block defining the entry point beats a tagged one that does not": (
+        "```python\nprint(f(1))\n```\n```\ndef f(x):\n    return x\n```", "f", "def f(x):\n    return x\n"),
+    "a block indented under a markdown list item": (
+        "1. The function:\n   ```python\n   def f(x):\n       return x\n   ```\n2. Done.", "f",
+        "def f(x):\n    return x\n"),
     "empty answer": ("", "f", ""),
     "only fences": ("```\n```\n```", "f", ""),
 }
@@ -139,9 +149,18 @@ def test_a_completion_continues_the_prompt():
     assert program_for(bench, problem, body + "```\nThis adds x and y.") == (body, problem.prompt + body)
     # no body: the prompt continued by nothing but prose still fails as the model's answer
     assert program_for(bench, problem, "I cannot.") == ("I cannot.", problem.prompt + "I cannot.")
+    # the model's own tests after a continued body go, as they do from fenced code
+    tested = body + "\n\nassert add(2, 3) == 6\nprint(add(1, 1))\n"
+    assert program_for(bench, problem, tested) == (body, problem.prompt + body)
     whole = "```python\ndef add(x, y):\n    return x + y\n```"
     assert program_for(bench, problem, whole) == ("def add(x, y):\n    return x + y\n",
                                                   "def add(x, y):\n    return x + y\n")
+
+
+def test_a_prompt_continued_keeps_its_own_statements():
+    code = "print(1)\ndef f():\n    pass\nprint(2)\nassert f() == 1\n"
+    assert strip_tests(code, "f", after=1) == "print(1)\ndef f():\n    pass\n"
+    assert strip_tests(code, "f", after=4) == "print(1)\ndef f():\n    pass\nprint(2)\n"
 
 
 HOSTILE = {

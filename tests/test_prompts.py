@@ -155,6 +155,9 @@ def test_template_from_a_file_is_its_text(tmp_path):
                      "{dataset}, {entry_point}, {starter_code}, {examples}, {benchmark_prompt})"),
     ("Solve {prompt.upper}", "field 'prompt_template': unknown placeholder {prompt.upper}"),
     ("Solve {0}", "field 'prompt_template': unknown placeholder {0}"),
+    ("Answer as {'a': 1} for {prompt}", "field 'prompt_template': unknown placeholder {'a'} (placeholders: {prompt}, "
+     "{problem_id}, {dataset}, {entry_point}, {starter_code}, {examples}, {benchmark_prompt}; write {{ and }} for "
+     "literal braces)"),
     ("Solve it in Python", "field 'prompt_template': has no placeholder, so every problem would get the same prompt"),
     ("Solve {prompt", "field 'prompt_template': not a valid template (expected '}' before end of string; write {{ "
                       "and }} for literal braces)"),

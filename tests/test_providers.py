@@ -33,7 +33,8 @@ def test_program_for_chat_continuation_and_solution():
     problem = next(p for p in bench.load() if p.id == "HumanEval/0")
     fenced = "Sure:\n```python\ndef has_close_elements(numbers, threshold):\n    return False\n```\nDone."
     code, program = program_for(bench, problem, fenced)
-    assert code == program == "def has_close_elements(numbers, threshold):\n    return False\n"
+    assert code == "def has_close_elements(numbers, threshold):\n    return False\n"
+    assert program == "from typing import List\n" + code  # the prompt's imports first
     body = "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
     code, program = program_for(bench, problem, body)  # completion-style: continues the prompt
     assert code == body and program == problem.prompt + body

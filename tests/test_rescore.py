@@ -42,7 +42,8 @@ def test_lower_timeout_turns_a_slow_pass_into_a_timeout(tmp_path):
     # ... and says that its limits are not the stored verdicts', and how to apply them.
     assert "0 samples to generate, 0 to execute" in again.stderr
     assert (f"note: 2 stored verdicts were made with other limits (CPU budgets calibrated with --timeout 3, not "
-            f"0.5); run keeps stored verdicts: to re-execute them with these, python -m harness rescore {run_dir} "
+            f"0.5); run keeps stored verdicts, and the stored CPU budgets for new samples of their problems (one "
+            f"budget per problem in a run): to re-execute them with these, python -m harness rescore {run_dir} "
             "--timeout 0.5 --no-calibrate") in again.stderr.splitlines()
 
     rescore = ["rescore", str(run_dir), "--timeout", "0.5", "--no-calibrate", "--sandbox", "local"]
@@ -207,6 +208,11 @@ def test_bad_run_dirs_and_a_run_in_progress_are_one_line_errors(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == "error: --no-calibrate goes with --timeout (the stored budgets are kept without it)\n"
     store_with_verdicts(tmp_path / "run")
+    before = (tmp_path / "run" / "run.sqlite").read_bytes()
+    proc = harness("rescore", str(tmp_path / "run"), "--memory-mb", "20")
+    assert proc.returncode == 2
+    assert proc.stderr == "error: --timeout/--memory-mb: memory_mb must be >= 32, got 20\n"
+    assert (tmp_path / "run" / "run.sqlite").read_bytes() == before  # no rescore recorded
     lock = RunLock(tmp_path / "run")
     try:
         proc = harness("rescore", str(tmp_path / "run"), "--sandbox", "local")

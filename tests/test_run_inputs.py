@@ -231,7 +231,7 @@ def test_a_changed_model_names_what_changed(existing_run, tmp_path):
 
 
 def test_identity_changes_name_the_pool_fields_and_hide_secrets():
-    from harness.run import identity_changes
+    from harness.identity import identity_changes
 
     old = {"provider": "openai", "params": {"temperature": 0.0, "stop": []}, "prompt_style": "default",
            "options": {"model": "m", "extra_body": {"api_key": "sk-old", "seed": 1}}}
@@ -261,9 +261,17 @@ def test_a_run_stored_with_prompt_style_default_resumes_where_the_prompt_is_unch
                    "--limit", "1", "--n", "1", "--sandbox", "local", "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
     assert "0 samples to generate, 0 to execute" in proc.stderr and rows(existing_run) == before
-    from harness.run import _normal, _resolved, identity_changes
+    from harness.identity import identity_changes, normal, resolved
 
     stored = {"provider": "openai", "prompt_style": "default", "params": {}, "options": {"model": "m"}}
     chat = dict(stored, prompt_style="instruct")
-    assert _resolved(stored) != _normal(chat)
+    assert resolved(stored) != normal(chat)
     assert identity_changes(stored, chat) == "prompt_style 'default' -> 'instruct'"
+
+
+def test_a_source_without_problems_is_said_so_not_blamed_on_the_models(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    proc = harness("run", "--dataset", "humaneval", "--source", str(tmp_path / "empty.jsonl"), "--models",
+                   pool(tmp_path, REPLAY[0]), "--run-dir", str(tmp_path / "run"), "--sandbox", "local")
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: humaneval: no problems with tests in {tmp_path / 'empty.jsonl'}\n"

@@ -56,19 +56,19 @@ def model_points(scores: pd.DataFrame, costs: pd.DataFrame, prices: dict[str, fl
     oracle_cost = A.routed(costs, A.oracle_choice(scores, prices))
     front = A.pareto_front([(p["model"], p["cost"], p["quality"]) for p in points])
     lo, hi = min(p["cost"] for p in points), max(p["cost"] for p in points)
-    return {"points": points, "sbs": A.sbs(scores, prices)[0],
+    return {"points": points, "sbs": A.sbs(scores, prices, costs)[0],
             "oracle": {"quality": float(oracle_quality.mean()), "quality_ci": ci(oracle_quality),
                        "cost": float(oracle_cost.mean()), "cost_ci": ci(oracle_cost)},
             "front": [name for name, _, _ in front],
             "front_area": A.front_area(front, lo, hi) if hi > lo else float("nan")}
 
 
-def gap_bars(scores: pd.DataFrame, prices: dict[str, float] | None) -> dict:
+def gap_bars(scores: pd.DataFrame, prices: dict[str, float] | None, costs: pd.DataFrame | None = None) -> dict:
     """One dataset's oracle-gap panel (a complete matrix): every model's mean score
     with its CI (price order), the SBS, the oracle with its CI, and the oracle gap
     with a CI that resamples problems jointly (oracle and SBS on the same draw; the
     SBS is the full sample's)."""
-    sbs_model, sbs_mean = A.sbs(scores, prices)
+    sbs_model, sbs_mean = A.sbs(scores, prices, costs)
     best = scores.max(axis=1).to_numpy()
     sbs_row = scores[sbs_model].to_numpy()
     # bootstrap_ci resamples values: resample the problems' positions, pass them as floats
@@ -77,8 +77,8 @@ def gap_bars(scores: pd.DataFrame, prices: dict[str, float] | None) -> dict:
     return {"n": len(scores), "bars": [{"model": m, "mean": float(scores[m].mean()), "ci": ci(scores[m])}
                                        for m in A.by_price(scores.columns, prices)],
             "sbs": sbs_model, "sbs_mean": sbs_mean, "oracle": A.oracle_mean(scores), "oracle_ci": ci(best),
-            "og": A.oracle_gap(scores), "og_ci": og_ci, "wcr": A.wcr(scores, prices),
-            "wcr_strict": A.wcr_strict(scores, prices)}
+            "og": A.oracle_gap(scores), "og_ci": og_ci, "wcr": A.wcr(scores, prices, costs),
+            "wcr_strict": A.wcr_strict(scores, prices, costs)}
 
 
 def matrix_picture(scores: pd.DataFrame, prices: dict[str, float] | None) -> pd.DataFrame:

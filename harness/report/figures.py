@@ -38,17 +38,53 @@ def save(fig: Figure, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _err(value: float, interval) -> list | None:
-    return None if interval is None else [[value - interval[0]], [interval[1] - value]]
+def _err(value: float, interval, at=lambda v: v) -> list | None:
+    return None if interval is None else [[at(value) - at(interval[0])], [at(interval[1]) - at(value)]]
 
 
-def _log_usd(ax) -> None:
-    """A log $ axis labelled at 1, 2 and 5 of each decade, compactly (2e-4): the
-    default labels of a narrow range overlap."""
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+class UsdAxis:
+    """A log $ axis that also shows $0: a cost of 0 (a local model) is drawn at a
+    ``free`` position a decade left of the smallest positive cost, its tick labelled
+    "$0" and a dotted line marking the break; with no positive cost, one "$0" tick
+    in the middle of a decade-wide axis."""
+
+    def __init__(self, costs) -> None:
+        positive = [c for c in costs if c > 0]
+        self.any_free = len(positive) < len(costs)
+        self.floor = min(positive) if positive else None
+        self.free = self.floor / 10 if positive else 1.0
+
+    def x(self, cost: float) -> float:
+        return cost if cost > 0 else self.free
+
+    def draw(self, ax) -> None:
+        """Labelled at $0 and at 1, 2 and 5 of each decade, compactly (2e-4): the
+        default labels of a narrow range overlap."""
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(_FreeLocator(self.free, self.floor))
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            lambda v, _: "$0" if np.isclose(v, self.free) else
+            f"{v:.0e}".replace("e-0", "e-").replace("e+0", "e")))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if self.floor is None:
+            ax.set_xlim(self.free / 10 ** 0.5, self.free * 10 ** 0.5)
+        elif self.any_free:
+            ax.axvline(self.free * 10 ** 0.5, color="#999999", ls=":", lw=1)
+            ax.set_xlim(left=self.free / 10 ** 0.25)
+
+
+class _FreeLocator(LogLocator):
+    """``LogLocator``'s ticks from half a decade right of ``free`` on (left of it the
+    axis is no scale), and ``free`` itself; only ``free`` with no positive cost."""
+
+    def __init__(self, free: float, floor: float | None) -> None:
+        super().__init__(base=10, subs=(1.0, 2.0, 5.0))
+        self.free, self.floor = free, floor
+
+    def tick_values(self, vmin, vmax):
+        if self.floor is None:
+            return np.array([self.free])
+        return np.array([self.free, *[t for t in super().tick_values(vmin, vmax) if t >= self.free * 10 ** 0.5]])
 
 
 def _legend_right(axes) -> None:
@@ -68,26 +104,23 @@ def plane(panels: dict[str, dict], short: dict[str, str], style: dict) -> Figure
     fig = Figure(figsize=(4.2 * len(panels) + 2.2, 3.8))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (dataset, p) in zip(axes, panels.items(), strict=True):
-        drawn = [q for q in p["points"] if q["cost"] > 0]
-        for q in drawn:
+        o = p["oracle"]
+        usd = UsdAxis([q["cost"] for q in [*p["points"], o]])
+        for q in p["points"]:
             colour, marker = style[q["model"]]
-            ax.errorbar(q["cost"], q["quality"], xerr=_err(q["cost"], q["cost_ci"]),
+            ax.errorbar(usd.x(q["cost"]), q["quality"], xerr=_err(q["cost"], q["cost_ci"], usd.x),
                         yerr=_err(q["quality"], q["quality_ci"]), fmt=marker, color=colour, ms=6, capsize=2,
                         lw=0.8, label=short[q["model"]])
             if q["model"] == p["sbs"]:
-                ax.plot(q["cost"], q["quality"], "o", ms=14, mfc="none", mec="black", mew=1.2, label="SBS")
-        o = p["oracle"]
-        if o["cost"] > 0:
-            ax.errorbar(o["cost"], o["quality"], xerr=_err(o["cost"], o["cost_ci"]),
-                        yerr=_err(o["quality"], o["quality_ci"]), fmt="*", color="black", ms=12, capsize=2,
-                        lw=0.8, label="oracle")
-        front = [next(q for q in drawn if q["model"] == name) for name in p["front"]
-                 if any(q["model"] == name for q in drawn)]
-        if front:
-            ax.step([q["cost"] for q in front], [q["quality"] for q in front], where="post", ls="--",
-                    color="#555555", lw=1, label="Pareto front (models)")
-        _log_usd(ax)
-        rate_axis(ax, [v for q in [*drawn, o] for v in (q["quality"], *(q["quality_ci"] or ()))])
+                ax.plot(usd.x(q["cost"]), q["quality"], "o", ms=14, mfc="none", mec="black", mew=1.2, label="SBS")
+        ax.errorbar(usd.x(o["cost"]), o["quality"], xerr=_err(o["cost"], o["cost_ci"], usd.x),
+                    yerr=_err(o["quality"], o["quality_ci"]), fmt="*", color="black", ms=12, capsize=2,
+                    lw=0.8, label="oracle")
+        front = [next(q for q in p["points"] if q["model"] == name) for name in p["front"]]
+        ax.step([usd.x(q["cost"]) for q in front], [q["quality"] for q in front], where="post", ls="--",
+                color="#555555", lw=1, label="Pareto front (models)")
+        usd.draw(ax)
+        rate_axis(ax, [v for q in [*p["points"], o] for v in (q["quality"], *(q["quality_ci"] or ()))])
         ax.set_title(f"{dataset} (n = {p['n']})")
         ax.set_xlabel("USD per problem (mean per sample, log scale)")
         ax.set_ylabel("quality (mean pass rate)")
@@ -105,10 +138,11 @@ def router_plane(points: list[dict], curves: dict[str, list[dict]], short: dict[
     # Black is the oracle's; colour and marker cycle at different lengths (7, 8), so up
     # to 56 routers each get their own pair.
     tint = {b: (OKABE_ITO[i % 7], MARKERS[i % len(MARKERS)]) for i, b in enumerate(bases)}
+    usd = UsdAxis([p["cost"] for p in points])
     for b, ps in curves.items():
-        ax.plot([p["cost"] for p in ps], [p["quality"] for p in ps], "-", color=tint[b][0], lw=1, alpha=0.7)
+        ax.plot([usd.x(p["cost"]) for p in ps], [p["quality"] for p in ps], "-", color=tint[b][0], lw=1, alpha=0.7)
     labelled = set()
-    for p in (p for p in points if p["cost"] > 0):
+    for p in points:
         colour, marker, label = "#888888", "o", None
         if p["kind"] == "router":
             (colour, marker), label = tint[p["base"]], p["base"]
@@ -117,20 +151,20 @@ def router_plane(points: list[dict], curves: dict[str, list[dict]], short: dict[
         if label in labelled:
             label = None
         labelled.add(label)
-        ax.errorbar(p["cost"], p["quality"], xerr=_err(p["cost"], p["cost_ci"]),
+        ax.errorbar(usd.x(p["cost"]), p["quality"], xerr=_err(p["cost"], p["cost_ci"], usd.x),
                     yerr=_err(p["quality"], p["quality_ci"]), fmt=marker, color=colour,
                     ms=11 if p["kind"] == "oracle" else 6, capsize=2, lw=0.8, label=label,
                     mfc="none" if p["partial"] else colour, zorder=2 if p["kind"] == "model" else 3)  # routers on top
         if p["kind"] == "model":
-            ax.annotate(short.get(p["name"][6:], p["name"][6:]), (p["cost"], p["quality"]), xytext=(4, -9),
+            ax.annotate(short.get(p["name"][6:], p["name"][6:]), (usd.x(p["cost"]), p["quality"]), xytext=(4, -9),
                         textcoords="offset points", fontsize=7, color="#555555")
-    front = sorted((p for p in points if p["on_front"] and p["cost"] > 0), key=lambda p: p["cost"])
+    front = sorted((p for p in points if p["on_front"]), key=lambda p: p["cost"])
     if front:
-        ax.step([p["cost"] for p in front], [p["quality"] for p in front], where="post", ls="--", color="#555555",
-                lw=1, label="Pareto front")
+        ax.step([usd.x(p["cost"]) for p in front], [p["quality"] for p in front], where="post", ls="--",
+                color="#555555", lw=1, label="Pareto front")
     ax.plot([], [], "o", color="#888888", label="single model")
-    _log_usd(ax)
-    rate_axis(ax, [v for p in points if p["cost"] > 0 for v in (p["quality"], *(p["quality_ci"] or ()))])
+    usd.draw(ax)
+    rate_axis(ax, [v for p in points for v in (p["quality"], *(p["quality_ci"] or ()))])
     ax.set_xlabel("USD per problem (test split, log scale)")
     ax.set_ylabel("quality (mean score, test split)")
     _legend_right([ax])

@@ -164,12 +164,10 @@ def _build(data: ReportData, fig_dir: Path, log) -> str:
 
     if data.costs is not None:
         planes = {d: {**D.model_points(s, data.costs.loc[d], data.prices), "n": len(s)} for d, s in complete.items()}
-        zero = sorted({p["model"] for p in planes.values() for p in p["points"] if p["cost"] <= 0})
-        if zero:
-            notes.append(f"models costing 0 are not drawn on the log-$ axis: {', '.join(zero)} (in the tables)")
         page.section("Cost-quality plane", "Single models per dataset on every problem scored by all of them.")
         page.figure("cost-quality", "Cost-quality plane of the single models",
-                    "Mean pass rate against mean USD per problem (log scale), 95 % bootstrap CIs over problems; "
+                    "Mean pass rate against mean USD per problem (log scale; $0, a free model, at the tick \"$0\" left "
+                    "of the dotted break), 95 % bootstrap CIs over problems; "
                     "SBS ringed, oracle starred (per problem the cheapest best model), the models' Pareto front "
                     "dashed.", lambda: F.plane(planes, short, style))
         page.table(["dataset", "point", "quality", "quality CI", "USD per problem", "USD CI", "on front"],
@@ -184,7 +182,8 @@ def _build(data: ReportData, fig_dir: Path, log) -> str:
     if data.routers is not None:
         _routers(page, data, models, short, style)
 
-    bars = {d: D.gap_bars(s, data.prices) for d, s in complete.items()}
+    bars = {d: D.gap_bars(s, data.prices, None if data.costs is None else data.costs.loc[d])
+            for d, s in complete.items()}
     page.section("Oracle gap per dataset")
     page.figure("oracle-gap", "Oracle gap per dataset",
                 "Mean pass rate of every model (SBS hatched) and of the oracle (per problem the best model), 95 % "
@@ -209,9 +208,26 @@ def _build(data: ReportData, fig_dir: Path, log) -> str:
         _samples(page, data.samples, models, short, style)
     page.section("Left out")
     page.text("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>" if notes else "<p>Nothing.</p>")
+    title = _e(f"codeharness report: {source_title(data.name)}")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>codeharness report: {_e(Path(data.name).name)}</title><style>{CSS}</style></head><body>"
-            f"<h1>codeharness report: {_e(Path(data.name).name)}</h1>" + "\n".join(page.parts) + "</body></html>\n")
+            f"<title>{title}</title><style>{CSS}</style></head><body>"
+            f"<h1>{title}</h1>" + "\n".join(page.parts) + "</body></html>\n")
+
+
+MAX_TITLE_CHARS = 100  # past this a title names the first sources and counts the rest
+
+
+def source_title(spec: str) -> str:
+    """The sources' names joined by " + " (a comma-separated spec names several; a
+    path that exists is one even with a comma in it)."""
+    parts = [spec] if Path(spec).exists() else [p.strip() for p in spec.split(",") if p.strip()] or [spec]
+    names = [Path(p).name or p for p in parts]
+    title = " + ".join(names)
+    for shown in range(len(names) - 1, 0, -1):
+        if len(title) <= MAX_TITLE_CHARS:
+            break
+        title = " + ".join(names[:shown]) + f" + {len(names) - shown} more"
+    return title
 
 
 def _routers(page: Page, data: ReportData, models: list[str], short: dict, style: dict) -> None:
@@ -221,7 +237,8 @@ def _routers(page: Page, data: ReportData, models: list[str], short: dict, style
     curves = D.router_curves(points)
     page.section("Routers", "`route compare` on its test split: routers and single models, scored alike.")
     page.figure("routers-cost-quality", "Cost-quality plane of the routers",
-                "Quality against USD per problem (log scale) on the test split, 95 % bootstrap CIs where compare "
+                "Quality against USD per problem (log scale; $0 at the tick \"$0\" left of the dotted break) on the "
+                "test split, 95 % bootstrap CIs where compare "
                 "gives them (routers); variants of one router (CoDyn's lambda, the cascade's chains) joined; the "
                 "oracle reads the answers (an upper bound); hollow = partial coverage; front dashed.",
                 lambda: F.router_plane(points, curves, short))
