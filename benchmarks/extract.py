@@ -1,8 +1,8 @@
 """Code out of a model's output. The ``<think>`` part of a reasoning model apart
 (``split_thinking``); then, as SandboxFusion (which AdaptiveLLM used) does, the
-fenced (or CodeLlama ``[PYTHON]``-tagged) block written in Python (the one that
-defines the entry point when there are several), else the first fenced block, else
-the completion itself; when that is not a program defining the entry point, the
+fenced (or CodeLlama ``[PYTHON]``-tagged) block written in Python (tagged so before
+untagged; the one that defines the entry point when there are several), else the
+first fenced block, else the completion itself; when that is not a program defining the entry point, the
 largest region of the answer that is (``extract_recover``); without the model's own
 top-level tests (``extract_tests``) (``extract_code``, docs/extraction.md); and the
 program that code stands for (``program_for``). The providers, the harness and the
@@ -40,8 +40,9 @@ def split_thinking(text: str) -> tuple[str, str]:
 
 def extract_code(completion: str, entry_point: str = "") -> str:
     """The code of a model's answer (its ``<think>`` part dropped). SandboxFusion's rule
-    first: the Python (or untagged) fenced / ``[PYTHON]`` block, the one defining the
-    entry point when there are several, else the first block, else the whole answer.
+    first: the Python (tagged, else untagged) fenced / ``[PYTHON]`` block, the one
+    defining the entry point when there are several (``pick_block``), else the first
+    block, else the whole answer.
     When that is blank, does not compile or does not define the entry point, the
     largest region of the answer that compiles and defines it (``extract_recover``), if
     any. With an entry point, the model's own top-level tests go (``extract_tests``)."""

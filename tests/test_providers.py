@@ -39,7 +39,7 @@ def test_program_for_chat_continuation_and_solution():
     code, program = program_for(bench, problem, body)  # completion-style: continues the prompt
     assert code == body and program == problem.prompt + body
     code, program = program_for(bench, problem, "ignored", code="x = 1\n")
-    assert program == "x = 1\n"
+    assert program == "from typing import List\nx = 1\n"
     lc = get_benchmark("leetcode")
     two = next(p for p in lc.load() if p.entry_point.endswith(".minimumCost"))
     code, program = program_for(lc, two, "class Solution:\n    def minimumCost(self, nums): return 0\n")
