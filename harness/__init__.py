@@ -2,8 +2,8 @@
 
 
 def load_matrix(run, full=False):
-    """The pass matrix of a run directory (see ``harness.matrix.RunMatrix``); ``full``:
+    """The pass matrix of a run directory (see ``harness.store.matrix.RunMatrix``); ``full``:
     the samples table has each sample's texts too (completion, program, stderr...)."""
-    from .matrix import load_matrix as _load
+    from .store.matrix import load_matrix as _load
 
     return _load(run, full)

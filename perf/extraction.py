@@ -91,7 +91,7 @@ def programs(dataset: str) -> tuple[list[str], list, dict[str, list[str]]]:
 
 
 def budget(problem, timeout: float) -> float:
-    from harness.validate import JUDGE_SCALE, MIN_JUDGE_BUDGET
+    from harness.score.references import JUDGE_SCALE, MIN_JUDGE_BUDGET
 
     return round(max(MIN_JUDGE_BUDGET, JUDGE_SCALE * problem.time_limit), 2) if problem.time_limit else timeout
 
@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=10.0, help="CPU seconds per program (default 10, evaluate's)")
     ap.add_argument("--details", action="store_true", help="list the sample ids of each `only` set")
     args = ap.parse_args()
-    from harness.exec_cache import cached_sandbox
+    from harness.route.exec_cache import cached_sandbox
 
     with cached_sandbox(args.sandbox, args.workers) as sandbox:
         out = {d: compare(d, sandbox, args.timeout, args.details) for d in args.dataset.split(",")}

@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--baseline-checkout", type=Path, help="a checkout with wall-clock limits (today's)")
     parser.add_argument("--floor", type=float, default=3.0, help="the floor the load phase uses")
     parser.add_argument("--scale", type=float, default=1.0,
-                        help="the judge-limit scale the load phase uses (harness.validate.JUDGE_SCALE)")
+                        help="the judge-limit scale the load phase uses (harness.score.references.JUDGE_SCALE)")
     parser.add_argument("--phases", default="floors,load,baseline,scales")
     parser.add_argument("--load-datasets", default="humaneval,codecontests")
     args = parser.parse_args()

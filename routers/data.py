@@ -2,7 +2,7 @@
 the problem's prompt and dataset, named splits, and what a router that executes
 (the cascade) runs. Routers are handed this; they open no run store.
 
-Two sources: a run (``harness.router_data.from_run``: mean pass over samples, mean $
+Two sources: a run (``harness.route.from_runs.from_run``: mean pass over samples, mean $
 per sample) and, here, the AdaptiveLLM artifact scored by the authors' rule (pass@1 =
 the first sample's recorded verdict; cost = that sample's output tokens x price)."""
 

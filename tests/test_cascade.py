@@ -10,7 +10,7 @@ import pytest
 from conftest import make_sandbox
 
 from benchmarks.records import AssertTests, Problem
-from harness.exec_cache import CachedSandbox, ExecCache
+from harness.route.exec_cache import CachedSandbox, ExecCache
 from routers.cascade import Cascade
 from routers.cascade_exec import example_calls, example_inputs, observe
 from routers.cascade_tune import Plan, play, tune

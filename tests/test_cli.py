@@ -262,7 +262,7 @@ def test_evaluate_extract_and_the_hint_when_most_samples_do_not_parse(tmp_path):
     # The program is the one `run` stores for the same answer.
     from benchmarks import get_benchmark
     from benchmarks.extract import program_for
-    from harness.evaluate import read_samples
+    from harness.score.samples import read_samples
 
     bench = get_benchmark("humaneval")
     problem = {p.id: p for p in bench.load()}["HumanEval/2"]

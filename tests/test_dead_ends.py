@@ -18,7 +18,7 @@ import pytest
 from runsupport import HUMANEVAL_BY_ID, ROOT, harness, pool, rows
 
 from benchmarks.io import cause, load_hf
-from harness.summary import format_table, number
+from harness.run.summary import format_table, number
 from routers.baselines import Cheapest
 from routers.data import RouterData
 from sandboxes import progress as progress_module

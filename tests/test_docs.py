@@ -65,7 +65,7 @@ def test_route_help_names_every_router(command, capsys):
 def test_benchmarks_validate_applies_its_memory_option(monkeypatch):
     """An option the help lists does something: `benchmarks validate --memory-mb` was
     accepted and ignored (every program got the default 1024 MB)."""
-    import harness.validate
+    import harness.score.references
     from harness.cli import main
 
     seen = {}
@@ -88,7 +88,7 @@ def test_benchmarks_validate_applies_its_memory_option(monkeypatch):
         seen["sandbox"] = memory_mb
         return FakeSandbox()
 
-    monkeypatch.setattr(harness.validate, "get_sandbox", fake_get_sandbox)
+    monkeypatch.setattr(harness.score.references, "get_sandbox", fake_get_sandbox)
     with pytest.raises(Stop):
         main(["benchmarks", "validate", "--dataset", "humaneval", "--limit", "2", "--memory-mb", "256"])
     assert seen == {"sandbox": 256, "limits": {256}}

@@ -1,4 +1,4 @@
-"""Several run directories / matrix files read as one (``harness.sources``) by
+"""Several run directories / matrix files read as one (``harness.store.sources``) by
 ``route compare --data A,B``, ``report oracle-gap A,B`` and ``report html A,B``:
 models matched by name, problems the union, a cell two runs share pooled (its
 samples side by side), conflicts and missing paths one error line."""
@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from runsupport import REPLAY, harness, pool
 
-from harness.sources import load_runs
+from harness.store.sources import load_runs
 
 YI, DS = (m["name"] for m in REPLAY)
 
@@ -77,7 +77,7 @@ def test_the_three_commands_read_a_comma_separated_list(runs, tmp_path):
     assert "<td>humaneval (3 problems), leetcode (3 problems)</td>" in page
     assert "<th>samples</th><td>16</td>" in page
     assert "<th>split / source</th><td>test / bundled, test / adaptivellm</td>" in page
-    from harness.cli_report import out_name
+    from harness.cli.report import out_name
 
     assert out_name(data) == "A+B+C"  # the default --out: results/report__A+B+C
 
@@ -107,12 +107,12 @@ def test_mistakes_are_one_line_naming_the_source(runs, tmp_path):
 
 
 def test_matrix_files_join_and_refuse_a_cell_given_twice(tmp_path):
-    from harness.routing import oracle_gap_table
+    from harness.route.routers import oracle_gap_table
 
     (tmp_path / "x.csv").write_text("dataset,problem,m1,m2\nd,p1,1,0\nd,p2,0,1\n")
     (tmp_path / "y.csv").write_text("dataset,problem,m2,m3\nd,p3,1,0.5\ne,q1,0,1\n")
     (tmp_path / "z.csv").write_text("dataset,problem,m1\nd,p2,1\n")
-    from harness.sources import matrix_scores
+    from harness.store.sources import matrix_scores
 
     joined = matrix_scores([str(tmp_path / "x.csv"), str(tmp_path / "y.csv")])
     assert list(joined.columns) == ["m1", "m2", "m3"]

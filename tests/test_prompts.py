@@ -14,7 +14,7 @@ from runsupport import HUMANEVAL, HUMANEVAL_CHAT, ROOT, answer_with_reference, h
 
 from benchmarks import CallTests, IOTests, Problem, get_benchmark
 from benchmarks.prompts import LCB_SYSTEM, PLACEHOLDERS
-from harness.config import load_pool
+from harness.run.models import load_pool
 
 DOC = (ROOT / "docs" / "prompts.md").read_text()
 LCB_STDIN = ("### Format: Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks import get_benchmark
 from benchmarks.extract import program_for, split_thinking
-from harness.config import load_pool
+from harness.run.models import load_pool
 from harness.providers import Task, make_provider
 
 ROOT = Path(__file__).resolve().parents[1]

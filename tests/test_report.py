@@ -144,7 +144,7 @@ def make_run(path: Path) -> Path:
     """A run of 4 HumanEval problems x the 3 models with S's verdicts, 2 samples each
     (the second one flipped on p4 for cheap: pass rate 0.5 there)."""
     from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
+    from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
     store = RunStore(path)
@@ -190,7 +190,7 @@ def test_the_same_run_gives_the_same_bytes(tmp_path):
 @pytest.mark.parametrize("case", ["empty run", "matrix without models", "compare of another data set",
                                   "compare of other problems, same models", "routers on a matrix file"])
 def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, case):
-    from harness.store import RunStore
+    from harness.store.runstore import RunStore
 
     source, extra = tmp_path / "src.csv", []
     if case == "empty run":

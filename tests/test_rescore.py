@@ -128,7 +128,7 @@ def store_with_verdicts(run_dir):
     a pass and a CPU time-out near the budget, a pass just under 90 % of it, a
     wall-clock time-out, a harness failure, a sample not executed."""
     from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
+    from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
     store = RunStore(run_dir)
@@ -169,7 +169,7 @@ def test_near_limit_is_exact_and_the_report_counts_it(tmp_path):
 
 def test_a_version_4_store_is_read_and_upgraded(tmp_path):
     import harness as api
-    from harness.store import RunStore
+    from harness.store.runstore import RunStore
 
     run_dir = tmp_path / "run"
     store_with_verdicts(run_dir)
@@ -196,7 +196,7 @@ def test_a_version_4_store_is_read_and_upgraded(tmp_path):
 
 
 def test_bad_run_dirs_and_a_run_in_progress_are_one_line_errors(tmp_path):
-    from harness.runlock import RunLock
+    from harness.store.lock import RunLock
 
     proc = harness("rescore", str(tmp_path / "nowhere"))
     assert proc.returncode == 2
@@ -229,13 +229,13 @@ def test_bad_run_dirs_and_a_run_in_progress_are_one_line_errors(tmp_path):
     (3.0, "reference", 3.0, 1.0, True), (3.0, "reference", None, 1.0, False),
     (2.0, "judge", 3.0, 1.0, False)])
 def test_which_budgets_another_floor_changes(seconds, how, floor, new, changes):
-    from harness.provenance import budget_changes
+    from harness.store.provenance import budget_changes
 
     assert budget_changes(seconds, how, floor, new) is changes
 
 
 def test_what_each_sandbox_records_as_the_maker_of_a_verdict():
-    from harness.provenance import executor
+    from harness.store.provenance import executor
 
     class Described:
         def __init__(self, **d):

@@ -165,7 +165,7 @@ def test_oracle_gap_notes_a_run_dataset_it_drops(tmp_path):
     """A run of humaneval + mbpp whose mbpp sample was generated, never executed: mbpp has no
     scored sample, so the report drops it and says so (one line on stderr)."""
     from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
+    from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
     store = RunStore(tmp_path)
@@ -201,7 +201,7 @@ def test_oracle_gap_on_a_run(tmp_path):
     proc = harness("route", "eval", "--router", "oracle", "--data", str(run), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     (ev,) = json.loads(proc.stdout)
-    from harness.router_data import from_run
+    from harness.route.from_runs import from_run
 
     test = from_run(run).split("test")
     assert ev["covered"] == len(test.scores) and ev["quality"] == pytest.approx(test.scores.max(axis=1).mean())
@@ -236,7 +236,7 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
 
 def test_cascade_on_a_run(tmp_path):
     from benchmarks import get_benchmark
-    from harness.router_data import from_run
+    from harness.route.from_runs import from_run
     from routers.cascade import Cascade
     from routers.evaluate import evaluate
 

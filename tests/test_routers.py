@@ -148,7 +148,7 @@ def test_learned_routers_read_lengths_and_trials_from_a_run(tmp_path):
 
     from benchmarks import get_benchmark
     from harness import load_matrix
-    from harness.router_data import from_run
+    from harness.route.from_runs import from_run
     from routers.complexitynet import ComplexityNet
     from routers.cot_length import CoTLength
     from routers.data import complexitynet_trials, think_lengths

@@ -53,7 +53,7 @@ def test_bad_pool_one_clear_line(tmp_path, existing_run, text, message):
 
 
 def test_explicit_zero_price_is_free_and_every_example_pool_loads(tmp_path):
-    from harness.config import Price, load_pool
+    from harness.run.models import Price, load_pool
 
     path = tmp_path / "pool.yaml"
     path.write_text("- {name: a, provider: replay, price: 0}\n"
@@ -151,7 +151,7 @@ def test_matrix_and_report_on_non_run_stores(tmp_path, what):
     if what == "text file":
         target.write_text("hello")
     elif what == "old version":
-        from harness.store import RunStore
+        from harness.store.runstore import RunStore
 
         RunStore(target).set_meta("schema_version", 1)
         message = "run store version 1, this codeharness reads 2, 3, 4 and 5"
@@ -231,7 +231,7 @@ def test_a_changed_model_names_what_changed(existing_run, tmp_path):
 
 
 def test_identity_changes_name_the_pool_fields_and_hide_secrets():
-    from harness.identity import identity_changes
+    from harness.store.identity import identity_changes
 
     old = {"provider": "openai", "params": {"temperature": 0.0, "stop": []}, "prompt_style": "default",
            "options": {"model": "m", "extra_body": {"api_key": "sk-old", "seed": 1}}}
@@ -261,7 +261,7 @@ def test_a_run_stored_with_prompt_style_default_resumes_where_the_prompt_is_unch
                    "--limit", "1", "--n", "1", "--sandbox", "local", "--no-calibrate")
     assert proc.returncode == 0, proc.stderr
     assert "0 samples to generate, 0 to execute" in proc.stderr and rows(existing_run) == before
-    from harness.identity import identity_changes, normal, resolved
+    from harness.store.identity import identity_changes, normal, resolved
 
     stored = {"provider": "openai", "prompt_style": "default", "params": {}, "options": {"model": "m"}}
     chat = dict(stored, prompt_style="instruct")

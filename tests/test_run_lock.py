@@ -49,7 +49,7 @@ def test_a_lock_naming_a_reused_pid_is_taken_over(existing_run, tmp_path):
     (a PID is reused); a live holder is refused even where flock does not work."""
     import socket
 
-    from harness.runlock import process_start
+    from harness.store.lock import process_start
 
     args = ["run", "--dataset", "humaneval", "--models", pool(tmp_path, REPLAY[0], name="ok.yaml"), "--limit", "1",
             "--n", "1", "--sandbox", "local", "--run-dir", str(existing_run), "--no-calibrate"]

@@ -21,7 +21,7 @@ from runsupport import harness, rows
     ("codecontests", False, "failed", "test 3: wrong answer", "fails here (failed)"),
 ])
 def test_disagreement_causes(dataset, ours, status, detail, want):
-    from harness.agreement import cause
+    from harness.report.agreement import cause
 
     assert want in cause(dataset, ours, status, detail)
 
@@ -30,7 +30,7 @@ def test_matrix_rows_are_the_stored_problems_only(tmp_path):
     """Two datasets in one store: the wide matrix has one row per stored (dataset,
     problem), not every combination of the two."""
     from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
+    from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
     store = RunStore(tmp_path)
@@ -52,9 +52,9 @@ def test_matrix_natural_order_and_full_table(tmp_path):
     """Problems in natural order in every table; the samples table has the verdict's
     detail, and with --full the texts; a version-2 store reads (no stderr tails) and
     is upgraded when a run opens it."""
-    from harness.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
+    from harness.store.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
     from harness.providers import Generation
-    from harness.store import RunStore, SampleKey
+    from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
     run_dir = tmp_path / "run"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks import Problem
 
-from ..config import ModelSpec
+from ..run.models import ModelSpec
 from ..errors import UserError
 
 

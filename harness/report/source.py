@@ -1,5 +1,5 @@
 """What ``report html`` draws, read from its SOURCE (run directories and wide matrix
-files, comma-separated: ``harness.sources``; or the bundled AdaptiveLLM artifact) and
+files, comma-separated: ``harness.store.sources``; or the bundled AdaptiveLLM artifact) and
 its routers (``route compare`` run now, or its JSON output): one ``ReportData``,
 checked, so that bad input is one error line before anything is rendered."""
 
@@ -36,7 +36,7 @@ class ReportData:
 def load(source: str, routers: list[str] | None = None, compare: str | None = None, log=None) -> ReportData:
     if routers is not None and compare is not None:
         raise UserError("--routers and --compare both add routers: give one")
-    from ..sources import ARTIFACT, parse
+    from ..store.sources import ARTIFACT, parse
 
     src = parse(source)
     data = _artifact() if src.kind == ARTIFACT else _run(src.paths) if src.kind == "run" else _matrix_file(src)
@@ -45,7 +45,7 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
     if routers is not None:
         if data.kind == "matrix":
             raise UserError("--routers trains routers on run directories or 'adaptivellm', not a matrix file")
-        from ..routing import compare as run_compare
+        from ..route.routers import compare as run_compare
 
         data.routers = run_compare(source, "train", "test", routers, log=log)[1:]
     elif compare is not None:
@@ -57,8 +57,8 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
 
 
 def _run(paths: tuple[str, ...]) -> ReportData:
-    from ..sources import load_runs
-    from ..store import connect_readonly, read_meta
+    from ..store.sources import load_runs
+    from ..store.runstore import connect_readonly, read_meta
 
     source, runs = ",".join(paths), load_runs(paths)
     m = runs.matrix
@@ -101,7 +101,7 @@ def _run(paths: tuple[str, ...]) -> ReportData:
     prices = {name: out for name, (_, out) in m.prices.items()}
     import inspect
 
-    from ..router_data import from_run
+    from ..route.from_runs import from_run
 
     # router_data's seeded split: that share of each dataset's problems, rounded, is the test split
     share = inspect.signature(from_run).parameters["test_fraction"].default
@@ -164,7 +164,7 @@ def _artifact() -> ReportData:
 
 def _matrix_file(src) -> ReportData:
     """Matrix files, and run directories read with them as scores only."""
-    from ..sources import matrix_scores
+    from ..store.sources import matrix_scores
 
     scores = matrix_scores(src.paths)  # one UserError per bad cell / column, as `report oracle-gap`
     names = [f"{'run directory' if (Path(p) / 'run.sqlite').is_file() else 'matrix file'} {Path(p).name}"

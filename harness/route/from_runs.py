@@ -1,4 +1,4 @@
-"""Run directories (one, or several pooled: ``harness.sources``) as what routers are
+"""Run directories (one, or several pooled: ``harness.store.sources``) as what routers are
 trained and scored on (``routers.data.RouterData``), complete: routers are handed it
 and never open a run store. Scores (mean pass over samples), costs (mean $ per
 sample), output tokens, prompts, a seeded split, CoT lengths, ComplexityNet trials,
@@ -18,13 +18,13 @@ from benchmarks import Benchmark, DataError, Problem, get_benchmark
 from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials
 
 from .exec_cache import cached_sandbox
-from .matrix import wide
-from .sources import load_runs
-from .store import connect_readonly, read_meta
+from ..store.matrix import wide
+from ..store.sources import load_runs
+from ..store.runstore import connect_readonly, read_meta
 
 
 def from_run(runs: str | Path | tuple | list, test_fraction: float = 0.3, seed: int = 0) -> RouterData:
-    """Run directories' pooled pass matrix (one run, or several: ``harness.sources``);
+    """Run directories' pooled pass matrix (one run, or several: ``harness.store.sources``);
     problem ids are ``dataset/problem``; a seeded random train/test split (stratified
     by dataset) is provided. CoT lengths: the runs' models that recorded thinking
     tokens, and the artifact's reasoners on the problems the artifact has (matched
@@ -96,7 +96,7 @@ def run_problems(run: str | Path, datasets: list[str]) -> dict[str, tuple[str, B
 
 def stored_samples(runs: list[str]) -> dict[tuple[str, str], list[Sample]]:
     """(``dataset/problem``, model) -> its samples in sample order, the runs' in turn
-    (their order when pooled: ``harness.sources``): the stored program, our verdict
+    (their order when pooled: ``harness.store.sources``): the stored program, our verdict
     (NaN: not executed yet, or a sandbox error: no verdict) and $."""
     out: dict[tuple[str, str], list[Sample]] = {}
     for run in runs:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from benchmarks import problem_key
 
-from .errors import UserError
-from .store import connect_readonly
+from ..errors import UserError
+from ..store.runstore import connect_readonly
 
 # Names a completion may use without importing them when its harness supplies them
 # (SandboxFusion prepends these imports; ours, like the benchmarks', does not).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from benchmarks import DataError, get_benchmark
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def no_samples_error(dataset: str, selected: int, models: list[str], recorded: set[str], split: str | None,

@@ -40,7 +40,7 @@ def benchmark_rows() -> list[dict]:
 
 
 def cmd_benchmarks(args) -> int:
-    from .cli import _limits  # cli imports this module: its helpers come at call time
+    from . import _limits  # cli imports this module: its helpers come at call time
 
     if args.action == "list":
         rows = benchmark_rows()
@@ -53,7 +53,7 @@ def cmd_benchmarks(args) -> int:
                   f"{str(r['public_tests']) + '/' + str(r['problems']):>12}  {r['test_kind']:<27} "
                   f"bundled ({', '.join(r['bundled'])}); HF {r['hf_id'] or '-'}")
         return 0
-    from .validate import validate
+    from ..score.references import validate
 
     _limits(args)
     summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,

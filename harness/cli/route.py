@@ -9,7 +9,7 @@ import math
 import sys
 import textwrap
 
-from .errors import UserError
+from ..errors import UserError
 
 ROUTE_COLUMNS = ["router", "coverage", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
                  "closed_gap", "closed_gap_ci"]
@@ -95,7 +95,7 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_route(args) -> int:
-    from . import routing
+    from ..route import routers as routing
 
     if args.action == "train":
         if not args.router:
@@ -168,8 +168,8 @@ def _executions(rows: list[dict]) -> list[str]:
 
 
 def cmd_gate(args) -> int:
-    from . import routing
-    from .gate import gate
+    from ..route import routers as routing
+    from ..route.gate import gate
 
     rows, ok = gate(args.baseline)
     print(routing.format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +60,7 @@ def parse(spec: str) -> Sources:
 
 @dataclass(frozen=True)
 class Runs:
-    """Run directories as one: the pooled matrix (``harness.matrix.RunMatrix``), and
+    """Run directories as one: the pooled matrix (``harness.store.matrix.RunMatrix``), and
     each run's ``run`` metadata (its datasets, split and source)."""
     paths: tuple[str, ...]
     matrix: RunMatrix
@@ -76,10 +76,10 @@ class Runs:
 def load_runs(paths: tuple[str, ...] | list[str]) -> Runs:
     import pandas as pd
 
-    from . import load_matrix
+    from .matrix import load_matrix
     from .identity import identity_changes
     from .matrix import from_samples
-    from .store import connect_readonly, read_meta
+    from .runstore import connect_readonly, read_meta
 
     frames, keys = [], []
     prices, identities, where = {}, {}, {}  # model -> its first run's price, identity, and that run
@@ -121,7 +121,7 @@ def load_runs(paths: tuple[str, ...] | list[str]) -> Runs:
 def matrix_scores(paths: tuple[str, ...] | list[str]) -> pd.DataFrame:
     """(dataset, problem) x model scores of run directories (their pass matrices) and
     matrix files, joined: rows and columns in the order first seen."""
-    from . import load_matrix
+    from .matrix import load_matrix
 
     out, seen = None, []
     for path in paths:

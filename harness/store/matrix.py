@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from benchmarks import problem_key
 
-from .errors import UserError
-from .store import connect_readonly
+from ..errors import UserError
+from .runstore import connect_readonly
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,7 +56,7 @@ def load_matrix(run: str | Path, full: bool = False) -> RunMatrix:
 
 
 def from_samples(samples: pd.DataFrame, prices: dict[str, tuple[float, float]]) -> RunMatrix:
-    """The matrices of a samples table (one run's, or several pooled: ``harness.sources``);
+    """The matrices of a samples table (one run's, or several pooled: ``harness.store.sources``);
     the columns are ``prices``' models in its order."""
     rank = natural_rank(samples["problem"])
     samples = samples.sort_values(["dataset", "problem", "model", "sample"], ignore_index=True,

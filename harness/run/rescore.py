@@ -17,10 +17,10 @@ from benchmarks import get_benchmark
 from benchmarks.extract import EXTRACTOR_VERSION, program_for
 from benchmarks.requests import exec_request
 
-from .errors import UserError
-from .provenance import environment, executor
-from .run import RunConfig, calibrate, load_workloads
-from .store import RunStore
+from ..errors import UserError
+from ..store.provenance import environment, executor
+from .pipeline import RunConfig, calibrate, load_workloads
+from ..store.runstore import RunStore
 
 DEFAULT_MEMORY_MB = 1024  # `run`'s default: the limit of verdicts stored before version 5 recorded it
 DEFAULT_FLOOR = 3.0  # `run`'s --timeout: budgets missing from a store (none in a run's) get it

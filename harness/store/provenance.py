@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 
-from .store import Executor, RunStore
+from .runstore import Executor, RunStore
 
 
 def executor(sandbox) -> Executor:

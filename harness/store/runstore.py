@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sandboxes import Limits, Status, Verdict
 
-from .errors import UserError
+from ..errors import UserError
 
 DB_NAME = "run.sqlite"
 # 2: samples.program (the exact program run); 3: samples.stderr_tail; 4: the time limit's
@@ -134,7 +134,7 @@ class RunStore:
         except OSError as exc:
             raise UserError(f"{self.dir}: cannot create the run directory ({exc.strerror or exc})") from None
         if lock:
-            from .runlock import RunLock
+            from .lock import RunLock
 
             self.lock = RunLock(self.dir)
         try:

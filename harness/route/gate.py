@@ -16,7 +16,7 @@ import functools
 import json
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 HIGHER_IS_BETTER = {"quality": True, "closed_gap": True, "cost_per_problem": False, "normalized_cost": False}
 
@@ -55,7 +55,7 @@ def load_baseline(path: str) -> dict:
 
 
 def gate(path: str) -> tuple[list[dict], bool]:
-    from . import routing
+    from . import routers as routing
 
     spec = load_baseline(path)
     # Every router is built (its parameters checked) before the first one trains; each

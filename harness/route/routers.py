@@ -10,14 +10,14 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 FORMATS = ("md", "csv", "json")
 
 
 def load_data(source: str, sandbox: str | None = None):
     """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
-    or run directories' (``router_data.from_run``; ``harness.sources``), its executions through the cache, in
+    or run directories' (``router_data.from_run``; ``harness.store.sources``), its executions through the cache, in
     ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
     from .exec_cache import with_cache
 
@@ -26,7 +26,7 @@ def load_data(source: str, sandbox: str | None = None):
 
         # Before any router runs, and even when every verdict the cascade needs is cached.
         check_address(os.environ["RAY_ADDRESS"])
-    from .sources import ARTIFACT, parse
+    from ..store.sources import ARTIFACT, parse
 
     src = parse(source)
     if src.kind == ARTIFACT:
@@ -36,7 +36,7 @@ def load_data(source: str, sandbox: str | None = None):
     if src.kind != "run":
         raise UserError(f"{source}: routers need run directories ('adaptivellm' or RUN_DIR[,RUN_DIR...]); a matrix "
                         "file has no costs, prompts or programs")
-    from .router_data import from_run
+    from .from_runs import from_run
 
     try:
         return with_cache(from_run(src.paths), sandbox)
@@ -267,9 +267,9 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
 
 def score_matrix(source: str):
     """(scores, costs, prices, datasets) of run directories or wide matrix files
-    (``harness.sources``; costs and prices None when a matrix file is among them); one
+    (``harness.store.sources``; costs and prices None when a matrix file is among them); one
     UserError for anything unreadable."""
-    from .sources import ARTIFACT, load_runs, matrix_scores, parse
+    from ..store.sources import ARTIFACT, load_runs, matrix_scores, parse
 
     src = parse(source)
     if src.kind == ARTIFACT:
@@ -300,7 +300,7 @@ def to_json(value) -> str:
 def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:
     if fmt == "json":
         return to_json(rows)
-    from .summary import number
+    from ..run.summary import number
 
     def cell(v):
         if isinstance(v, float):

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 COMMON_FIELDS = {"name", "provider", "price", "temperature", "top_p", "max_tokens", "n", "stop", "concurrency",
                  "prompt_style", "prompt_template"}
@@ -50,7 +50,7 @@ class ModelSpec:
         already stored. Not ``n`` (more samples may be added), not the price (costs
         are recomputed), not where the model is reached or read from (URL, key,
         timeouts, paths), which may move."""
-        from .providers import PROVIDERS
+        from ..providers import PROVIDERS
 
         params = {k: v for k, v in self.params.__dict__.items() if k != "n"} | {"stop": list(self.params.stop)}
         options = {k: v for k, v in self.options.items() if k in PROVIDERS[self.provider].identity_fields}
@@ -165,7 +165,7 @@ def _prompt_template(f: _Fields, base_dir: Path) -> str | None:
 
 
 def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
-    from .providers import PROVIDERS
+    from ..providers import PROVIDERS
 
     if not isinstance(raw, dict):
         raise UserError(f"{path}: models[{index}]: each model must be a mapping, got {type(raw).__name__}")

@@ -17,9 +17,9 @@ from benchmarks.quarantine import quarantined
 from benchmarks.requests import case_requests, exec_request, merge_cases
 from sandboxes import Limits, Status, Verdict
 
-from .errors import UserError
-from .metrics import pass_at_k
-from .store import TAIL_CHARS
+from ..errors import UserError
+from ..metrics import pass_at_k
+from ..store.runstore import TAIL_CHARS
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ import json
 import os
 import sys
 
-from .cli_benchmarks import add_benchmarks_parser, cmd_benchmarks
-from .cli_report import add_report_html_parser, cmd_report_html
-from .cli_rescore import add_rescore_parser, cmd_rescore
-from .cli_route import add_ray_address, add_route_parser, cmd_gate, cmd_route
-from .errors import UserError
+from .benchmarks import add_benchmarks_parser, cmd_benchmarks
+from .report import add_report_html_parser, cmd_report_html
+from .rescore import add_rescore_parser, cmd_rescore
+from .route import add_ray_address, add_route_parser, cmd_gate, cmd_route
+from ..errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_SANDBOX_ERROR = 3
@@ -198,7 +198,7 @@ def _time_limits(path: str | None) -> dict[str, float] | None:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate
+    from ..score.samples import evaluate
 
     summary = evaluate(args.samples, args.dataset, args.sandbox, args.workers, _limits(args),
                        out=args.out, source=args.source, ks=args.k, time_limits=_time_limits(args.time_limits),
@@ -224,8 +224,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .run import RunConfig, run
-    from .summary import format_table
+    from ..run.pipeline import RunConfig, run
+    from ..run.summary import format_table
 
     _limits(args)
     datasets = tuple(dict.fromkeys(d.strip() for d in args.dataset.split(",") if d.strip()))
@@ -237,7 +237,7 @@ def cmd_run(args) -> int:
                     fresh=args.fresh, calibrate=args.calibrate)
     summary = run(cfg)
     print(json.dumps(summary) if args.json else format_table(summary))
-    from .matrix import write_matrix
+    from ..store.matrix import write_matrix
 
     written = write_matrix(summary["run"])
     print(f"run: {summary['run']}; matrix: {', '.join(p.name for p in written)}", file=sys.stderr)
@@ -250,7 +250,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_matrix(args) -> int:
-    from .matrix import write_matrix
+    from ..store.matrix import write_matrix
 
     for path in write_matrix(args.run, args.format, args.out, full=args.full):
         print(path)
@@ -306,7 +306,7 @@ def cmd_report(args) -> int:
     if args.action == "html":
         return cmd_report_html(args)
     if args.action == "oracle-gap":
-        from . import routing
+        from ..route import routers as routing
 
         rows = routing.oracle_gap_table(args.source)
         if args.format == "json":
@@ -320,7 +320,7 @@ def cmd_report(args) -> int:
                         f"{m} {v['score']:.3f}" + (f" (${v['cost']:.2e})" if v["cost"] is not None else "")
                         for m, v in r["models"].items()))
         return 0
-    from .agreement import agreement, to_markdown
+    from ..report.agreement import agreement, to_markdown
 
     report = agreement(args.run)
     if args.out:

@@ -18,15 +18,15 @@ from benchmarks.extract import program_for
 from benchmarks.requests import exec_request
 from sandboxes import Limits, Verdict
 
-from .config import ModelSpec, load_pool
-from .errors import UserError
-from .identity import identity_changes, normal, resolved
-from .provenance import environment, executor, other_limits
-from .providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
-from .runlock import LOCK_NAME
-from .store import DB_NAME, RunStore, SampleKey
+from .models import ModelSpec, load_pool
+from ..errors import UserError
+from ..store.identity import identity_changes, normal, resolved
+from ..store.provenance import environment, executor, other_limits
+from ..providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
+from ..store.lock import LOCK_NAME
+from ..store.runstore import DB_NAME, RunStore, SampleKey
 from .summary import refusal, selection_note, summarize_run
-from .validate import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
+from ..score.references import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class Runner:
                     short[spec.name] += 0 < count < spec.params.n
         for d, w in self.work.items():  # a dataset nobody has a sample for: nothing to store, say why
             if not any(have[(s.name, d)] for s in self.specs):
-                from .coverage import no_samples_error
+                from .no_samples import no_samples_error
 
                 recorded = set().union(*(self.providers[s.name].recorded_ids(d) or () for s in self.specs))
                 raise no_samples_error(d, len(w.problems), [s.name for s in self.specs], recorded, self.cfg.split,

@@ -1,10 +1,10 @@
-"""``python -m harness rescore``: its options and its command (``harness.rescore``)."""
+"""``python -m harness rescore``: its options and its command (``harness.run.rescore``)."""
 
 from __future__ import annotations
 
 import sys
 
-from .cli_route import add_ray_address
+from .route import add_ray_address
 
 
 def add_rescore_parser(sub, positive_float, positive_int) -> None:
@@ -30,9 +30,9 @@ def add_rescore_parser(sub, positive_float, positive_int) -> None:
 
 
 def cmd_rescore(args) -> int:
-    from .cli import EXIT_SANDBOX_ERROR
-    from .matrix import write_matrix
-    from .rescore import RescoreConfig, format_transitions, rescore
+    from . import EXIT_SANDBOX_ERROR
+    from ..store.matrix import write_matrix
+    from ..run.rescore import RescoreConfig, format_transitions, rescore
 
     summary = rescore(RescoreConfig(args.run, timeout=args.timeout, memory_mb=args.memory_mb, sandbox=args.sandbox,
                                     workers=args.workers, extract=args.extract, calibrate=args.calibrate))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
-from .metrics import pass_at_k
-from .store import RunStore
+from ..metrics import pass_at_k
+from ..store.runstore import RunStore
 
 
 def describe_key(key: dict) -> str:

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def add_report_html_parser(rpsub) -> None:
@@ -24,8 +24,8 @@ def add_report_html_parser(rpsub) -> None:
 
 
 def cmd_report_html(args) -> int:
-    from .report.html import render
-    from .report.source import load
+    from ..report.html import render
+    from ..report.source import load
 
     names = None
     if args.routers is not None:
@@ -42,6 +42,6 @@ def cmd_report_html(args) -> int:
 
 
 def out_name(source: str) -> str:
-    from .sources import parse
+    from ..store.sources import parse
 
     return "+".join(Path(p).stem for p in parse(source).paths) or Path(source).stem or "source"
