@@ -2,7 +2,7 @@
 
 Standard library only: the fork server runs these inside the sandbox, next to the
 program, so multi-megabyte outputs never cross the channel. One place for every
-rule, each with a unit test (tests/test_judge.py):
+rule, each with a unit test (tests/sandboxes/test_judge.py):
 
 stdout vs expected stdout (APPS, CodeContests, RunBugRun):
   * both are split into whitespace-separated tokens, so trailing spaces, blank lines

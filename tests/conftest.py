@@ -21,7 +21,7 @@ os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(_TMP, "codeharness-test-
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
-from runsupport import REPLAY, harness, pool  # noqa: E402
+from support import REPLAY, harness, pool  # noqa: E402
 
 from sandboxes import DockerSandbox, LocalSandbox  # noqa: E402
 from sandboxes.image import DockerUnavailable, docker_client, image_present  # noqa: E402

@@ -8,11 +8,11 @@ import json
 import os
 import sys
 
+from ..errors import UserError
 from .benchmarks import add_benchmarks_parser, cmd_benchmarks
 from .report import add_report_html_parser, cmd_report_html
 from .rescore import add_rescore_parser, cmd_rescore
 from .route import add_ray_address, add_route_parser, cmd_gate, cmd_route
-from ..errors import UserError
 
 EXIT_USER_ERROR = 2
 EXIT_SANDBOX_ERROR = 3

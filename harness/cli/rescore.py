@@ -30,9 +30,9 @@ def add_rescore_parser(sub, positive_float, positive_int) -> None:
 
 
 def cmd_rescore(args) -> int:
-    from . import EXIT_SANDBOX_ERROR
-    from ..store.matrix import write_matrix
     from ..run.rescore import RescoreConfig, format_transitions, rescore
+    from ..store.matrix import write_matrix
+    from . import EXIT_SANDBOX_ERROR
 
     summary = rescore(RescoreConfig(args.run, timeout=args.timeout, memory_mb=args.memory_mb, sandbox=args.sandbox,
                                     workers=args.workers, extract=args.extract, calibrate=args.calibrate))

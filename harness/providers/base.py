@@ -9,8 +9,8 @@ from pathlib import Path
 
 from benchmarks import Problem
 
-from ..run.models import ModelSpec
 from ..errors import UserError
+from ..run.models import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,8 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
 
 
 def _run(paths: tuple[str, ...]) -> ReportData:
-    from ..store.sources import load_runs
     from ..store.runstore import connect_readonly, read_meta
+    from ..store.sources import load_runs
 
     source, runs = ",".join(paths), load_runs(paths)
     m = runs.matrix

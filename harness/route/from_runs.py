@@ -17,10 +17,10 @@ import pandas as pd
 from benchmarks import Benchmark, DataError, Problem, get_benchmark
 from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials
 
-from .exec_cache import cached_sandbox
 from ..store.matrix import wide
-from ..store.sources import load_runs
 from ..store.runstore import connect_readonly, read_meta
+from ..store.sources import load_runs
+from .exec_cache import cached_sandbox
 
 
 def from_run(runs: str | Path | tuple | list, test_fraction: float = 0.3, seed: int = 0) -> RouterData:

@@ -18,15 +18,15 @@ from benchmarks.extract import program_for
 from benchmarks.requests import exec_request
 from sandboxes import Limits, Verdict
 
-from .models import ModelSpec, load_pool
 from ..errors import UserError
-from ..store.identity import identity_changes, normal, resolved
-from ..store.provenance import environment, executor, other_limits
 from ..providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
-from ..store.lock import LOCK_NAME
-from ..store.runstore import DB_NAME, RunStore, SampleKey
-from .summary import refusal, selection_note, summarize_run
 from ..score.references import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
+from ..store.identity import identity_changes, normal, resolved
+from ..store.lock import LOCK_NAME
+from ..store.provenance import environment, executor, other_limits
+from ..store.runstore import DB_NAME, RunStore, SampleKey
+from .models import ModelSpec, load_pool
+from .summary import refusal, selection_note, summarize_run
 
 
 @dataclass(frozen=True)

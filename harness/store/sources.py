@@ -76,9 +76,8 @@ class Runs:
 def load_runs(paths: tuple[str, ...] | list[str]) -> Runs:
     import pandas as pd
 
-    from .matrix import load_matrix
     from .identity import identity_changes
-    from .matrix import from_samples
+    from .matrix import from_samples, load_matrix
     from .runstore import connect_readonly, read_meta
 
     frames, keys = [], []

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from runsupport import HUMANEVAL_BY_ID, ROOT, harness, pool, rows
+from support import HUMANEVAL_BY_ID, ROOT, harness, pool, rows
 
 from benchmarks.io import cause, load_hf
 from harness.run.summary import format_table, number

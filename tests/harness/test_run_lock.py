@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from runsupport import REPLAY, ROOT, executed, harness, pool, rows, slow_replay, wait_for
+from support import REPLAY, ROOT, executed, harness, pool, rows, slow_replay, wait_for
 
 
 def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):

@@ -80,7 +80,7 @@ def test_run_budgets_from_the_judge_limit_and_records_them(tmp_path):
 
     from benchmarks import get_benchmark
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     run_dir = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "codecontests", "--limit", "3",
                            "--models", str(root / "examples" / "adaptivellm-pool.yaml"), "--sandbox", "local",

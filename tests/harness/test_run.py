@@ -14,7 +14,7 @@ import time
 
 import pytest
 from openai_server import FaultyOpenAIServer
-from runsupport import (
+from support import (
     HUMANEVAL,
     HUMANEVAL_BY_ID,
     HUMANEVAL_CHAT,

@@ -1,7 +1,7 @@
 """Hostile programs: each gets an exact verdict, and the host and the pool survive.
 
 Runs in both sandboxes (``sandbox`` fixture: local in its strongest mode, and docker;
-``tests/test_local_venv.py`` runs it in every local mode from a venv under /tmp).
+``tests/sandboxes/test_local_venv.py`` runs it in every local mode from a venv under /tmp).
 """
 
 from __future__ import annotations

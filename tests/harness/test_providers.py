@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from benchmarks import get_benchmark
 from benchmarks.extract import program_for, split_thinking
-from harness.run.models import load_pool
 from harness.providers import Task, make_provider
-
-ROOT = Path(__file__).resolve().parents[1]
+from harness.run.models import load_pool
 
 
 def test_split_thinking():

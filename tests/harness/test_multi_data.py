@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 
 import pytest
-from runsupport import REPLAY, harness, pool
+from support import REPLAY, harness, pool
 
 from harness.store.sources import load_runs
 

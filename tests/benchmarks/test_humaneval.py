@@ -3,14 +3,13 @@ same solutions with their body replaced by ``return None`` all fail."""
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from benchmarks import DataError, get_benchmark
 from sandboxes import ExecRequest, Limits, Status
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "humaneval" / "HumanEval.jsonl.gz"
 
 

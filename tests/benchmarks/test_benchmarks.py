@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from benchmarks import BENCHMARKS, CallTests, DataError, IOTests, get_benchmark
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def harness(*args):

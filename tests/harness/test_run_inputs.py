@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 from openai_server import FaultyOpenAIServer
-from runsupport import REPLAY, ROOT, answer_with_reference, harness, pool, rows
+from support import REPLAY, ROOT, answer_with_reference, harness, pool, rows
 
 BAD_POOLS = [
     ("models: [\n  - name: a\n    provider: replay\n  oops",

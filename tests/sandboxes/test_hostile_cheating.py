@@ -1,5 +1,5 @@
 """Programs that try to pass without being right or to garble the harness's report: each gets
-an exact verdict (``sandbox`` fixture; ``tests/test_local_venv.py`` runs these in every local
+an exact verdict (``sandbox`` fixture; ``tests/sandboxes/test_local_venv.py`` runs these in every local
 mode too)."""
 
 from __future__ import annotations

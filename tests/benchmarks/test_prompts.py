@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 from openai_server import FaultyOpenAIServer
-from runsupport import HUMANEVAL, HUMANEVAL_CHAT, ROOT, answer_with_reference, harness, pool, rows
+from support import HUMANEVAL, HUMANEVAL_CHAT, ROOT, answer_with_reference, harness, pool, rows
 
 from benchmarks import CallTests, IOTests, Problem, get_benchmark
 from benchmarks.prompts import LCB_SYSTEM, PLACEHOLDERS

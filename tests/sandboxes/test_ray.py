@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from support import ROOT
 from test_lifecycle import _wait_until
 
 from benchmarks import get_benchmark
@@ -26,7 +27,6 @@ from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, DockerUnavailable, docke
 from sandboxes.ray_dispatch import BATCH_PER_WORKER, MAX_ATTEMPTS
 from sandboxes.ray_sandbox import NodePool
 
-ROOT = Path(__file__).resolve().parents[1]
 LIMITS = Limits(timeout=3.0, memory_mb=512)
 BOOTSTRAP_MARK = b"json.loads(sys.stdin.buffer.readline())"  # every fork server's command line
 

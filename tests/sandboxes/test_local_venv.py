@@ -11,10 +11,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from sandboxes.local import available_modes
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,8 @@ def test_every_host_mode_works_from_a_venv_and_holds_against_the_hostile_suite(v
     problems = eval(proc.stdout)
     assert [m for m, why in problems.items() if why is None] == host_modes, problems
     kinds = ",".join(f"local:{m}" for m in host_modes)
-    proc = _in_venv(venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_hostile.py",
-                    "tests/test_hostile_cheating.py",
+    proc = _in_venv(venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/sandboxes/test_hostile.py",
+                    "tests/sandboxes/test_hostile_cheating.py",
                     env={"CODEHARNESS_TEST_SANDBOXES": kinds})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     summary = proc.stdout.strip().splitlines()[-1]
@@ -56,7 +55,7 @@ def test_every_host_mode_works_from_a_venv_and_holds_against_the_hostile_suite(v
     # Every mode ran the suite: the two checks every sandbox must pass ran once per mode.
     for mode in host_modes:
         for name in ("test_the_whole_standard_library_imports", "test_a_descendant_does_not_report_for_the_program"):
-            node = f"tests/test_hostile.py::{name}[local:{mode}]"
+            node = f"tests/sandboxes/test_hostile.py::{name}[local:{mode}]"
             check = _in_venv(venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", node,
                              env={"CODEHARNESS_TEST_SANDBOXES": kinds}, timeout=300)
             assert check.returncode == 0 and "1 passed" in check.stdout, (node, check.stdout[-2000:])

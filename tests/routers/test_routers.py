@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runsupport import ROOT, harness
+from support import ROOT, harness
 
 from benchmarks.io import read_records
 from routers import ROUTERS, load_router

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support import ROOT
 
 from harness.cli import main
 from harness.report import data as D
 from routers import analysis as A
 
-ROOT = Path(__file__).resolve().parents[1]
 PRICES = {"cheap": 0.1, "mid": 0.5, "big": 1.0}
 # 4 problems x 3 models: means cheap 0.5, mid 0.5, big 0.75 (SBS); oracle 1 everywhere.
 S = pd.DataFrame({"cheap": [1, 0, 0, 1.0], "mid": [1, 1, 0, 0.0], "big": [0, 1, 1, 1.0]},

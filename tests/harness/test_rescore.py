@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import pytest
 from openai_server import FaultyOpenAIServer
-from runsupport import HUMANEVAL_BY_ID, ROOT, harness, pool, rows, slow_replay, wait_for
+from support import HUMANEVAL_BY_ID, ROOT, harness, pool, rows, slow_replay, wait_for
 
 
 def meta(run_dir, key):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import docker_ready_or_skip, make_sandbox
+from support import ROOT
 
 from sandboxes import ExecRequest, Limits, Status
 from sandboxes.image import (
@@ -23,8 +24,6 @@ from sandboxes.image import (
     reap_stale,
     sandbox_containers,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 HOLDER = """
 import json, sys, time

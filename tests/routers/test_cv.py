@@ -8,18 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import ROOT
 
 from routers import analysis as A
 from routers.baselines import DatasetOracle, SingleBest
 from routers.cv import cross_validate, folds
 from routers.data import RouterData
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def harness(*args):

@@ -8,14 +8,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from openai_server import FaultyOpenAIServer
-from runsupport import answer_with_reference, pool
+from support import ROOT, answer_with_reference, pool
 
 from harness.providers.servers import Server, ServerSet
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Down(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from runsupport import harness, rows
+from support import harness, rows
 
 
 @pytest.mark.parametrize("dataset,ours,status,detail,want", [
@@ -52,8 +52,8 @@ def test_matrix_natural_order_and_full_table(tmp_path):
     """Problems in natural order in every table; the samples table has the verdict's
     detail, and with --full the texts; a version-2 store reads (no stderr tails) and
     is upgraded when a run opens it."""
-    from harness.store.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
     from harness.providers import Generation
+    from harness.store.matrix import FULL_COLUMNS, SAMPLE_COLUMNS
     from harness.store.runstore import RunStore, SampleKey
     from sandboxes import Limits, Status, Verdict
 
