@@ -9,6 +9,7 @@ import os
 import sys
 
 from ..errors import UserError
+from ..tables import format_table
 from .benchmarks import add_benchmarks_parser, cmd_benchmarks
 from .report import add_report_html_parser, cmd_report_html
 from .rescore import add_rescore_parser, cmd_rescore
@@ -225,7 +226,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_run(args) -> int:
     from ..run.pipeline import RunConfig, run
-    from ..run.summary import format_table
+    from ..run.summary import format_summary
 
     _limits(args)
     datasets = tuple(dict.fromkeys(d.strip() for d in args.dataset.split(",") if d.strip()))
@@ -236,7 +237,7 @@ def cmd_run(args) -> int:
                     sandbox=args.sandbox, workers=args.workers, timeout=args.timeout, memory_mb=args.memory_mb,
                     fresh=args.fresh, calibrate=args.calibrate)
     summary = run(cfg)
-    print(json.dumps(summary) if args.json else format_table(summary))
+    print(json.dumps(summary) if args.json else format_summary(summary))
     from ..store.matrix import write_matrix
 
     written = write_matrix(summary["run"])
@@ -313,7 +314,7 @@ def cmd_report(args) -> int:
             keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict"]
             print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
         else:
-            print(routing.format_table(rows, args.format, GAP_COLUMNS))
+            print(format_table(rows, args.format, GAP_COLUMNS))
             if args.format == "md":
                 for r in rows:
                     print(f"\n{r['dataset']}: " + ", ".join(

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from ..errors import UserError
+from ..tables import format_table, to_json
 
 ROUTE_COLUMNS = ["router", "coverage", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
                  "closed_gap", "closed_gap_ci"]
@@ -118,10 +119,10 @@ def cmd_route(args) -> int:
         head, *rows = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed,
                                         sandbox=args.sandbox)
         if args.format == "json":
-            print(routing.to_json({**head, "rows": rows}))
+            print(to_json({**head, "rows": rows}))
             return 0
         columns = ROUTE_COLUMNS + PAIRED_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions(rows)
-        print(routing.format_table(rows, args.format, columns + ["on_front", "partial"]))
+        print(format_table(rows, args.format, columns + ["on_front", "partial"]))
         if args.format == "md":
             if args.cv:
                 print(f"\n{args.cv}-fold CV (seed {args.seed}) over all {rows[0]['problems']} problems: each router "
@@ -152,7 +153,7 @@ def cmd_route(args) -> int:
     data = routing.load_data(args.data, args.sandbox)
     (row,) = routing.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed, fitted=bool(args.model_dir))
     row = {k: v for k, v in row.items() if not k.startswith("_")}
-    print(routing.format_table([row], args.format, ROUTE_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions([row]) +
+    print(format_table([row], args.format, ROUTE_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions([row]) +
                                ["sbs_model", "sbs_quality", "oracle_quality"]))
     return 0
 
@@ -168,11 +169,10 @@ def _executions(rows: list[dict]) -> list[str]:
 
 
 def cmd_gate(args) -> int:
-    from ..route import routers as routing
     from ..route.gate import gate
 
     rows, ok = gate(args.baseline)
-    print(routing.format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",
+    print(format_table(rows, args.format, ["router", "metric", "baseline", "now", "delta", "tolerance",
                                                   "status"]))
     if not ok:
         print(f"error: router quality regressed against {args.baseline}", file=sys.stderr)

@@ -4,7 +4,6 @@ over a run, a wide matrix file, or the bundled AdaptiveLLM artifact."""
 from __future__ import annotations
 
 import ast
-import json
 import math
 import os
 import sys
@@ -280,45 +279,3 @@ def score_matrix(source: str):
         return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, runs.datasets
     scores = matrix_scores(src.paths)
     return scores, None, None, list(dict.fromkeys(scores.index.get_level_values(0)))
-
-
-def to_json(value) -> str:
-    """JSON with NaN as null (JSON has no NaN: a metric undefined for a row, APGR
-    without a strong/weak pair...) and numpy numbers as numbers."""
-    def clean(v):
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, float) and math.isnan(v):
-            return None
-        return v
-
-    return json.dumps(clean(value), indent=1, default=_plain)
-
-
-def format_table(rows: list[dict], fmt: str, columns: list[str]) -> str:
-    if fmt == "json":
-        return to_json(rows)
-    from ..run.summary import number
-
-    def cell(v):
-        if isinstance(v, float):
-            return number(v)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(cell(x) for x in v) + "]"
-        return str(v)
-    lines = [[cell(r.get(c, "")) for c in columns] for r in rows]
-    if fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        csv.writer(buf).writerows([columns, *lines])
-        return buf.getvalue().rstrip("\n")
-    return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
-                      *["| " + " | ".join(line) + " |" for line in lines]])
-
-
-def _plain(v):
-    return float(v) if hasattr(v, "__float__") else str(v)

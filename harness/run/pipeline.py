@@ -219,7 +219,7 @@ class Runner:
         limits = Limits(timeout=timeout, memory_mb=self.cfg.memory_mb)
         return exec_request(w.problems[key.problem], program, limits, id=key.problem)
 
-    async def main(self, sandbox) -> None:
+    async def generate_and_execute(self, sandbox) -> None:
         from sandboxes.progress import progress
 
         for spec in self.specs:
@@ -337,7 +337,7 @@ def run(cfg: RunConfig, log=lambda msg: print(msg, file=sys.stderr)) -> dict:
         with get_sandbox(cfg.sandbox, cfg.workers, cfg.memory_mb) as sandbox:
             start = time.perf_counter()
             try:
-                asyncio.run(runner.main(sandbox))
+                asyncio.run(runner.generate_and_execute(sandbox))
             except ProviderError as exc:
                 if store.sample_counts():
                     raise ProviderError(f"{exc} ({stopped(store, cfg)})") from None

@@ -3,11 +3,11 @@ run directory's key (datasets, split, source) in words."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 
 from ..metrics import pass_at_k
 from ..store.runstore import RunStore
+from ..tables import number
 
 
 def describe_key(key: dict) -> str:
@@ -71,13 +71,8 @@ def selection_note(summary: dict) -> str | None:
     return f"note: summary of {', '.join(parts)}: the ones this command selected (the matrix has every stored one)"
 
 
-def number(v: float) -> str:
-    """A table's number: 4 decimals, or 4 significant digits below 0.01, where costs
-    per sample live (2.700e-05, not 0.0000)."""
-    return "nan" if math.isnan(v) else (f"{v:.3e}" if 0 < abs(v) < 1e-2 else f"{v:.4f}")
-
-
-def format_table(summary: dict) -> str:
+def format_summary(summary: dict) -> str:
+    """The end-of-run table as text (``--json`` prints ``summary`` itself)."""
     ks = sorted({k for m in summary["models"] for k in m if k.startswith("pass@")}, key=lambda k: int(k[5:]))
     head = ["dataset", "model", "problems", "samples", *ks, "tokens in", "tokens out", "total USD", "statuses"]
     lines = []

@@ -18,7 +18,8 @@ import pytest
 from support import HUMANEVAL_BY_ID, ROOT, harness, pool, rows
 
 from benchmarks.io import cause, load_hf
-from harness.run.summary import format_table, number
+from harness.run.summary import format_summary
+from harness.tables import number
 from routers.baselines import Cheapest
 from routers.data import RouterData
 from sandboxes import progress as progress_module
@@ -130,7 +131,7 @@ def test_the_summary_labels_the_total_cost_and_shows_small_ones():
          "tokens_in": 300, "tokens_out": 90, "cost_usd": 1.23456, "statuses": {"passed": 2}},
         {"dataset": "humaneval", "model": "free", "problems": 2, "samples": 2, "pass@1": 0.0,
          "tokens_in": 300, "tokens_out": 80, "cost_usd": 0.0, "statuses": {"failed": 2}}]}
-    assert format_table(summary).splitlines() == [
+    assert format_summary(summary).splitlines() == [
         "dataset    model    problems  samples  pass@1  tokens in  tokens out  total USD  statuses",
         "---------  -------  --------  -------  ------  ---------  ----------  ---------  -----------------",
         "humaneval  smollm2  2         2        0.500   300        120         2.700e-05  passed=1 failed=1",
