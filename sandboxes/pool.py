@@ -26,8 +26,8 @@ from .records import ExecRequest, Status, Verdict
 # The server's modules arrive as the first line on its stdin, [[name, source], ...,
 # [main name, main source]], so they need no file inside the image or namespace,
 # never go stale there, and `ps` shows a short command line.
-SERVER_MODULES = [[name, (Path(__file__).parent / f"{name}.py").read_text()]
-                  for name in ("judge", "namespaces", "forkchild", "forkreap", "forkwatch", "forkserver")]
+FORK_SERVER_MODULES = ("judge", "namespaces", "forkchild", "forkreap", "forkwatch", "forkserver")
+SERVER_MODULES = [[name, (Path(__file__).parent / f"{name}.py").read_text()] for name in FORK_SERVER_MODULES]
 BOOTSTRAP = ["python3", "-I", "-c",  # with site: distro packages (sortedcontainers) import
              "import sys,json,types\n"
              "*mods,(name,src)=json.loads(sys.stdin.buffer.readline())\n"
