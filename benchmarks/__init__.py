@@ -1,7 +1,17 @@
 """Benchmark adapters, registered by name, and what every stage above needs to know
 of a problem: its records, how a program and its tests become a sandbox request
 (``requests``) and how code comes out of a completion (``extract``). Imports only
-``sandboxes`` (its request records), never ``routers`` or ``harness``."""
+``sandboxes`` (its request records), never ``routers`` or ``harness``.
+
+Adding a benchmark is one module and one line: a module with a subclass of
+``base.Benchmark`` and its class in ``BENCHMARKS`` below. The contract: the class
+names itself (``name``, ``test_kind``, its sources: ``bundled`` files under
+``data/`` with the ``default`` ones, or ``hf_id``) and implements ``problem`` (one
+source row as a ``Problem``: id, prompt, tests of one kind (``AssertTests``,
+``IOTests``, ``CallTests``), reference programs that must pass and known-wrong ones,
+``wrong``, that must fail, both checked by ``benchmarks validate``) and ``prompt``
+(the message a model is sent, per prompt style). ``program`` (how a sample becomes a
+complete program), ``system``, ``public_tests`` and ``aliases`` have defaults."""
 
 from __future__ import annotations
 

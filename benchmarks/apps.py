@@ -86,7 +86,7 @@ def _with_fixture(problem: Problem, fixture: dict | None) -> Problem:
     if fixture is None:
         return problem
     return replace(problem, references=problem.references + (fixture["solution"],),
-                   metadata=dict(problem.metadata, wrong=tuple(fixture.get("wrong", ()))))
+                   wrong=tuple(fixture.get("wrong", ())))
 
 
 def _unique(pairs):

@@ -3,6 +3,7 @@ becomes a program."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,12 @@ from .records import Problem
 DATA = Path(__file__).parent / "data"
 
 
-class Benchmark:
+class Benchmark(ABC):
+    """A benchmark adapter. A subclass names itself (``name``, ``test_kind``, and
+    ``bundled``/``default`` or ``hf_id`` for where its problems come from) and
+    implements ``problem`` (a source row as a Problem) and ``prompt`` (what a model is
+    sent); the rest has defaults to override where the benchmark differs."""
+
     name = ""
     hf_id = ""
     # HF dataset id -> its config (subset) name, for ids that need one.
@@ -74,17 +80,18 @@ class Benchmark:
                 out.append(problem)
         return out
 
+    @abstractmethod
     def problem(self, row: dict, where: str) -> Problem | None:
-        """One row of any supported format as a Problem (None: a row without tests)."""
-        raise NotImplementedError
+        """One row of any supported format as a Problem (None: a row without tests);
+        ``where`` names the row for error messages (DataError)."""
 
     def program(self, problem: Problem, completion: str | None = None, solution: str | None = None) -> str:
         """The program a sample stands for; by default a complete program."""
         return solution if solution is not None else completion or ""
 
+    @abstractmethod
     def prompt(self, problem: Problem, style: str = "completion") -> str:
-        """The (user) message of ``style`` for this problem."""
-        return problem.prompt
+        """The (user) message of ``style`` (one of ``prompt_styles``) for this problem."""
 
     def system(self, problem: Problem, style: str = "completion") -> str:
         """The system message ``style`` comes with ("": none)."""

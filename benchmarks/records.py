@@ -46,6 +46,7 @@ class Problem:
     tests: Tests
     entry_point: str = ""
     references: tuple[str, ...] = ()  # complete reference programs
+    wrong: tuple[str, ...] = ()  # complete known-wrong programs: each must fail (``benchmarks validate``)
     time_limit: float | None = None  # seconds per test, as the benchmark states it
     metadata: dict = field(default_factory=dict, compare=False)
 

@@ -48,8 +48,8 @@ class RunBugRun(Benchmark):
             prompt=row["buggy_code"],
             tests=IOTests(tuple(cases), strict_integers=True),  # AtCoder/AOJ judge integers exactly
             references=(row["fixed_code"],),
-            metadata={"problem_id": row["problem_id"], "buggy_code": row["buggy_code"],
-                      "errors": row.get("errors") or [], "derived": self._derived},
+            wrong=(row["buggy_code"],),
+            metadata={"problem_id": row["problem_id"], "errors": row.get("errors") or [], "derived": self._derived},
         )
 
     # No public_tests: the repair prompt shows the buggy program and its error, no examples.
@@ -57,7 +57,7 @@ class RunBugRun(Benchmark):
     def prompt(self, problem: Problem, style: str = "completion") -> str:
         """RunBugRun's repair prompt, with the error the buggy program raised when known;
         an instruction already, so ``instruct`` is the same text."""
-        text = PROMPT.format(code=problem.metadata["buggy_code"])
+        text = PROMPT.format(code=problem.prompt)  # the problem's prompt is the buggy program
         errors = problem.metadata["errors"]
         if errors:
             first = errors[0]

@@ -36,7 +36,7 @@ _EXPORTS = {
     "rescore": "harness.run.rescore",
     "RescoreConfig": "harness.run.rescore",
     "load_pool": "harness.run.models",
-    "ModelSpec": "harness.run.models",
+    "ModelSpec": "harness.providers.spec",
     "RunMatrix": "harness.store.matrix",
     "load_matrix": "harness.store.matrix",
     "write_matrix": "harness.store.matrix",

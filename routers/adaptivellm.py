@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router, optional_import
+from .base import Router, Routing, optional_import
 from .cot_length import CoTLength, objective
 from .encoder import Encoder
 
@@ -48,7 +48,7 @@ class AdaptiveLLM(Router):
 
     def route(self, data):
         x = self.enc.embed(data.prompts.loc[data.scores.index].tolist())
-        return pd.Series([self.classes[i] for i in self.xgb.predict(x)], index=data.scores.index)
+        return Routing(pd.Series([self.classes[i] for i in self.xgb.predict(x)], index=data.scores.index))
 
     def state(self, folder: Path) -> dict:
         self.enc.save(folder / "encoder")

@@ -9,12 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
-from .data import RouterData, authors_predictions
-
-
-def _fixed(data: RouterData, model: str) -> pd.Series:
-    return pd.Series(model, index=data.scores.index)
+from .base import Router, Routing
+from .data import authors_predictions
 
 
 class RandomRouter(Router):
@@ -29,7 +25,7 @@ class RandomRouter(Router):
 
     def route(self, data):
         rng = np.random.default_rng(self.seed)
-        return pd.Series(rng.choice(self.models, size=len(data.scores)), index=data.scores.index)
+        return Routing(pd.Series(rng.choice(self.models, size=len(data.scores)), index=data.scores.index))
 
     def state(self, folder):
         return {"seed": self.seed, "models": self.models}
@@ -52,7 +48,7 @@ class SingleBest(Router):
         return self
 
     def route(self, data):
-        return _fixed(data, self.model)
+        return Routing(pd.Series(self.model, index=data.scores.index))
 
     def state(self, folder):
         return {"model": self.model}
@@ -95,7 +91,7 @@ class DatasetOracle(Router):
         return self
 
     def route(self, data):
-        return data.datasets.loc[data.scores.index].map(lambda d: self.model_of.get(d, self.fallback))
+        return Routing(data.datasets.loc[data.scores.index].map(lambda d: self.model_of.get(d, self.fallback)))
 
     def state(self, folder):
         return {"model_of": self.model_of, "fallback": self.fallback}
@@ -113,7 +109,7 @@ class Oracle(Router):
     def route(self, data):
         # A missing cell never wins; a problem no model was scored on goes to the cheapest
         # (it is out of coverage anyway).
-        return A.oracle_choice(data.scores.fillna(-np.inf), data.prices)
+        return Routing(A.oracle_choice(data.scores.fillna(-np.inf), data.prices))
 
 
 class Published(Router):
@@ -130,7 +126,7 @@ class Published(Router):
         if missing:
             raise ValueError(f"{self.predictions} has no decision for {len(missing)} problems (e.g. {missing[0]}); "
                              "it covers the AdaptiveLLM test split only")
-        return routed.loc[data.scores.index]
+        return Routing(routed.loc[data.scores.index])
 
     def state(self, folder):
         return {"predictions": self.predictions}

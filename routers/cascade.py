@@ -25,7 +25,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .cascade_exec import observe
 from .cascade_tune import Plan, false_accepts, perfect_filter, play, tune
 
@@ -91,16 +91,13 @@ class Cascade(Router):
         plans = self.plans()
         played = play(ev, plans, self.fallback)
         ids = ev.ids
-        self.runs = pd.Series(played.generated, index=ids, dtype=object)
-        self.outcomes = pd.DataFrame({"quality": played.quality, "cost": played.cost}, index=ids)
-        self.executions = int(played.executions.sum())
         chosen = pd.Series(played.model, index=ids)
         generated = pd.Series([m for r in played.generated for m in r]).value_counts()
         best, best_cost = perfect_filter(ev, plans, self.fallback)
         everything = Plan(tuple(self.models), (ev.avail.shape[2],) * len(self.models))
         whole, whole_cost = perfect_filter(ev, {(k, "*"): everything for k in ("public", "agree", "none")},
                                            self.fallback)
-        self.report = {
+        report = {
             "plans": {"/".join(g): {"chain": list(p.chain), "budgets": list(p.budgets)} for g, p in plans.items()},
             "problem_kinds": {k: int((ev.kind == k).sum()) for k in ("public", "agree", "none")},
             "escalation_rate": float(played.escalated.mean()),
@@ -111,7 +108,10 @@ class Cascade(Router):
             "perfect_filter_all_quality": whole, "perfect_filter_all_cost": whole_cost,
             "max_cost": self.cap,
         }
-        return chosen
+        return Routing(chosen, runs=pd.Series(played.generated, index=ids, dtype=object),
+                       executions=int(played.executions.sum()),
+                       outcomes=pd.DataFrame({"quality": played.quality, "cost": played.cost}, index=ids),
+                       report=report)
 
     def state(self, folder):
         tuned = {str(split): [[*g, list(p.chain), list(p.budgets)] for g, p in plans.items()]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .encoder import Encoder
 
 
@@ -51,7 +51,7 @@ class CoDyn(Router):
         es = self.enc.predict(data.prompts.loc[data.scores.index].tolist()) * self.std + self.mean
         rs = (1 - self.cost_weight) * es + self.cost_weight * np.array(self.inv_cost)[None, :]
         # argmax takes the first maximum: models are in price order, so ties go to the cheapest
-        return pd.Series([self.models[i] for i in rs.argmax(axis=1)], index=data.scores.index)
+        return Routing(pd.Series([self.models[i] for i in rs.argmax(axis=1)], index=data.scores.index))
 
     def state(self, folder: Path) -> dict:
         self.enc.save(folder / "encoder")

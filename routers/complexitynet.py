@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .cot_length import objective
 from .encoder import Encoder
 
@@ -83,7 +83,8 @@ class ComplexityNet(Router):
 
     def route(self, data):
         logits = self.enc.predict(data.prompts.loc[data.scores.index].tolist())
-        return pd.Series([self.level_model[int(k) + 1] for k in logits.argmax(axis=1)], index=data.scores.index)
+        return Routing(pd.Series([self.level_model[int(k) + 1] for k in logits.argmax(axis=1)],
+                                 index=data.scores.index))
 
     def state(self, folder: Path) -> dict:
         self.enc.save(folder / "encoder")

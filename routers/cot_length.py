@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .data import RouterData, cost_aware_scores
 
 
@@ -54,7 +54,7 @@ class CoTLength(Router):
         return self
 
     def route(self, data):
-        return pd.Series([self.level_model[lv] for lv in self.levels(data)], index=data.scores.index)
+        return Routing(pd.Series([self.level_model[lv] for lv in self.levels(data)], index=data.scores.index))
 
     def state(self, folder):
         return {"reasoner": self.reasoner, "k": self.k, "seed": self.seed, "objective": self.objective,

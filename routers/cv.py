@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .base import Router
+from .base import Router, Routing
 from .data import RouterData
-from .evaluate import evaluate, train_and_evaluate
+from .scoring import evaluate, train_and_evaluate
 
 
 def folds(datasets: pd.Series, k: int, seed: int = 0) -> list[list[str]]:
@@ -70,17 +70,18 @@ def cross_validate(make: Callable[[], Router], variants: Sequence[dict], data: R
 
 def _pooled(fold_rows: list[dict], data: RouterData) -> dict:
     """One setting's folds scored as one routing of every problem, plus the spread."""
-    choices = pd.concat([r["_choices"] for r in fold_rows]).loc[data.scores.index]
+    routings = [r["_routing"] for r in fold_rows]
+    choices = pd.concat([r.choices for r in routings]).loc[data.scores.index]
     runs = None
-    if any(r["_runs"] is not None for r in fold_rows):  # the folds' paid-for models, the chosen one by default
-        runs = pd.concat([r["_choices"].map(lambda m: (m,)) if r["_runs"] is None else r["_runs"]
-                          for r in fold_rows]).loc[data.scores.index]
+    if any(r.runs is not None for r in routings):  # the folds' paid-for models, the chosen one by default
+        runs = pd.concat([r.choices.map(lambda m: (m,)) if r.runs is None else r.runs
+                          for r in routings]).loc[data.scores.index]
     outcomes = None  # the folds' realized quality and $ (the sampling cascade's), where a router has them
-    if all(r.get("_outcomes") is not None for r in fold_rows):
-        outcomes = pd.concat([r["_outcomes"] for r in fold_rows]).loc[data.scores.index]
+    if all(r.outcomes is not None for r in routings):
+        outcomes = pd.concat([r.outcomes for r in routings]).loc[data.scores.index]
     quality = [r["quality"] for r in fold_rows]
     row = {"router": fold_rows[0]["router"], "peeks": fold_rows[0]["peeks"],
-           **evaluate(choices, data, runs=runs, outcomes=outcomes),
+           **evaluate(Routing(choices, runs=runs, outcomes=outcomes), data),
            "cv": len(fold_rows), "fold_quality": quality, "fold_quality_std": float(np.std(quality, ddof=1)),
            "fold_quality_range": (min(quality), max(quality)),
            "fit_seconds": float(np.mean([r["fit_seconds"] for r in fold_rows])),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .encoder import Encoder
 
 BOTH, ONLY_STRONG, ONLY_WEAK, NEITHER = range(4)
@@ -48,7 +48,7 @@ class RoRF(Router):
     def route(self, data):
         x = self.enc.embed(data.prompts.loc[data.scores.index].tolist())
         pred = self.forest.predict(x)
-        return pd.Series(np.where(pred == ONLY_STRONG, self.strong, self.weak), index=data.scores.index)
+        return Routing(pd.Series(np.where(pred == ONLY_STRONG, self.strong, self.weak), index=data.scores.index))
 
     def state(self, folder: Path) -> dict:
         (folder / "forest.pkl").write_bytes(pickle.dumps(self.forest))

@@ -14,8 +14,9 @@ import random
 import socket
 import struct
 
+from .base import WorkerBroken
 from .image import DEFAULT_IMAGE, OWNER_LABEL, SANDBOX_LABEL, docker_client, owner_tag, reap_stale
-from .pool import BOOTSTRAP, Channel, Worker, WorkerBroken, WorkerPool
+from .pool import BOOTSTRAP, Channel, Worker, WorkerPool
 
 STDOUT = 1
 SCRATCH_MB = 512
@@ -100,6 +101,19 @@ class DockerSandbox(WorkerPool):
         self.pids_limit = pids_limit
         self.cpus = cpus
         self._client = None
+
+    @classmethod
+    def from_options(cls, workers: int | None = None, memory_mb: int | None = None) -> DockerSandbox:
+        """``memory_mb`` sizes the per-container cgroup so that the program's own limit,
+        not the cgroup's OOM killer, is what stops it."""
+        if memory_mb:
+            return cls(workers=workers, container_memory_mb=max(4096, 2 * memory_mb))
+        return cls(workers=workers)
+
+    @classmethod
+    def identity(cls) -> str:
+        """The image's id: a rebuilt image executes again."""
+        return f"docker:{docker_client().images.get(DEFAULT_IMAGE).id}"
 
     def _prepare(self) -> None:
         import docker.errors

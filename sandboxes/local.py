@@ -31,8 +31,9 @@ import subprocess
 import sys
 import tempfile
 
+from .base import WorkerBroken
 from .forkreap import count_tasks
-from .pool import BOOTSTRAP, Channel, Worker, WorkerBroken, WorkerPool
+from .pool import BOOTSTRAP, Channel, Worker, WorkerPool
 from .records import ExecRequest, Limits, Status
 
 MODES = ("bwrap", "unshare", "none")
@@ -201,6 +202,11 @@ class LocalSandbox(WorkerPool):
             raise ValueError(f"unknown local isolation mode {mode!r}; choose from {', '.join(MODES)}")
         self.mode = mode
         self.announce = announce
+
+    @classmethod
+    def identity(cls) -> str:
+        """The isolation mode a default sandbox chooses here and the interpreter's version."""
+        return f"local:{available_modes()[0]}:{sys.version.split()[0]}"
 
     def _prepare(self) -> None:
         if self.mode is None:

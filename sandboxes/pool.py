@@ -1,4 +1,4 @@
-"""A pool of warm fork-server workers behind the ``Sandbox`` interface.
+"""A pool of warm fork-server workers behind the ``Sandbox`` contract (``base``).
 
 Concrete sandboxes only say how to start one worker (a container, a namespaced host
 process); the pool owns concurrency, deadlines, retry of ``sandbox_error`` on a fresh
@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from .base import Sandbox, WorkerBroken
 from .records import ExecRequest, Status, Verdict
 
 # The server's modules arrive as the first line on its stdin, [[name, source], ...,
@@ -37,10 +38,6 @@ BOOTSTRAP = ["python3", "-I", "-c",  # with site: distro packages (sortedcontain
 # Time the worker may take beyond the program's own wall-clock cap (fork, cleanup, I/O).
 GRACE_SECONDS = 10.0
 START_TIMEOUT = 60.0
-
-
-class WorkerBroken(Exception):
-    """The worker stopped answering or died; the request never got a verdict."""
 
 
 class Channel(ABC):
@@ -116,47 +113,6 @@ class Worker(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop the worker and release everything it holds; idempotent."""
-
-
-class Sandbox(ABC):
-    """Runs ``ExecRequest``s in isolation. Use as a context manager."""
-
-    name: str = ""
-    size: int = 1  # requests it runs at once
-
-    @abstractmethod
-    def start(self) -> Sandbox: ...
-
-    @abstractmethod
-    def close(self) -> None:
-        """Stop everything it started; idempotent."""
-
-    @abstractmethod
-    def execute(self, req: ExecRequest) -> Verdict: ...
-
-    @abstractmethod
-    def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
-        """Verdicts in completion order (each carries its request's ``id``)."""
-
-    def describe(self) -> dict:
-        """Isolation features, for ``sandbox check`` and run metadata."""
-        return {"sandbox": self.name}
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def map(self, requests: Iterable[ExecRequest]) -> list[Verdict]:
-        """Verdicts in request order."""
-        reqs = list(requests)
-        keyed = [dataclasses.replace(r, id=str(i)) for i, r in enumerate(reqs)]
-        out: list[Verdict | None] = [None] * len(reqs)
-        for v in self.run(keyed):
-            i = int(v.id)
-            out[i] = _with(v, id=reqs[i].id)
-        return out  # type: ignore[return-value]
 
 
 class WorkerPool(Sandbox):
@@ -241,7 +197,7 @@ class WorkerPool(Sandbox):
                 self._idle.put(w)
             if verdict.status is not Status.SANDBOX_ERROR:
                 break
-        return _with(verdict, id=req.id, attempts=attempts)
+        return dataclasses.replace(verdict, id=req.id, attempts=attempts)
 
     def _replacement(self) -> Worker | None:
         if self._closed:
@@ -273,9 +229,6 @@ class WorkerPool(Sandbox):
                     fut.cancel()
                 self.close()
                 raise
-
-def _with(verdict: Verdict, **changes) -> Verdict:
-    return dataclasses.replace(verdict, **changes)
 
 
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
-from .pool import Sandbox, WorkerBroken
+from .base import Sandbox, WorkerBroken, get_sandbox
 from .ray_dispatch import Fleet, Source, dispatch
 from .records import ExecRequest, Verdict
 
@@ -43,8 +43,6 @@ class NodePool:
     """The actor: one node's warm pool."""
 
     def __init__(self, inner: str | None, workers: int, memory_mb: int | None) -> None:
-        from . import get_sandbox
-
         self.sandbox = get_sandbox(inner, workers=workers, memory_mb=memory_mb)
         self.sandbox.start()
 
@@ -164,6 +162,16 @@ class RaySandbox(Sandbox):
         self._dispatcher: threading.Thread | None = None
         self._started = False
         self._owns_ray = False
+
+    @classmethod
+    def from_options(cls, workers: int | None = None, memory_mb: int | None = None) -> RaySandbox:
+        """Each node's pool sizes its own containers for ``memory_mb``."""
+        return cls(workers=workers, memory_mb=memory_mb)
+
+    @classmethod
+    def identity(cls) -> str:
+        """Only the name: each node chooses Docker or local itself."""
+        return cls.name
 
     @property
     def size(self) -> int:

@@ -21,10 +21,7 @@ os.environ.setdefault("HF_DATASETS_CACHE", os.path.join(_TMP, "codeharness-test-
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
-from support import REPLAY, harness, pool  # noqa: E402
-
-from sandboxes import DockerSandbox, LocalSandbox  # noqa: E402
-from sandboxes.image import DockerUnavailable, docker_client, image_present  # noqa: E402
+from support import REPLAY, harness, make_sandbox, pool  # noqa: E402
 
 # `local:MODE` pins a local isolation mode (the venv test runs the hostile suite so).
 SANDBOX_KINDS = os.environ.get("CODEHARNESS_TEST_SANDBOXES", "local,docker").split(",")
@@ -33,27 +30,6 @@ SANDBOX_KINDS = os.environ.get("CODEHARNESS_TEST_SANDBOXES", "local,docker").spl
 STRONG = {"network", "files", "processes", "scratch"}
 ISOLATES = {"docker": STRONG, "local:bwrap": STRONG, "local:unshare": {"network", "processes", "scratch"},
             "local:none": set()}
-
-
-def docker_ready_or_skip() -> None:
-    """Docker tests skip on a laptop without Docker, but FAIL in CI (REQUIRE_DOCKER=1)."""
-    try:
-        ready = image_present(docker_client())
-        why = "sandbox image missing (python -m harness sandbox build)"
-    except DockerUnavailable as exc:
-        ready, why = False, str(exc)
-    if not ready:
-        if os.environ.get("REQUIRE_DOCKER") == "1":
-            pytest.fail(f"Docker is required here (REQUIRE_DOCKER=1) but {why}")
-        pytest.skip(why)
-
-
-def make_sandbox(kind: str, workers: int = 2):
-    if kind == "docker":
-        docker_ready_or_skip()
-        return DockerSandbox(workers=workers)
-    _, _, mode = kind.partition(":")
-    return LocalSandbox(workers=workers, mode=mode or None)
 
 
 def _isolation(kind: str) -> set[str]:

@@ -1,15 +1,21 @@
-"""What the `run` tests share: the CLI in a subprocess, pools, the run store's rows."""
+"""What tests share: the checkout's ROOT, the CLI in a subprocess, sandboxes, pools, the
+run store's rows. Fixtures live in conftest.py; helpers a test imports live here."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from benchmarks import get_benchmark
+from sandboxes import DockerSandbox, LocalSandbox
+from sandboxes.image import DockerUnavailable, docker_client, image_present
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
@@ -17,9 +23,43 @@ HUMANEVAL = {p.prompt: p for p in get_benchmark("humaneval").load()}
 HUMANEVAL_CHAT = {get_benchmark("humaneval").prompt(p, "instruct"): p for p in HUMANEVAL.values()}
 
 
-def harness(*args, timeout=600, env=None):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+def harness_argv(*args, python=sys.executable, flags=()) -> list[str]:
+    """``python [flags] -m harness args``: this interpreter unless a test needs another
+    (a venv's) or interpreter flags (``-X importtime``)."""
+    return [str(python), *flags, "-m", "harness", *args]
+
+
+def harness(*args, python=sys.executable, flags=(), timeout=600, **run_kw) -> subprocess.CompletedProcess:
+    """The CLI run to completion from the checkout, its output captured as text."""
+    return subprocess.run(harness_argv(*args, python=python, flags=flags), cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, **run_kw)
+
+
+def harness_process(*args, **popen_kw) -> subprocess.Popen:
+    """The CLI started from the checkout, for a test to watch, interrupt or kill."""
+    return subprocess.Popen(harness_argv(*args), cwd=ROOT, **popen_kw)
+
+
+def docker_ready_or_skip() -> None:
+    """Docker tests skip on a laptop without Docker, but FAIL in CI (REQUIRE_DOCKER=1)."""
+    try:
+        ready = image_present(docker_client())
+        why = "sandbox image missing (python -m harness sandbox build)"
+    except DockerUnavailable as exc:
+        ready, why = False, str(exc)
+    if not ready:
+        if os.environ.get("REQUIRE_DOCKER") == "1":
+            pytest.fail(f"Docker is required here (REQUIRE_DOCKER=1) but {why}")
+        pytest.skip(why)
+
+
+def make_sandbox(kind: str, workers: int = 2):
+    """The sandbox a test kind names: ``docker``, ``local`` or ``local:MODE``."""
+    if kind == "docker":
+        docker_ready_or_skip()
+        return DockerSandbox(workers=workers)
+    _, _, mode = kind.partition(":")
+    return LocalSandbox(workers=workers, mode=mode or None)
 
 
 def pool(tmp_path, *models, name="pool.yaml") -> str:

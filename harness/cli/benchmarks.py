@@ -1,13 +1,14 @@
-"""The benchmark commands (``benchmarks list|validate``): parser and actions."""
+"""``python -m harness benchmarks list|validate``: the bundled benchmarks, and a check of
+one against its reference solutions (``harness.score.references``)."""
 
 from __future__ import annotations
 
 import json
 
+from .options import add_sandbox_options, positive_int, sandbox_limits
 
-def add_benchmarks_parser(sub, positive_int, add_sandbox_options) -> None:
-    """``positive_int`` and ``add_sandbox_options``: the option types and the sandbox
-    options every command that runs programs shares (harness.cli's)."""
+
+def add_parser(sub) -> None:
     bm = sub.add_parser("benchmarks", help="list benchmarks, or validate one against its references")
     bmsub = bm.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = bmsub.add_parser("list", help="name, problems, tests, references, public-test coverage, test kind, "
@@ -21,6 +22,7 @@ def add_benchmarks_parser(sub, positive_int, add_sandbox_options) -> None:
     va.add_argument("--workers", type=positive_int, help="parallel workers (default: one per core)")
     va.add_argument("--out", help="write the full summary (with calibrated time limits) as JSON here")
     add_sandbox_options(va, timeout=60.0)
+    bm.set_defaults(handle=handle)
 
 
 def benchmark_rows() -> list[dict]:
@@ -39,9 +41,7 @@ def benchmark_rows() -> list[dict]:
     return rows
 
 
-def cmd_benchmarks(args) -> int:
-    from . import _limits  # cli imports this module: its helpers come at call time
-
+def handle(args) -> int:
     if args.action == "list":
         rows = benchmark_rows()
         if args.format == "json":
@@ -55,7 +55,7 @@ def cmd_benchmarks(args) -> int:
         return 0
     from ..score.references import validate
 
-    _limits(args)
+    sandbox_limits(args)
     summary = validate(args.dataset, args.source, args.limit, args.sandbox, args.workers, args.timeout,
                        log=print, memory_mb=args.memory_mb)
     if args.out:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from .route import add_ray_address
+from .options import EXIT_SANDBOX_ERROR, add_ray_address, positive_float, positive_int
 
 
-def add_rescore_parser(sub, positive_float, positive_int) -> None:
+def add_parser(sub) -> None:
     from sandboxes import SANDBOXES
 
     rs = sub.add_parser("rescore", help="execute a run's stored generations again (other limits, sandbox or "
@@ -27,12 +27,12 @@ def add_rescore_parser(sub, positive_float, positive_int) -> None:
     rs.add_argument("--extract", action="store_true",
                     help="extract the code from each stored completion again with the current extractor "
                          "(default: run the stored programs)")
+    rs.set_defaults(handle=handle)
 
 
-def cmd_rescore(args) -> int:
+def handle(args) -> int:
     from ..run.rescore import RescoreConfig, format_transitions, rescore
     from ..store.matrix import write_matrix
-    from . import EXIT_SANDBOX_ERROR
 
     summary = rescore(RescoreConfig(args.run, timeout=args.timeout, memory_mb=args.memory_mb, sandbox=args.sandbox,
                                     workers=args.workers, extract=args.extract, calibrate=args.calibrate))

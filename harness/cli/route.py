@@ -1,6 +1,7 @@
-"""The router commands (``route train|eval|compare``, ``gate``): parser and actions.
-The help names the routers of the registry (``routers.ROUTERS``), imported only when
-that help is shown, so ``--help`` of the other commands stays instant."""
+"""``python -m harness route train|eval|compare`` and ``gate``: the router commands
+(``harness.route.routers``, ``harness.route.gate``). The help names the routers of the
+registry (``routers.ROUTERS``), imported only when that help is shown, so ``--help`` of
+the other commands stays instant."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import argparse
 import math
 import sys
 import textwrap
+from dataclasses import asdict
 
 from ..errors import UserError
 from ..tables import format_table, to_json
+from .options import add_ray_address, name_list
 
 ROUTE_COLUMNS = ["router", "coverage", "quality", "quality_ci", "cost_per_problem", "cost_ci", "normalized_cost",
                  "closed_gap", "closed_gap_ci"]
@@ -47,12 +50,8 @@ class RouterHelpFormatter(argparse.HelpFormatter):
                              break_on_hyphens=False)
 
 
-def add_ray_address(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ray-address", help="Ray cluster for the `ray` sandbox, HOST:PORT or ray://HOST:PORT "
-                                         "(default: $RAY_ADDRESS; with neither, a local Ray instance is started)")
-
-
-def add_route_parser(sub) -> argparse.ArgumentParser:
+def add_parser(sub) -> None:
+    """``route`` and, next to it in the command list, ``gate``."""
     from sandboxes import SANDBOXES
 
     described = f"Routers: {ROUTER_NAMES} (README: Routers and the oracle gap)."
@@ -92,10 +91,15 @@ def add_route_parser(sub) -> argparse.ArgumentParser:
         if action == "compare":
             p.add_argument("--routers", help=f"comma-separated subset of: {ROUTER_NAMES} (default: all; the "
                                              "learned ones train for minutes on a CPU)")
-    return rt
+    rt.set_defaults(handle=handle)
+
+    gt = sub.add_parser("gate", help="fail (exit 1) when routers' metrics fall below a committed baseline")
+    gt.add_argument("--baseline", required=True, help="baseline JSON (see .ci/router-baseline.json)")
+    gt.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
+    gt.set_defaults(handle=handle_gate)
 
 
-def cmd_route(args) -> int:
+def handle(args) -> int:
     from ..route import routers as routing
 
     if args.action == "train":
@@ -113,13 +117,11 @@ def cmd_route(args) -> int:
     if args.action == "compare":
         names = None
         if args.routers is not None:
-            names = [n.strip() for n in args.routers.split(",") if n.strip()]
-            if not names:
-                raise UserError(f"--routers {args.routers!r}: no router named (omit it for all)")
-        head, *rows = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed,
-                                        sandbox=args.sandbox)
+            names = name_list(args.routers, f"--routers {args.routers!r}: no router named (omit it for all)")
+        comparison = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed, sandbox=args.sandbox)
+        rows = comparison.rows
         if args.format == "json":
-            print(to_json({**head, "rows": rows}))
+            print(to_json(asdict(comparison)))
             return 0
         columns = ROUTE_COLUMNS + PAIRED_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions(rows)
         print(format_table(rows, args.format, columns + ["on_front", "partial"]))
@@ -130,9 +132,9 @@ def cmd_route(args) -> int:
             if any(r["partial"] for r in rows):
                 print("\npartial = True: scored on the covered test problems only (coverage), so not comparable; "
                       "listed after the full-coverage rows, never on the front")
-            print(f"\nPareto front: {', '.join(head['front'])}; area (mean quality over the cost range): "
-                  f"{_with_ci(head['front_area'], head['front_area_ci'])}; AIQ (the hull's mean quality): "
-                  f"{_with_ci(head['aiq'], head['aiq_ci'])}")
+            print(f"\nPareto front: {', '.join(comparison.front)}; area (mean quality over the cost range): "
+                  f"{_with_ci(comparison.front_area, comparison.front_area_ci)}; AIQ (the hull's mean quality): "
+                  f"{_with_ci(comparison.aiq, comparison.aiq_ci)}")
         return 0
     if args.model_dir:
         from routers import load_router
@@ -168,7 +170,7 @@ def _executions(rows: list[dict]) -> list[str]:
     return [c for c in ("executions", "escalation_rate") if any(c in r for r in rows)]
 
 
-def cmd_gate(args) -> int:
+def handle_gate(args) -> int:
     from ..route.gate import gate
 
     rows, ok = gate(args.baseline)

@@ -3,6 +3,7 @@ the two ways a generation can fail."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from benchmarks import Problem
 
 from ..errors import UserError
-from ..run.models import ModelSpec
+from .spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,10 @@ def estimated_thinking(thinking: str, answer: str, tokens_out: int | None) -> di
             "extra": {"thinking_tokens_estimated": True}}
 
 
-class Provider:
+class Provider(ABC):
+    """A model back end, built from its pool.yaml model (``spec``); the package
+    docstring says what a new one implements."""
+
     required: tuple[str, ...] = ()  # provider fields pool.yaml must give
     fields: tuple[str, ...] = ()  # optional provider fields
     identity_fields: tuple[str, ...] = ()  # those that change what the model generates
@@ -90,10 +94,12 @@ class Provider:
         return the spec with paths resolved against the pool file's folder."""
         return spec
 
-    async def start(self) -> None:
+    # The hooks below that do nothing here (noqa B027) are optional: a provider
+    # overrides the ones it needs.
+    async def start(self) -> None:  # noqa: B027
         """Fail fast (ProviderError) when the model cannot be reached or loaded."""
 
-    def check_source(self) -> None:
+    def check_source(self) -> None:  # noqa: B027
         """Fail (ProviderError) when the model's own source is empty, before anything runs."""
 
     def available(self, task: Task) -> bool:
@@ -104,15 +110,17 @@ class Provider:
         """The problem ids this model has recordings of (a replay); None: it generates."""
         return None
 
+    @abstractmethod
     async def generate(self, task: Task) -> Generation:
-        raise NotImplementedError
+        """One sample for ``task``; raise GenerationError when this sample cannot be
+        generated, ProviderError when the model cannot be used at all."""
 
     def servers(self) -> dict[str, dict] | None:
         """Requests (and failures) per server, for a model served by several; else None."""
         return None
 
-    async def close(self) -> None:
-        pass
+    async def close(self) -> None:  # noqa: B027
+        """Release what the model holds (connections, the engine)."""
 
 
 def resolve_path(value: str, base_dir: Path) -> str:

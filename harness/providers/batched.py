@@ -5,6 +5,7 @@ the sandbox executions it feeds) keeps going."""
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 
 from .base import Generation, GenerationError, Provider, ProviderError, Task
 
@@ -19,12 +20,13 @@ class BatchedProvider(Provider):
         self._flusher: asyncio.Task | None = None
         self._engine = None
 
+    @abstractmethod
     def load(self):
         """The engine (called once, in a thread)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def run_batch(self, engine, tasks: list[Task]) -> list[Generation]:
-        raise NotImplementedError
+        """One generation per task, in order (in a thread); an exception fails the batch's samples."""
 
     async def start(self) -> None:
         try:

@@ -47,7 +47,7 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
             raise UserError("--routers trains routers on run directories or 'adaptivellm', not a matrix file")
         from ..route.routers import compare as run_compare
 
-        data.routers = run_compare(source, "train", "test", routers, log=log)[1:]
+        data.routers = run_compare(source, "train", "test", routers, log=log).rows
     elif compare is not None:
         data.routers = _compare_file(compare, data)
     if data.routers is not None:

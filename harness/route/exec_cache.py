@@ -3,7 +3,7 @@ and the gate do not run the same programs on the same tests again on every call 
 cascade executes thousands of public-test runs per call; all but the first are the
 same). The key hashes everything the verdict depends on: the request as the sandbox
 receives it (program, test code or stdin/stdout cases and their comparison rules,
-limits) and the sandbox's identity (Docker: the image's id, so a rebuilt image
+limits) and the sandbox's ``identity()`` (Docker: the image's id, so a rebuilt image
 re-executes; local: its isolation mode and the interpreter's version). A changed
 program or test is a new key, so it executes. Sandbox errors are never stored: they
 are the harness failing, not a verdict.
@@ -17,14 +17,13 @@ import hashlib
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from routers.data import Execution, RouterData
-from sandboxes import ExecRequest, Status, Verdict, default_sandbox_name, get_sandbox
+from sandboxes import ExecRequest, Status, Verdict, sandbox_class
 
 
 def cache_dir() -> Path:
@@ -57,20 +56,6 @@ class ExecCache:
 
     def close(self) -> None:
         self.con.close()
-
-
-def sandbox_identity(name: str) -> str:
-    """What, besides the request, a verdict depends on: the sandbox and what runs the
-    program (for ``ray``, only the name: its nodes choose Docker or local themselves)."""
-    if name == "docker":
-        from sandboxes.image import DEFAULT_IMAGE, docker_client
-
-        return f"docker:{docker_client().images.get(DEFAULT_IMAGE).id}"
-    if name == "local":
-        from sandboxes.local import available_modes
-
-        return f"local:{available_modes()[0]}:{sys.version.split()[0]}"
-    return name
 
 
 def request_key(identity: str, req: ExecRequest) -> str:
@@ -112,11 +97,11 @@ class CachedSandbox:
 
 
 def cached_sandbox(name: str | None = None, workers: int | None = None, default: str | None = None) -> CachedSandbox:
-    """``Execution.sandbox`` with the cache in front: ``get_sandbox(name, workers)``,
-    opened on the first miss; without a ``name`` (a router that names none), ``default``
+    """``Execution.sandbox`` with the cache in front: the sandbox ``name`` built from
+    ``workers``, opened on the first miss; without a ``name`` (a router that names none), ``default``
     (the command's ``--sandbox``), else docker if ready, else local."""
-    name = name or default or default_sandbox_name()
-    return CachedSandbox(lambda: get_sandbox(name, workers), sandbox_identity(name), ExecCache())
+    cls = sandbox_class(name or default)
+    return CachedSandbox(lambda: cls.from_options(workers=workers), cls.identity(), ExecCache())
 
 
 def with_cache(data: RouterData, default: str | None = None) -> RouterData:

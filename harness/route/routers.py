@@ -7,6 +7,7 @@ import ast
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
@@ -118,8 +119,25 @@ def score(name: str, make, data, train_split: str = "train", test_split: str = "
         raise UserError(f"router {name!r}: {exc}") from None
 
 
+@dataclass
+class Comparison:
+    """``compare``'s answer: how it was scored (``cv`` folds and their ``seed``, None on
+    a split), the Pareto front (router names), its area and AIQ with their CIs, and
+    one row per router and single model (in ``route compare --format json``, the head
+    fields, then ``rows``)."""
+
+    cv: int | None
+    seed: int | None
+    front_area: float
+    front_area_ci: tuple[float, float]
+    aiq: float
+    aiq_ci: tuple[float, float]
+    front: list[str]
+    rows: list[dict]
+
+
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
-            log=None, cv: int | None = None, seed: int = 0, sandbox: str | None = None) -> list[dict]:
+            log=None, cv: int | None = None, seed: int = 0, sandbox: str | None = None) -> Comparison:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); rows scored on part of the test problems only
     (``partial``: a model without recordings on some) come after the full-coverage
@@ -131,10 +149,10 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     run...) is skipped with a note."""
     import pandas as pd
 
-    from routers import ROUTERS
+    from routers import ROUTERS, Routing
     from routers import analysis as A
     from routers.baselines import Cheapest, Published, SingleBest
-    from routers.evaluate import against_references, evaluate
+    from routers.scoring import against_references, evaluate
 
     data = load_data(source, sandbox)
     test = data if cv else _split(data, test_split)
@@ -171,7 +189,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     for model in data.models:  # single models as points of the cost-quality plane
         choices = pd.Series(model, index=test.scores.index)
         if test.scores[model].notna().any():
-            rows.append({"router": f"model:{model}", "peeks": False, **evaluate(choices, test, ci=False)})
+            rows.append({"router": f"model:{model}", "peeks": False, **evaluate(Routing(choices), test, ci=False)})
     # The front compares like with like: deployable routers and models scored on every
     # test problem (a model or a published router with partial coverage is listed, not ranked).
     for r in rows:
@@ -189,8 +207,8 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
         for key in [k for k in r if k.startswith("_")]:
             del r[key]
     rows.sort(key=lambda r: (r["partial"], -r["quality"], r["cost_per_problem"]))
-    return [{"cv": cv, "seed": seed if cv else None, "front_area": area, "front_area_ci": area_ci, "aiq": aiq,
-             "aiq_ci": aiq_ci, "front": [p[0] for p in front]}] + rows
+    return Comparison(cv=cv, seed=seed if cv else None, front_area=area, front_area_ci=area_ci, aiq=aiq,
+                      aiq_ci=aiq_ci, front=[p[0] for p in front], rows=rows)
 
 
 def _areas(points: list[tuple[str, float, float]]) -> tuple[float, float]:

@@ -4,64 +4,14 @@ the model and the field, so a typo never surfaces as a traceback mid-run."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..providers import PROVIDERS
+from ..providers.spec import GenParams, ModelSpec, Price
 
 COMMON_FIELDS = {"name", "provider", "price", "temperature", "top_p", "max_tokens", "n", "stop", "concurrency",
                  "prompt_style", "prompt_template"}
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens."""
-
-    input: float = 0.0
-    output: float = 0.0
-
-    def cost(self, tokens_in: int | None, tokens_out: int | None) -> float:
-        return ((tokens_in or 0) * self.input + (tokens_out or 0) * self.output) / 1e6
-
-
-@dataclass(frozen=True)
-class GenParams:
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 1024
-    n: int = 1
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    provider: str
-    price: Price
-    params: GenParams
-    options: dict = field(default_factory=dict)  # provider fields (base_url, path, model...)
-    concurrency: int = 4
-    prompt_style: str = "completion"  # pool.yaml's ``default`` resolved by the model's kind (``parse_model``)
-    prompt_template: str | None = None  # the text, also when pool.yaml names a file
-    origin: str = ""  # "pool.yaml: model 'x'" for messages
-
-    def identity(self) -> dict:
-        """What must not change between a run and its resume: what decides the samples
-        already stored. Not ``n`` (more samples may be added), not the price (costs
-        are recomputed), not where the model is reached or read from (URL, key,
-        timeouts, paths), which may move."""
-        from ..providers import PROVIDERS
-
-        params = {k: v for k, v in self.params.__dict__.items() if k != "n"} | {"stop": list(self.params.stop)}
-        options = {k: v for k, v in self.options.items() if k in PROVIDERS[self.provider].identity_fields}
-        template = {"prompt_template": self.prompt_template} if self.prompt_template is not None else {}
-        return {"provider": self.provider, "params": params, "options": options, "prompt_style": self.prompt_style,
-                **template}
-
-    def style(self, styles: tuple[str, ...]) -> str:
-        """The prompt style for a benchmark that has ``styles``: the model's, or where
-        the benchmark lacks it (sandboxfusion on MBPP) the benchmark's usual prompt."""
-        return self.prompt_style if self.prompt_style in styles else "completion"
 
 
 class _Fields:
@@ -165,8 +115,6 @@ def _prompt_template(f: _Fields, base_dir: Path) -> str | None:
 
 
 def parse_model(raw: object, path: Path, index: int) -> ModelSpec:
-    from ..providers import PROVIDERS
-
     if not isinstance(raw, dict):
         raise UserError(f"{path}: models[{index}]: each model must be a mapping, got {type(raw).__name__}")
     f = _Fields(raw, f"{path}: models[{index}]")

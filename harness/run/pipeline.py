@@ -19,13 +19,14 @@ from benchmarks.requests import exec_request
 from sandboxes import Limits, Verdict
 
 from ..errors import UserError
-from ..providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider
+from ..providers import Generation, GenerationError, Provider, ProviderError, Task, make_provider, model_identity
+from ..providers.spec import ModelSpec
 from ..score.references import FACTOR, JUDGE_SCALE, MIN_JUDGE_BUDGET
 from ..store.identity import identity_changes, normal, resolved
 from ..store.lock import LOCK_NAME
 from ..store.provenance import environment, executor, other_limits
 from ..store.runstore import DB_NAME, RunStore, SampleKey
-from .models import ModelSpec, load_pool
+from .models import load_pool
 from .summary import refusal, selection_note, summarize_run
 
 
@@ -93,10 +94,10 @@ def open_store(cfg: RunConfig, specs: list[ModelSpec]) -> RunStore:
         raise UserError(f"{directory}: {refused}; use --fresh or another --run-dir")
     known, counts = store.models(), store.sample_counts()
     for spec in specs:
-        if counts.get(spec.name) and resolved(known[spec.name]["identity"]) != normal(spec.identity()):
+        if counts.get(spec.name) and resolved(known[spec.name]["identity"]) != normal(model_identity(spec)):
             store.close()
             raise UserError(f"{directory}: model {spec.name!r} differs from the one this run started with "
-                            f"({spec.origin}): {identity_changes(known[spec.name]['identity'], spec.identity())}; "
+                            f"({spec.origin}): {identity_changes(known[spec.name]['identity'], model_identity(spec))}; "
                             "use --fresh, another --run-dir or a new model name")
     return store
 
@@ -236,7 +237,7 @@ class Runner:
             if self.cfg.fresh or self.store.get_meta("run") is None:  # else: it holds these datasets, maybe more
                 self.store.set_meta("run", run_key(self.cfg))
             for spec in self.specs:
-                if self.store.set_model(spec.name, spec.identity(), spec.price.input, spec.price.output):
+                if self.store.set_model(spec.name, model_identity(spec), spec.price.input, spec.price.output):
                     self.log(f"note: model {spec.name!r}: price changed; its stored samples' costs recomputed")
             pending = [(k, c) for k, c in self.store.pending_execution()
                        if k.dataset in self.work and k.problem in self.work[k.dataset].problems]

@@ -33,10 +33,7 @@ class Check:
 
 def checks_for(problem: Problem) -> list[Check]:
     out = [Check(problem, r, True, f"reference {i}") for i, r in enumerate(problem.references)]
-    wrong = list(problem.metadata.get("wrong", ()))
-    if "buggy_code" in problem.metadata:
-        wrong.append(problem.metadata["buggy_code"])
-    out += [Check(problem, w, False, f"wrong program {i}") for i, w in enumerate(wrong)]
+    out += [Check(problem, w, False, f"wrong program {i}") for i, w in enumerate(problem.wrong)]
     return out
 
 

@@ -2,19 +2,12 @@
 validate` / `evaluate` work on each through the real CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, docker_ready_or_skip, harness
 
 from benchmarks import BENCHMARKS, CallTests, DataError, IOTests, get_benchmark
-
-
-def harness(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
 
 
 @pytest.mark.parametrize("name,source,problems,with_refs", [
@@ -73,7 +66,7 @@ def test_runbugrun_tests_are_marked_derived():
     assert all(p.metadata["derived"] for p in problems)
     assert sum(p.test_count for p in problems) == 7406
     prompt = get_benchmark("runbugrun").prompt(problems[0])
-    assert prompt.startswith("Provide a fix for the buggy function") and problems[0].metadata["buggy_code"] in prompt
+    assert prompt.startswith("Provide a fix for the buggy function") and problems[0].wrong[0] in prompt
 
 
 def test_test_kinds_and_aliases():
@@ -114,8 +107,6 @@ def test_benchmarks_list():
 ])
 def test_validate_references(sandbox_name, dataset, args):
     if sandbox_name == "docker":
-        from conftest import docker_ready_or_skip
-
         docker_ready_or_skip()
     proc = harness("benchmarks", "validate", "--dataset", dataset, "--sandbox", sandbox_name, *args)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ from support import HUMANEVAL, HUMANEVAL_CHAT, ROOT, answer_with_reference, harn
 
 from benchmarks import CallTests, IOTests, Problem, get_benchmark
 from benchmarks.prompts import LCB_SYSTEM, PLACEHOLDERS
+from harness.providers import model_identity
 from harness.run.models import load_pool
 
 DOC = (ROOT / "docs" / "prompts.md").read_text()
@@ -100,7 +101,7 @@ def test_leetcode_styles_in_both_query_formats():
 
 def test_runbugrun_is_an_instruction_in_every_style():
     bench, p = get_benchmark("runbugrun"), problem("runbugrun", "282719")
-    expected = (f"Provide a fix for the buggy function.\n\nBuggy code:\n```python\n{p.metadata['buggy_code']}\n```\n"
+    expected = (f"Provide a fix for the buggy function.\n\nBuggy code:\n```python\n{p.wrong[0]}\n```\n"
                 f"\nWhen run on a test it fails with:\n```\n{p.metadata['errors'][0]['exception'].strip()}\n```\n")
     assert bench.prompt_for(p, "completion") == bench.prompt_for(p, "instruct") == (expected, "")
 
@@ -135,7 +136,7 @@ def test_template_placeholders():
 ])
 def test_default_style_by_model_kind(tmp_path, model, style):
     (spec,) = load_pool(pool(tmp_path, {"name": "Yi-Coder-1.5B-Chat", "price": 0, **model}))
-    assert spec.prompt_style == style and spec.identity()["prompt_style"] == style
+    assert spec.prompt_style == style and model_identity(spec)["prompt_style"] == style
     # sandboxfusion where a benchmark has no such prompt: the benchmark's usual one
     assert spec.style(get_benchmark("mbpp").prompt_styles) == (style if style != "sandboxfusion" else "completion")
 
@@ -145,9 +146,10 @@ def test_template_from_a_file_is_its_text(tmp_path):
     (tmp_path / "prompts" / "t.txt").write_text("Solve:\n{prompt}\n")
     (spec,) = load_pool(pool(tmp_path, {"name": "m", "provider": "replay", "price": 0,
                                         "prompt_template": {"file": "prompts/t.txt"}}))
-    assert spec.prompt_template == "Solve:\n{prompt}\n" and spec.identity()["prompt_template"] == "Solve:\n{prompt}\n"
+    assert spec.prompt_template == "Solve:\n{prompt}\n"
+    assert model_identity(spec)["prompt_template"] == "Solve:\n{prompt}\n"
     (plain,) = load_pool(pool(tmp_path, {"name": "m", "provider": "replay", "price": 0}, name="plain.yaml"))
-    assert "prompt_template" not in plain.identity()  # runs stored before templates existed resume
+    assert "prompt_template" not in model_identity(plain)  # runs stored before templates existed resume
 
 
 @pytest.mark.parametrize("template,message", [
@@ -281,5 +283,5 @@ def test_docs_list_every_placeholder():
 
 
 def test_readme_pool_table_names_the_fields():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "pool-yaml.md").read_text()  # the README's pool table, moved
     assert "| `prompt_template` |" in readme and "docs/prompts.md" in readme

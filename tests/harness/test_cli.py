@@ -4,17 +4,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from support import ROOT
-
-
-def harness(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 300), **kw)
+from support import docker_ready_or_skip, harness, harness_process
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -23,8 +17,7 @@ def write_jsonl(path: Path, rows) -> Path:
 
 
 def test_help_imports_nothing_heavy():
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness", "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = harness("--help", flags=("-X", "importtime"), timeout=60)
     assert proc.returncode == 0 and "evaluate" in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert not imported & {"docker", "numpy", "tqdm", "pandas", "datasets", "torch"}
@@ -50,11 +43,9 @@ def samples(tmp_path):
 @pytest.mark.parametrize("sandbox_name", ["local", "docker"])
 def test_evaluate_writes_results_in_input_order(samples, sandbox_name):
     if sandbox_name == "docker":
-        from conftest import docker_ready_or_skip
-
         docker_ready_or_skip()
     proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", sandbox_name,
-                   "--timeout", "2", "--k", "1,2,3,5")
+                   "--timeout", "2", "--k", "1,2,3,5", timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = Path(str(samples) + "_results.jsonl")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -75,7 +66,7 @@ def test_evaluate_writes_results_in_input_order(samples, sandbox_name):
 def test_evaluate_out_option(samples, tmp_path):
     out = tmp_path / "sub" / "r.jsonl"
     proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", "local",
-                   "--timeout", "1", "--out", str(out))
+                   "--timeout", "1", "--out", str(out), timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert len(out.read_text().splitlines()) == 6
     umask = os.umask(0)
@@ -96,7 +87,7 @@ def test_evaluate_out_option(samples, tmp_path):
 ])
 def test_evaluate_bad_input_names_the_line(tmp_path, rows, message):
     f = write_jsonl(tmp_path / "samples.jsonl", rows)
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -107,14 +98,14 @@ def test_evaluate_bytes_level_problems_name_the_line(tmp_path):
     f = tmp_path / "samples.jsonl"
     good = json.dumps({"task_id": "HumanEval/0", "completion": "    return False\n"}).encode()
     f.write_bytes(good + b"\n" + good + b"\n" + b'{"task_id": "HumanEval/0", "completion": "\xff"}\n')
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     assert proc.returncode == 2 and "samples.jsonl:3: not UTF-8 text" in proc.stderr, proc.stderr
     f.write_bytes(b"[" * 200000 + b"\n")
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     assert proc.returncode == 2 and "samples.jsonl:1: invalid JSON" in proc.stderr
     assert "Traceback" not in proc.stderr
     f.write_bytes(b"\xef\xbb\xbf" + good + b"\n")  # a byte-order mark is fine
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -134,7 +125,7 @@ def test_evaluate_bad_options_fail_before_running(tmp_path, samples, args, messa
     base = ["evaluate", "--dataset", "humaneval", "--sandbox", "local"]
     if "--samples" not in args:
         base += ["--samples", str(samples)]
-    proc = harness(*base, *args)
+    proc = harness(*base, *args, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr and "executing" not in proc.stderr
@@ -155,7 +146,7 @@ def test_evaluate_exits_3_when_the_harness_fails(tmp_path):
         {"task_id": rows[1]["task_id"], "completion": rows[1]["canonical_solution"]},
     ])
     proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--source", str(source),
-                   "--sandbox", "local")
+                   "--sandbox", "local", timeout=300)
     assert proc.returncode == 3, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["statuses"] == {"passed": 1, "sandbox_error": 1}
@@ -164,20 +155,19 @@ def test_evaluate_exits_3_when_the_harness_fails(tmp_path):
 
 
 def test_evaluate_missing_file_and_unknown_dataset(tmp_path):
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(tmp_path / "nope.jsonl"))
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(tmp_path / "nope.jsonl"), timeout=300)
     assert proc.returncode == 2 and "nope.jsonl: no such samples file" in proc.stderr
-    proc = harness("evaluate", "--dataset", "nosuch", "--samples", str(tmp_path / "x.jsonl"))
+    proc = harness("evaluate", "--dataset", "nosuch", "--samples", str(tmp_path / "x.jsonl"), timeout=300)
     assert proc.returncode == 2 and "unknown dataset 'nosuch'" in proc.stderr
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", "x", "--timeout", "-1")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", "x", "--timeout", "-1", timeout=300)
     assert proc.returncode == 2 and "must be > 0" in proc.stderr
 
 
 def test_interrupted_evaluate_writes_nothing(tmp_path):
     rows = [{"task_id": "HumanEval/0", "completion": "    import time; time.sleep(30)\n"}] * 8
     f = write_jsonl(tmp_path / "samples.jsonl", rows)
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "evaluate", "--dataset", "humaneval",
-                             "--samples", str(f), "--sandbox", "local", "--timeout", "30"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = harness_process("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local",
+                           "--timeout", "30", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     err = ""
     while "executing" not in err and time.time() < deadline:
@@ -196,7 +186,7 @@ def test_exec_prints_one_verdict(tmp_path):
     prog.write_text("import sys\nprint(sys.stdin.read().upper(), end='')\n")
     stdin = tmp_path / "in.txt"
     stdin.write_text("hello")
-    proc = harness("exec", str(prog), "--stdin", str(stdin), "--sandbox", "local")
+    proc = harness("exec", str(prog), "--stdin", str(stdin), "--sandbox", "local", timeout=300)
     assert proc.returncode == 0, proc.stderr
     verdict = json.loads(proc.stdout)
     assert verdict["status"] == "passed" and verdict["stdout_tail"] == "HELLO"
@@ -205,32 +195,32 @@ def test_exec_prints_one_verdict(tmp_path):
 def test_exec_empty_stdin_file(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("import sys\nprint(repr(sys.stdin.read()))\n")
-    proc = harness("exec", str(prog), "--stdin", "", "--sandbox", "local")
+    proc = harness("exec", str(prog), "--stdin", "", "--sandbox", "local", timeout=300)
     assert proc.returncode == 2 and "cannot read stdin" in proc.stderr
 
 
 def test_exec_exit_zero_whatever_the_verdict(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("x = [0] * (10 ** 10)\n")
-    proc = harness("exec", str(prog), "--sandbox", "local", "--memory-mb", "256")
+    proc = harness("exec", str(prog), "--sandbox", "local", "--memory-mb", "256", timeout=300)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["status"] == "oom"
     prog.write_text("import time\ntime.sleep(5)\n")
-    proc = harness("exec", str(prog), "--sandbox", "local", "--timeout", "0.5")
+    proc = harness("exec", str(prog), "--sandbox", "local", "--timeout", "0.5", timeout=300)
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "timeout"
 
 
 def test_exec_bad_input(tmp_path):
-    proc = harness("exec", str(tmp_path / "missing.py"), "--sandbox", "local")
+    proc = harness("exec", str(tmp_path / "missing.py"), "--sandbox", "local", timeout=300)
     assert proc.returncode == 2 and "missing.py: cannot read program" in proc.stderr
     binary = tmp_path / "b.py"
     binary.write_bytes(b"\xff\xfe\x00")
-    proc = harness("exec", str(binary), "--sandbox", "local")
+    proc = harness("exec", str(binary), "--sandbox", "local", timeout=300)
     assert proc.returncode == 2 and "not UTF-8" in proc.stderr
 
 
 def test_sandbox_check_reports():
-    proc = harness("sandbox", "check")
+    proc = harness("sandbox", "check", timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "default sandbox:" in proc.stdout and "local isolation modes:" in proc.stdout
 
@@ -248,12 +238,13 @@ CHAT_ANSWERS = [  # raw chat completions, as a chat model writes them
 
 def test_evaluate_extract_and_the_hint_when_most_samples_do_not_parse(tmp_path):
     f = write_jsonl(tmp_path / "chat.jsonl", CHAT_ANSWERS)
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1])["statuses"] == {"syntax_error": 3}
     assert "note: 3 of 3 samples are not valid Python (syntax_error): if they are raw model answers (fenced " \
            "code, [PYTHON] tags), add --extract to take the code out as `run` does\n" in proc.stderr
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", "--extract")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", "--extract",
+                   timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
     assert [r["status"] for r in rows] == ["passed", "passed", "runtime_error"]
@@ -273,7 +264,7 @@ def test_evaluate_extract_and_the_hint_when_most_samples_do_not_parse(tmp_path):
 
 def test_evaluate_rows_say_which_line_failed(samples):
     proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(samples), "--sandbox", "local",
-                   "--timeout", "2")
+                   "--timeout", "2", timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in Path(str(samples) + "_results.jsonl").read_text().splitlines()]
     assert rows[1]["result"] == "failed: AssertionError: tests.py line 10: assert candidate(3.5) == 0.5"
@@ -281,7 +272,7 @@ def test_evaluate_rows_say_which_line_failed(samples):
         "AssertionError: tests.py line 10: assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True"
     assert [(r["passed_tests"], r["total_tests"]) for r in rows] == [(1, 1), (0, 1), (0, 1), (0, 1), (1, 1), (0, 1)]
     f = write_jsonl(samples.parent / "crash.jsonl", [{"task_id": "HumanEval/2", "completion": "    return number.x\n"}])
-    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local")
+    proc = harness("evaluate", "--dataset", "humaneval", "--samples", str(f), "--sandbox", "local", timeout=300)
     (row,) = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
     where = "at tests.py line 10: assert candidate(3.5) == 0.5; main.py line 12: return number.x"
     assert row["detail"] == f"AttributeError: 'float' object has no attribute 'x'\n{where}"
@@ -301,7 +292,8 @@ def test_evaluate_all_cases_gives_every_case_its_result(tmp_path):
             ("failed", "wrong answer: token 1: expected 'T', got 'HL'"), ("runtime_error", "ValueError: 3"),
             ("runtime_error", "ValueError: 4"), ("passed", ""), ("passed", ""),
             ("failed", "wrong answer: token 1: expected 'T', got 'HL'")])):
-        proc = harness("evaluate", "--dataset", "apps", "--samples", str(f), "--sandbox", "local", *extra)
+        proc = harness("evaluate", "--dataset", "apps", "--samples", str(f), "--sandbox", "local", *extra,
+                       timeout=300)
         assert proc.returncode == 0, proc.stderr
         (row,) = [json.loads(line) for line in Path(str(f) + "_results.jsonl").read_text().splitlines()]
         assert (row["status"], row["detail"], row["passed_tests"], row["total_tests"]) == ("failed", first, passed, 8)

@@ -226,8 +226,7 @@ def _ray_env(home, **extra) -> dict:
 def _exec_on_ray(tmp_path, env, *address) -> subprocess.CompletedProcess:
     prog = tmp_path / "p.py"
     prog.write_text("print(1)\n")
-    return subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray", *address], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=env)
+    return harness("exec", str(prog), "--sandbox", "ray", *address, timeout=300, env=env)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import harness
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +58,7 @@ def test_run_through_llama_cpp_server(tmp_path, llama_server):
     run_dir = tmp_path / "run"
     args = ["run", "--dataset", "humaneval", "--models", str(pool), "--limit", "3", "--sandbox", "local",
             "--run-dir", str(run_dir), "--json"]
-    proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+    proc = harness(*args, timeout=900)
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(run_dir / "run.sqlite") as con:
         stored = con.execute("SELECT problem, sample, prompt, completion, code, tokens_in, tokens_out, latency, "
@@ -75,8 +74,7 @@ def test_run_through_llama_cpp_server(tmp_path, llama_server):
     assert stored[0][3] == stored[1][3]
     summary = json.loads(proc.stdout)
     assert summary["models"][0]["samples"] == 6 and summary["models"][0]["tokens_out"] == sum(r[6] for r in stored)
-    again = subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
+    again = harness(*args, timeout=300)
     assert again.returncode == 0 and "0 samples to generate, 0 to execute" in again.stderr
 
 
@@ -98,9 +96,8 @@ def test_chat_model_prompts_through_llama_cpp_server(tmp_path, llama_server):
         pool = tmp_path / f"{name}.yaml"
         pool.write_text(json.dumps({"models": [dict(model, **extra)]}))
         run_dir = tmp_path / name
-        proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models", str(pool),
-                               "--limit", "2", "--sandbox", "local", "--run-dir", str(run_dir), "--no-calibrate"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+        proc = harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "2", "--sandbox", "local",
+                       "--run-dir", str(run_dir), "--no-calibrate", timeout=900)
         assert proc.returncode == 0, proc.stderr
         with sqlite3.connect(run_dir / "run.sqlite") as con:
             stored = con.execute("SELECT problem, prompt, completion, status FROM samples ORDER BY problem").fetchall()

@@ -6,17 +6,34 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import harness
 
 from benchmarks import get_benchmark
 from benchmarks.extract import program_for, split_thinking
-from harness.providers import Task, make_provider
+from harness.providers import PROVIDERS, Provider, Task, make_provider
+from harness.providers.batched import BatchedProvider
+from harness.providers.spec import GenParams, ModelSpec, Price
 from harness.run.models import load_pool
+
+
+def test_every_provider_is_a_provider_and_one_without_generate_cannot_be_made():
+    assert PROVIDERS and all(issubclass(cls, Provider) for cls in PROVIDERS.values())
+    spec = ModelSpec(name="m", provider="openai", price=Price(), params=GenParams())
+
+    class Silent(Provider):
+        pass
+
+    class NoBatch(BatchedProvider):
+        def load(self):
+            return None
+
+    with pytest.raises(TypeError, match="generate"):
+        Silent(spec)
+    with pytest.raises(TypeError, match="run_batch"):
+        NoBatch(spec)
 
 
 def test_split_thinking():
@@ -70,9 +87,8 @@ def test_vllm_missing_is_one_clear_error(tmp_path):
         pytest.skip("vllm is installed here: the message is for machines without it")
     pool = tmp_path / "pool.yaml"
     pool.write_text(json.dumps([{"name": "v", "provider": "vllm", "model": "m", "price": 0}]))
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models", str(pool),
-                           "--limit", "1", "--sandbox", "local", "--run-dir", str(tmp_path / "r")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "1", "--sandbox", "local",
+                   "--run-dir", str(tmp_path / "r"), timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("model 'v': provider 'vllm' needs `vllm` (pip install 'codeharness[vllm]')")
 
@@ -108,9 +124,8 @@ def test_transformers_provider_end_to_end(tmp_path, tiny_model):
     pool.write_text(json.dumps([{"name": "tiny", "provider": "transformers", "path": str(tiny_model),
                                  "max_tokens": 12, "n": 2, "batch_size": 3, "price": {"input": 1, "output": 1}}]))
     run_dir = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models", str(pool),
-                           "--limit", "3", "--sandbox", "local", "--run-dir", str(run_dir), "--json"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = harness("run", "--dataset", "humaneval", "--models", str(pool), "--limit", "3", "--sandbox", "local",
+                   "--run-dir", str(run_dir), "--json", timeout=600)
     assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(run_dir / "run.sqlite") as con:
         stored = con.execute("SELECT problem, prompt, completion, tokens_in, tokens_out, status, cost FROM samples "

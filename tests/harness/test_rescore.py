@@ -8,12 +8,11 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 from openai_server import FaultyOpenAIServer
-from support import HUMANEVAL_BY_ID, ROOT, harness, pool, rows, slow_replay, wait_for
+from support import HUMANEVAL_BY_ID, harness, harness_process, pool, rows, slow_replay, wait_for
 
 
 def meta(run_dir, key):
@@ -102,8 +101,7 @@ def test_ctrl_c_keeps_what_was_re_executed_and_the_same_command_continues(tmp_pa
                    "--run-dir", str(run_dir))
     assert proc.returncode == 0 and [r[4] for r in rows(run_dir)] == ["passed"] * 4, proc.stderr
     args = ["rescore", str(run_dir), "--timeout", "2", "--no-calibrate", "--sandbox", "local", "--workers", "1"]
-    first = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = harness_process(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def rescored() -> int:
         return sum(r[0] == 1 for r in rows(run_dir, "rescore_id"))

@@ -237,8 +237,9 @@ def test_gate_passes_on_the_committed_baseline_and_fails_a_degraded_router(tmp_p
 def test_cascade_on_a_run(tmp_path):
     from benchmarks import get_benchmark
     from harness.route.from_runs import from_run
+    from routers.base import Routing
     from routers.cascade import Cascade
-    from routers.evaluate import evaluate
+    from routers.scoring import evaluate
 
     cheap, dear = "Yi-Coder-1.5B-Chat", "deepseek-coder-33b-instruct"
     run = replay_run(tmp_path, cheap, dear, n=1, limit=40)
@@ -254,14 +255,15 @@ def test_cascade_on_a_run(tmp_path):
     # Two models: only the cheaper one's programs are executed, once per problem that has examples.
     assert row["executions"] == len(with_examples) > 0
     router = Cascade(chain="all", sandbox="local").fit(data.split("train"))
-    choices = router.route(test)
-    assert router.executions == len(with_examples)
+    routing = router.route(test)
+    choices = routing.choices
+    assert routing.executions == len(with_examples)
     # An escalated problem paid for both generations; one without examples only for the SBS's.
-    for pid, models in router.runs.items():
+    for pid, models in routing.runs.items():
         want = (cheap, dear) if pid in with_examples and choices[pid] == dear else (choices[pid],)
         assert models == want, pid
-    paid = [sum(test.costs.at[p, m] for m in router.runs[p]) for p in test.scores.index]
-    assert evaluate(choices, test, runs=router.runs)["cost_per_problem"] == pytest.approx(np.mean(paid))
+    paid = [sum(test.costs.at[p, m] for m in routing.runs[p]) for p in test.scores.index]
+    assert evaluate(Routing(choices, runs=routing.runs), test)["cost_per_problem"] == pytest.approx(np.mean(paid))
     assert row["cost_per_problem"] == pytest.approx(np.mean(paid))
 
 

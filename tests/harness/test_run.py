@@ -9,7 +9,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -22,6 +21,7 @@ from support import (
     ROOT,
     answer_with_reference,
     harness,
+    harness_process,
     pool,
     rows,
 )
@@ -171,8 +171,8 @@ def _uninterrupted_and_killed(tmp_path, models, extra=()):
     rng = random.Random(7)
     counts = []
     for _ in range(3):
-        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", *base, "--run-dir", str(killed)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = harness_process("run", *base, "--run-dir", str(killed), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(rng.uniform(1.5, 3.5))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -6,10 +6,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
-from support import REPLAY, ROOT, executed, harness, pool, rows, slow_replay, wait_for
+from support import REPLAY, executed, harness, harness_process, pool, rows, slow_replay, wait_for
 
 
 def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
@@ -18,8 +17,7 @@ def test_a_run_dir_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
     run_dir = tmp_path / "run"
     args = ["run", "--dataset", "humaneval", "--models", slow_replay(tmp_path, {0: 60}), "--limit", "1",
             "--sandbox", "local", "--timeout", "90", "--no-calibrate", "--run-dir", str(run_dir)]
-    first = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = harness_process(*args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         # Generated (one row), executing for 60 s: not merely an empty store.
         wait_for(lambda: executed(run_dir) == 0 and len(rows(run_dir)) == 1)
@@ -70,8 +68,7 @@ def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
     models = slow_replay(tmp_path, {0: 0, 1: 0, 2: 20, 3: 20})
     args = ["run", "--dataset", "humaneval", "--models", models, "--limit", "4", "--sandbox", "local", "--workers",
             "2", "--timeout", "30", "--no-calibrate", "--run-dir", str(run_dir), "--fresh"]
-    proc = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = harness_process(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: executed(run_dir) == 2)  # the quick two; the slow two are running
     proc.send_signal(signal.SIGINT)
     # It stops the running programs instead of waiting out their 20 s.

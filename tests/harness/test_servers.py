@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 
 from openai_server import FaultyOpenAIServer
-from support import ROOT, answer_with_reference, pool
+from support import answer_with_reference, harness_process, pool
 
 from harness.providers.servers import Server, ServerSet
 
@@ -67,9 +66,9 @@ def test_two_servers_share_a_run_and_one_stopping_loses_nothing(tmp_path):
         model = {"name": "local", "provider": "openai", "base_url": [first.url, second.url], "model": "fake",
                  "n": 2, "price": {"input": 1, "output": 2}, "max_tokens": 300}
         run_dir = tmp_path / "run"
-        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--models",
-                                 pool(tmp_path, model), "--limit", "15", "--sandbox", "local", "--run-dir",
-                                 str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = harness_process("run", "--dataset", "humaneval", "--models", pool(tmp_path, model), "--limit", "15",
+                               "--sandbox", "local", "--run-dir", str(run_dir), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
 
         def stop_second_after_a_few():
             deadline = time.monotonic() + 120

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_sandbox
+from support import make_sandbox
 
 from benchmarks.records import AssertTests, Problem
 from harness.route.exec_cache import CachedSandbox, ExecCache
@@ -15,7 +15,7 @@ from routers.cascade import Cascade
 from routers.cascade_exec import example_calls, example_inputs, observe
 from routers.cascade_tune import Plan, play, tune
 from routers.data import Execution, RouterData, Sample
-from routers.evaluate import train_and_evaluate
+from routers.scoring import train_and_evaluate
 from sandboxes import Limits
 
 GOOD = "def f(x):\n    return 2 * x\n"
@@ -113,18 +113,18 @@ def test_sample_then_escalate_by_hand(data):
     router = Cascade(chain="all", budget=2).fit(data)
     assert router.fallback == "b"  # sample 0: b solves p1, p3, p4, p5; a only p3 and p5
     row = train_and_evaluate(router, None, data)
-    choices = router.route(data)
-    assert choices.to_dict() == {"p1": "a", "p2": "b", "p3": "a", "p4": "b", "p5": "b"}
+    routing = router.route(data)
+    assert routing.choices.to_dict() == {"p1": "a", "p2": "b", "p3": "a", "p4": "b", "p5": "b"}
     # p1: a0 fails, a1 passes the example (kept: wrong). p2: a0, a1, b0 fail, b1 passes. p3: a0 passes.
     # p4 and p5 (no public tests): the SBS's sample 0.
-    assert router.runs.to_dict() == {"p1": ("a", "a"), "p2": ("a", "a", "b", "b"), "p3": ("a",), "p4": ("b",),
-                                     "p5": ("b",)}
+    assert routing.runs.to_dict() == {"p1": ("a", "a"), "p2": ("a", "a", "b", "b"), "p3": ("a",), "p4": ("b",),
+                                      "p5": ("b",)}
     cost = {"p1": 1e-6 + 2e-6, "p2": 3e-6 + 3e-5, "p3": 1e-6, "p4": 1e-5, "p5": 1e-5}
-    assert router.outcomes["cost"].to_dict() == pytest.approx(cost)
-    assert router.outcomes["quality"].to_dict() == {"p1": 0.0, "p2": 1.0, "p3": 1.0, "p4": 1.0, "p5": 1.0}
+    assert routing.outcomes["cost"].to_dict() == pytest.approx(cost)
+    assert routing.outcomes["quality"].to_dict() == {"p1": 0.0, "p2": 1.0, "p3": 1.0, "p4": 1.0, "p5": 1.0}
     assert row["quality"] == pytest.approx(0.8)
     assert row["cost_per_problem"] == pytest.approx(np.mean(list(cost.values())))
-    assert router.executions == 2 + 4 + 1  # every sample tried on a problem with public tests
+    assert routing.executions == 2 + 4 + 1  # every sample tried on a problem with public tests
     assert row["escalation_rate"] == pytest.approx(1 / 5)  # p2
     assert row["usage"] == {"a": 2, "b": 3} and row["samples_generated"] == {"a": 5, "b": 4}
     # Public-test passes of a: p1's FAKE and GOOD, p3's GOOD (of 9 samples): one of three is wrong.
@@ -208,8 +208,9 @@ def test_a_saved_tuned_cascade_routes_the_same(tmp_path, data):
     router = Cascade(chain="tuned", max_len=2).fit(data)
     loaded = load_router(router.save(tmp_path / "saved"))
     assert loaded.tuned == router.tuned and loaded.models == ["a", "b"]
-    assert loaded.route(data).equals(router.route(data))
-    assert loaded.outcomes.equals(router.outcomes)
+    again, routing = loaded.route(data), router.route(data)
+    assert again.choices.equals(routing.choices)
+    assert again.outcomes.equals(routing.outcomes)
 
 
 def test_tuning_per_dataset(data):

@@ -6,23 +6,16 @@ route / gate commands with ``--cv``."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from support import ROOT
+from support import ROOT, harness
 
 from routers import analysis as A
 from routers.baselines import DatasetOracle, SingleBest
 from routers.cv import cross_validate, folds
 from routers.data import RouterData
-
-
-def harness(*args):
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
 
 
 def hand_made(datasets: dict[str, int]) -> RouterData:
@@ -75,7 +68,7 @@ def test_dataset_oracle_picks_the_best_model_per_training_dataset():
     assert router.model_of == {"a": "cheap", "b": "dear", "c": "cheap"}
     assert router.fallback == "cheap"  # SBS: cheap 4/8 against dear's 2/8
     unseen = hand_made({"d": 1})
-    assert list(router.route(unseen)) == ["cheap"]
+    assert list(router.route(unseen).choices) == ["cheap"]
 
 
 def test_paired_difference_ci_by_hand():

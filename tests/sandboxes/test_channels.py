@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from sandboxes.base import WorkerBroken
 from sandboxes.docker_sandbox import AttachChannel
-from sandboxes.pool import WorkerBroken
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import docker_ready_or_skip, make_sandbox
-from support import ROOT
+from support import ROOT, docker_ready_or_skip, make_sandbox
 
 from sandboxes import ExecRequest, Limits, Status
 from sandboxes.image import (

@@ -5,11 +5,9 @@ for a CPU) for programs that block."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
-from conftest import make_sandbox
+from support import ROOT, harness, make_sandbox
 
 from perf.time_budgets import CpuHogs
 from sandboxes import ExecRequest, Limits, Status
@@ -76,15 +74,13 @@ def test_run_budgets_from_the_judge_limit_and_records_them(tmp_path):
     limit (max(1 s, 1 x): the measured scale); every sample records its budget, cap and
     limit kind."""
     import sqlite3
-    from pathlib import Path
 
     from benchmarks import get_benchmark
 
-    root = Path(__file__).resolve().parents[2]
     run_dir = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--dataset", "codecontests", "--limit", "3",
-                           "--models", str(root / "examples" / "adaptivellm-pool.yaml"), "--sandbox", "local",
-                           "--run-dir", str(run_dir)], cwd=root, capture_output=True, text=True, timeout=900)
+    proc = harness("run", "--dataset", "codecontests", "--limit", "3", "--models",
+                   str(ROOT / "examples" / "adaptivellm-pool.yaml"), "--sandbox", "local", "--run-dir", str(run_dir),
+                   timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     problems = {p.id: p for p in get_benchmark("codecontests").load(split="test")}
     with sqlite3.connect(run_dir / "run.sqlite") as con:

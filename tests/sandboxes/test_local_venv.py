@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, harness
 
 from sandboxes.local import available_modes
 
@@ -72,13 +72,14 @@ def test_a_weaker_mode_is_announced_and_sandbox_check_says_why(venv_python, tmp_
     env = {"PATH": str(bin_dir)}
     prog = tmp_path / "prog.py"
     prog.write_text("import socket, datetime\nprint(datetime.date(2000, 1, 1))\n")
-    proc = _in_venv(venv_python, "-m", "harness", "exec", str(prog), "--sandbox", "local", env=env, timeout=120)
+    proc = harness("exec", str(prog), "--sandbox", "local", python=venv_python, env={**os.environ, **env},
+                   timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert '"status": "passed"' in proc.stdout and "2000-01-01" in proc.stdout, proc.stdout
     notes = [line for line in proc.stderr.splitlines() if line.startswith("codeharness: local sandbox")]
     assert notes == ["codeharness: local sandbox in 'unshare' mode: programs can read every host file their uid "
                      "may read outside /tmp (world-readable files); network, processes and /tmp are private "
                      "(bwrap unusable: `bwrap` is not installed)"], proc.stderr
-    check = _in_venv(venv_python, "-m", "harness", "sandbox", "check", env=env, timeout=120)
+    check = harness("sandbox", "check", python=venv_python, env={**os.environ, **env}, timeout=120)
     assert check.returncode == 0, check.stderr
     assert 'unusable local modes: {"bwrap": "`bwrap` is not installed"}' in check.stdout, check.stdout

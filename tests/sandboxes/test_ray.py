@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
-from support import ROOT
+from support import harness, harness_process
 from test_lifecycle import _wait_until
 
 from benchmarks import get_benchmark
@@ -207,16 +207,14 @@ def test_run_cli_on_a_cluster_survives_a_node_dying(cluster, tmp_path):
                                for p in problems for i in range(20)))
     pool = tmp_path / "pool.yaml"
     pool.write_text(json.dumps([{"name": "slow", "provider": "replay", "path": str(samples), "n": 20, "price": 0}]))
-    base = [sys.executable, "-m", "harness", "run", "--dataset", "humaneval", "--limit", "24", "--models", str(pool),
-            "--no-calibrate", "--timeout", "10"]
-    ref = subprocess.run(base + ["--sandbox", "local", "--run-dir", str(tmp_path / "local")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    base = ["run", "--dataset", "humaneval", "--limit", "24", "--models", str(pool), "--no-calibrate", "--timeout",
+            "10"]
+    ref = harness(*base, "--sandbox", "local", "--run-dir", str(tmp_path / "local"), timeout=600)
     assert ref.returncode == 0, ref.stderr[-2000:]
     store = tmp_path / "ray" / "run.sqlite"
     before = set(_fork_servers())
-    proc = subprocess.Popen(base + ["--sandbox", "ray", "--ray-address", cluster.address, "--run-dir",
-                                    str(tmp_path / "ray")], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = harness_process(*base, "--sandbox", "ray", "--ray-address", cluster.address, "--run-dir",
+                           str(tmp_path / "ray"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert _wait_until(lambda: _executed(store) >= 40, 300), proc.poll()
     cluster.remove_node(doomed, allow_graceful=False)
     out, err = proc.communicate(timeout=600)
@@ -253,8 +251,7 @@ def test_run_cli_on_a_cluster_survives_a_node_dying(cluster, tmp_path):
 def test_bad_ray_address_is_one_line_before_anything_runs(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("print(1)\n")
-    proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray",
-                           "--ray-address", "127.0.0.1:9"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = harness("exec", str(prog), "--sandbox", "ray", "--ray-address", "127.0.0.1:9", timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "error: sandbox unavailable: no Ray cluster at 127.0.0.1:9: Connection refused"], proc.stderr
@@ -264,8 +261,7 @@ def test_ray_address_is_the_default_address(cluster, tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("print(1)\n")
     env = {**os.environ, "RAY_ADDRESS": cluster.address}
-    proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = harness("exec", str(prog), "--sandbox", "ray", timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["status"] == "passed"
     assert "starting a local Ray instance" not in proc.stderr
@@ -282,8 +278,7 @@ def test_with_no_ray_address_a_local_instance_is_started(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(RAY_TMPDIR=str(temp), RAY_OVERRIDE_RESOURCES='{"CPU": 1}', RAY_AUTH_MODE="disabled")
     try:
-        proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--sandbox", "ray"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300, env=env)
+        proc = harness("exec", str(prog), "--sandbox", "ray", timeout=300, env=env)
     finally:
         _stop_ray_in(temp)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -309,9 +304,8 @@ def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
         prog.write_text("import sys\nprint(sum(map(int, sys.stdin.read().split())))\n")
         stdin = tmp_path / "in.txt"
         stdin.write_text("2 3\n")
-        proc = subprocess.run([sys.executable, "-m", "harness", "exec", str(prog), "--stdin", str(stdin),
-                               "--sandbox", "ray", "--ray-address", f"127.0.0.1:{port}"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300, env=env)
+        proc = harness("exec", str(prog), "--stdin", str(stdin), "--sandbox", "ray", "--ray-address",
+                       f"127.0.0.1:{port}", timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         verdict = json.loads(proc.stdout.strip().splitlines()[-1])
         assert (verdict["status"], verdict["stdout_tail"]) == ("passed", "5\n")

@@ -1,7 +1,8 @@
-"""Score a router's decisions on a split: quality (mean score of the routed model),
-$ per problem, CoDyn's normalized cost, closed gap between the SBS and the oracle,
-with bootstrap CIs over problems. Problems whose routed model has no score there are
-out of coverage: counted and reported, never scored as failures."""
+"""Score a routing (``base.Routing``, a router's decisions) on a split: quality (mean
+score of the routed model), $ per problem, CoDyn's normalized cost, closed gap between
+the SBS and the oracle, with bootstrap CIs over problems. Problems whose routed model
+has no score there are out of coverage: counted and reported, never scored as
+failures. Then each row against the references (``against_references``)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,14 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
-from .base import Router
+from .base import Router, Routing
 from .data import RouterData
 
 
-def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Series | None = None,
-             outcomes: pd.DataFrame | None = None) -> dict:
-    """``runs``: per problem every model whose generation the routing paid for (a
-    cascade's tries); the cost counts them all. Default: the chosen model only.
-    ``outcomes``: per problem the ``quality`` and ``cost`` the routing realized, scored
-    instead of the chosen model's cells (a cascade keeping a later sample, paying per sample)."""
+def evaluate(routing: Routing, data: RouterData, ci: bool = True) -> dict:
+    """The cost counts every model of ``routing.runs`` (default: the chosen one);
+    ``routing.outcomes``, when set, are scored instead of the chosen model's cells."""
+    choices, runs, outcomes = routing.choices, routing.runs, routing.outcomes
     routed_score = A.routed(data.scores, choices)
     covered = routed_score.notna()
     ids = list(routed_score.index[covered])
@@ -61,17 +60,15 @@ def evaluate(choices: pd.Series, data: RouterData, ci: bool = True, runs: pd.Ser
 
 def train_and_evaluate(router: Router, train: RouterData | None, test: RouterData, ci: bool = True) -> dict:
     """Fit on ``train`` (None: the router is fitted already), route ``test``, score it;
-    with what execution feedback cost, for routers that execute (the cascade). The
-    decisions (``_choices``, ``_runs``) ride along, for scoring folds together."""
+    with what execution feedback cost, for routers that execute (the cascade), and the
+    router's report. The routing (``_routing``) rides along, for scoring folds together."""
     if train is not None:
         router.fit(train)
-    choices = router.route(test)
-    row = {"router": router.name, "peeks": router.peeks,
-           **evaluate(choices, test, ci=ci, runs=router.runs, outcomes=router.outcomes),
-           "_choices": choices, "_runs": router.runs, "_outcomes": router.outcomes}
-    if router.executions is not None:
-        row["executions"] = router.executions
-    row.update(router.report or {})
+    routing = router.route(test)
+    row = {"router": router.name, "peeks": router.peeks, **evaluate(routing, test, ci=ci), "_routing": routing}
+    if routing.executions is not None:
+        row["executions"] = routing.executions
+    row.update(routing.report)
     return row
 
 
