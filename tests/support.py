@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -107,3 +109,32 @@ def answer_with_reference(prompt: str) -> str:
     problem = HUMANEVAL.get(prompt) or HUMANEVAL_CHAT[prompt]
     return f"Here it is:\n```python\n{problem.references[0]}\n```\n"
 
+
+def stop_ray_in(temp: Path) -> None:
+    """Kill the Ray instance whose temp dir is ``temp`` (``ray stop`` would stop every Ray here)."""
+    for pid in processes_mentioning(str(temp).encode()):
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def processes_mentioning(mark: bytes, environ: bytes = b"") -> list[int]:
+    """Processes (not this one) whose command line holds ``mark`` and environment ``environ``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if mark in Path(f"/proc/{entry}/cmdline").read_bytes() and \
+                        environ in Path(f"/proc/{entry}/environ").read_bytes():
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

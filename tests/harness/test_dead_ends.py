@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from support import HUMANEVAL_BY_ID, ROOT, harness, pool, rows
+from support import HUMANEVAL_BY_ID, ROOT, free_port, harness, pool, rows, stop_ray_in
 
 from benchmarks.io import cause, load_hf
 from harness.run.summary import format_summary
@@ -231,7 +231,6 @@ def _exec_on_ray(tmp_path, env, *address) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_in_one_line(tmp_path):
-    from test_ray import _free_port, _stop_ray_in
 
     head, driver = tmp_path / "head", tmp_path / "driver"
     head.mkdir(), driver.mkdir()
@@ -240,7 +239,7 @@ def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_in_one_lin
     subprocess.run([ray_bin, "get-auth-token", "--generate"], check=True, capture_output=True,
                    env=_ray_env(head, RAY_AUTH_MODE="token"), timeout=120)
     token = (head / ".ray" / "auth_token").read_text().strip()
-    port = _free_port()
+    port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Ray's Unix sockets live in it
     subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
                     "--disable-usage-stats", f"--temp-dir={temp}"], check=True, capture_output=True,
@@ -251,7 +250,7 @@ def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_in_one_lin
         served = _exec_on_ray(tmp_path, _ray_env(driver, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token),
                               "--ray-address", f"127.0.0.1:{port}")
     finally:
-        _stop_ray_in(temp)
+        stop_ray_in(temp)
     assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", (
         f"error: sandbox unavailable: the Ray cluster at 127.0.0.1:{port} requires an authentication token and "
         "this driver sends none (RAY_AUTH_MODE is not 'token'): export RAY_AUTH_MODE=token with the cluster's "
@@ -264,7 +263,6 @@ def test_a_cluster_with_token_auth_refuses_a_driver_without_its_token_in_one_lin
 
 @pytest.mark.slow
 def test_a_local_ray_instance_writes_no_token_to_home(tmp_path):
-    from test_ray import _stop_ray_in
 
     home = tmp_path / "home"
     home.mkdir()
@@ -272,7 +270,7 @@ def test_a_local_ray_instance_writes_no_token_to_home(tmp_path):
     try:  # Ray alone (ray.init) writes ~/.ray/auth_token here, and every later `ray start --head` reads it
         proc = _exec_on_ray(tmp_path, _ray_env(home, RAY_TMPDIR=str(temp), RAY_OVERRIDE_RESOURCES='{"CPU": 1}'))
     finally:
-        _stop_ray_in(temp)
+        stop_ray_in(temp)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.splitlines()[-1])["status"] == "passed"
     assert list(home.iterdir()) == []

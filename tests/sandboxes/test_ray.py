@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
-from support import harness, harness_process
+from support import free_port, harness, harness_process, processes_mentioning, stop_ray_in
 from test_lifecycle import _wait_until
 
 from benchmarks import get_benchmark
@@ -280,7 +279,7 @@ def test_with_no_ray_address_a_local_instance_is_started(tmp_path):
     try:
         proc = harness("exec", str(prog), "--sandbox", "ray", timeout=300, env=env)
     finally:
-        _stop_ray_in(temp)
+        stop_ray_in(temp)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "codeharness: no --ray-address and no RAY_ADDRESS: starting a local Ray instance" in \
         proc.stderr.splitlines()
@@ -289,7 +288,7 @@ def test_with_no_ray_address_a_local_instance_is_started(tmp_path):
 
 
 def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
-    port = _free_port()
+    port = free_port()
     # A token a user may have in ~/.ray/auth_token must not switch this cluster to token auth.
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
     ray_bin = str(Path(sys.executable).with_name("ray"))
@@ -310,17 +309,7 @@ def test_ray_address_of_a_cluster_started_by_ray_start(tmp_path):
         verdict = json.loads(proc.stdout.strip().splitlines()[-1])
         assert (verdict["status"], verdict["stdout_tail"]) == ("passed", "5\n")
     finally:
-        _stop_ray_in(temp)
-
-
-def _stop_ray_in(temp: Path) -> None:
-    """Kill the Ray instance whose temp dir is ``temp`` (``ray stop`` would stop every Ray here)."""
-    for pid in _processes_mentioning(str(temp).encode()):
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
-    shutil.rmtree(temp, ignore_errors=True)
+        stop_ray_in(temp)
 
 
 def _lost_lines(stderr: str) -> list[tuple[str, str]]:
@@ -343,26 +332,7 @@ def _verdicts(run_dir: Path) -> dict:
     return {(p, m, s): st for p, m, s, st in rows}
 
 
-def _processes_mentioning(mark: bytes, environ: bytes = b"") -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                if mark in Path(f"/proc/{entry}/cmdline").read_bytes() and \
-                        environ in Path(f"/proc/{entry}/environ").read_bytes():
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
-
-
 def _fork_servers() -> list[int]:
     """Fork servers started by a Ray actor (they inherit its RAY_RAYLET_PID), even
     once orphaned; other sandboxes on this machine are not counted."""
-    return _processes_mentioning(BOOTSTRAP_MARK, b"RAY_RAYLET_PID=")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return processes_mentioning(BOOTSTRAP_MARK, b"RAY_RAYLET_PID=")
