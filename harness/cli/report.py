@@ -1,5 +1,5 @@
 """``python -m harness report agreement|oracle-gap|html``: reports over data and runs (the
-reports themselves: ``harness.report``, ``harness.route.routers.oracle_gap_table``)."""
+reports themselves: ``harness.report``, ``harness.route.experiments.oracle_gap_table``)."""
 
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ def report_agreement(args) -> int:
 
 
 def report_oracle_gap(args) -> int:
-    from ..route import routers as routing
+    from ..route import experiments
 
-    rows = routing.oracle_gap_table(args.source)
+    rows = experiments.oracle_gap_table(args.source)
     if args.format == "json":
         keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict"]
         print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))

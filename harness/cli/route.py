@@ -1,5 +1,5 @@
 """``python -m harness route train|eval|compare`` and ``gate``: the router commands
-(``harness.route.routers``, ``harness.route.gate``). The help names the routers of the
+(``harness.route.experiments``, ``harness.route.gate``). The help names the routers of the
 registry (``routers.ROUTERS``), imported only when that help is shown, so ``--help`` of
 the other commands stays instant."""
 
@@ -100,13 +100,13 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    from ..route import routers as routing
+    from ..route import experiments
 
     if args.action == "train":
         if not args.router:
             raise UserError("route train: --router is required")
         try:
-            print(routing.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
+            print(experiments.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
         except ValueError as exc:  # what the data or the install cannot give this router, as eval says it
             raise UserError(f"router {args.router!r}: {exc}") from None
         return 0
@@ -118,7 +118,7 @@ def handle(args) -> int:
         names = None
         if args.routers is not None:
             names = name_list(args.routers, f"--routers {args.routers!r}: no router named (omit it for all)")
-        comparison = routing.compare(args.data, *splits, names, cv=args.cv, seed=args.seed, sandbox=args.sandbox)
+        comparison = experiments.compare(args.data, *splits, names, cv=args.cv, seed=args.seed, sandbox=args.sandbox)
         rows = comparison.rows
         if args.format == "json":
             print(to_json(asdict(comparison)))
@@ -148,12 +148,13 @@ def handle(args) -> int:
             raise UserError(str(exc)) from None
         make = lambda: router  # noqa: E731
     elif args.router:
-        router = routing.make_router(args.router, args.param)  # a bad --param fails here, before training
-        make = lambda: routing.make_router(args.router, args.param)  # noqa: E731  (a fresh one per CV fold)
+        router = experiments.make_router(args.router, args.param)  # a bad --param fails here, before training
+        make = lambda: experiments.make_router(args.router, args.param)  # noqa: E731  (a fresh one per CV fold)
     else:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
-    data = routing.load_data(args.data, args.sandbox)
-    (row,) = routing.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed, fitted=bool(args.model_dir))
+    data = experiments.load_data(args.data, args.sandbox)
+    (row,) = experiments.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed,
+                               fitted=bool(args.model_dir))
     row = {k: v for k, v in row.items() if not k.startswith("_")}
     print(format_table([row], args.format, ROUTE_COLUMNS + CV_COLUMNS * bool(args.cv) + _executions([row]) +
                                ["sbs_model", "sbs_quality", "oracle_quality"]))

@@ -45,7 +45,7 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
     if routers is not None:
         if data.kind == "matrix":
             raise UserError("--routers trains routers on run directories or 'adaptivellm', not a matrix file")
-        from ..route.routers import compare as run_compare
+        from ..route.experiments import compare as run_compare
 
         data.routers = run_compare(source, "train", "test", routers, log=log).rows
     elif compare is not None:

@@ -55,21 +55,21 @@ def load_baseline(path: str) -> dict:
 
 
 def gate(path: str) -> tuple[list[dict], bool]:
-    from . import routers as routing
+    from . import experiments
 
     spec = load_baseline(path)
     # Every router is built (its parameters checked) before the first one trains; each
     # training gets a fresh one (K of them with "cv").
     for name, entry in spec["routers"].items():
         try:
-            routing.build_router(name, entry.get("params", {}))
+            experiments.build_router(name, entry.get("params", {}))
         except UserError as exc:
             raise UserError(f"{path}: routers.{name}: {exc}") from None
-    data = routing.load_data(spec.get("data", "adaptivellm"))
+    data = experiments.load_data(spec.get("data", "adaptivellm"))
     rows, ok = [], True
     for name, entry in spec["routers"].items():
-        make = functools.partial(routing.build_router, name, entry.get("params", {}))
-        (now,) = routing.score(name, make, data, spec.get("train", "train"), spec.get("test", "test"),
+        make = functools.partial(experiments.build_router, name, entry.get("params", {}))
+        (now,) = experiments.score(name, make, data, spec.get("train", "train"), spec.get("test", "test"),
                                cv=spec.get("cv"), seed=spec.get("seed", 0))
         for metric, m in entry["metrics"].items():
             delta = now[metric] - m["value"]

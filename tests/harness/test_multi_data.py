@@ -107,7 +107,7 @@ def test_mistakes_are_one_line_naming_the_source(runs, tmp_path):
 
 
 def test_matrix_files_join_and_refuse_a_cell_given_twice(tmp_path):
-    from harness.route.routers import oracle_gap_table
+    from harness.route.experiments import oracle_gap_table
 
     (tmp_path / "x.csv").write_text("dataset,problem,m1,m2\nd,p1,1,0\nd,p2,0,1\n")
     (tmp_path / "y.csv").write_text("dataset,problem,m2,m3\nd,p3,1,0.5\ne,q1,0,1\n")

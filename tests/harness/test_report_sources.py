@@ -13,7 +13,7 @@ from test_report import PRICES, S, make_run, report
 from harness.report import data as D
 from harness.report import figures as F
 from harness.report.html import source_title
-from harness.route.routers import oracle_gap_table
+from harness.route.experiments import oracle_gap_table
 from routers import analysis as A
 
 SHORT = {m: m for m in PRICES}
