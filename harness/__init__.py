@@ -11,7 +11,7 @@ Bad input raises ``harness.UserError`` with a one-line message naming the file o
 Names are imported on first use, so ``import harness`` stays cheap.
 
 Layout, by stage (lower layers ``sandboxes`` -> ``benchmarks`` -> ``routers`` never import
-``harness``): ``run/`` generates and executes (pool.yaml, the pipeline, rescore, the
+``harness``): ``pipeline/`` generates and executes (pool.yaml, the runner, rescore, the
 end-of-run table), ``providers/`` are the model back ends, ``store/`` is the run store and
 what reads it (matrices, several sources), ``score/`` scores samples files and checks
 reference solutions, ``route/`` trains and compares routers on stored runs (and the
@@ -31,11 +31,11 @@ except PackageNotFoundError:  # a source tree on sys.path, not installed
 # public name -> module that defines it
 _EXPORTS = {
     "UserError": "harness.errors",
-    "RunConfig": "harness.run.pipeline",
-    "run": "harness.run.pipeline",
-    "rescore": "harness.run.rescore",
-    "RescoreConfig": "harness.run.rescore",
-    "load_pool": "harness.run.models",
+    "RunConfig": "harness.pipeline.runner",
+    "run": "harness.pipeline.runner",
+    "rescore": "harness.pipeline.rescore",
+    "RescoreConfig": "harness.pipeline.rescore",
+    "load_pool": "harness.pipeline.pool_file",
     "ModelSpec": "harness.providers.spec",
     "RunMatrix": "harness.store.matrix",
     "load_matrix": "harness.store.matrix",

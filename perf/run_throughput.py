@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import get_benchmark  # noqa: E402
 from benchmarks.requests import exec_request  # noqa: E402
-from harness.run.pipeline import RunConfig, run  # noqa: E402
+from harness.pipeline.runner import RunConfig, run  # noqa: E402
 from sandboxes import Limits, get_sandbox  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""``python -m harness rescore``: its options and its command (``harness.run.rescore``)."""
+"""``python -m harness rescore``: its options and its command (``harness.pipeline.rescore``)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    from ..run.rescore import RescoreConfig, format_transitions, rescore
+    from ..pipeline.rescore import RescoreConfig, format_transitions, rescore
     from ..store.matrix import write_matrix
 
     summary = rescore(RescoreConfig(args.run, timeout=args.timeout, memory_mb=args.memory_mb, sandbox=args.sandbox,

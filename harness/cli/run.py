@@ -1,5 +1,5 @@
 """``python -m harness run``: generate with a model pool, execute, store the pass matrix
-(``harness.run.pipeline``)."""
+(``harness.pipeline.runner``)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def add_parser(sub) -> None:
 
 
 def handle(args) -> int:
-    from ..run.pipeline import RunConfig, run
-    from ..run.summary import format_summary
+    from ..pipeline.runner import RunConfig, run
+    from ..pipeline.summary import format_summary
     from ..store.matrix import write_matrix
 
     sandbox_limits(args)

@@ -1,4 +1,4 @@
-"""A model as pool.yaml defines it (``run.models`` reads and checks the file): what a
+"""A model as pool.yaml defines it (``harness.pipeline.pool_file`` reads and checks the file): what a
 provider is built from."""
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def _run(paths: tuple[str, ...]) -> ReportData:
 
     from ..route.from_runs import from_run
 
-    # router_data's seeded split: that share of each dataset's problems, rounded, is the test split
+    # from_runs.from_run's seeded split: that share of each dataset's problems, rounded, is the test split
     share = inspect.signature(from_run).parameters["test_fraction"].default
     test = sum(round(share * n) for n in m.passes.index.get_level_values(0).value_counts())
     sizes = {len(m.passes), test, len(m.passes) - test}

@@ -17,7 +17,7 @@ FORMATS = ("md", "csv", "json")
 
 def load_data(source: str, sandbox: str | None = None):
     """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
-    or run directories' (``router_data.from_run``; ``harness.store.sources``), its executions through the cache, in
+    or run directories' (``from_runs.from_run``; ``harness.store.sources``), its executions through the cache, in
     ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
     from .exec_cache import with_cache
 

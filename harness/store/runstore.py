@@ -121,7 +121,7 @@ class SampleKey:
 
 class RunStore:
     def __init__(self, run_dir: str | Path, create: bool = True, lock: bool = False) -> None:
-        """``lock``: hold the directory's run lock (``runlock``) until ``close``; a
+        """``lock``: hold the directory's run lock (``harness.store.lock``) until ``close``; a
         directory another run holds is refused (UserError naming its PID)."""
         self.dir = Path(run_dir)
         self.path = self.dir / DB_NAME

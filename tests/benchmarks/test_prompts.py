@@ -14,8 +14,8 @@ from support import HUMANEVAL, HUMANEVAL_CHAT, ROOT, answer_with_reference, harn
 
 from benchmarks import CallTests, IOTests, Problem, get_benchmark
 from benchmarks.prompts import LCB_SYSTEM, PLACEHOLDERS
+from harness.pipeline.pool_file import load_pool
 from harness.providers import model_identity
-from harness.run.models import load_pool
 
 DOC = (ROOT / "docs" / "prompts.md").read_text()
 LCB_STDIN = ("### Format: Read the inputs from stdin solve the problem and write the answer to stdout (do not directly "

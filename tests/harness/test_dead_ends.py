@@ -18,7 +18,7 @@ import pytest
 from support import HUMANEVAL_BY_ID, ROOT, free_port, harness, pool, rows, stop_ray_in
 
 from benchmarks.io import cause, load_hf
-from harness.run.summary import format_summary
+from harness.pipeline.summary import format_summary
 from harness.tables import number
 from routers.baselines import Cheapest
 from routers.data import RouterData

@@ -13,10 +13,10 @@ from support import harness
 
 from benchmarks import get_benchmark
 from benchmarks.extract import program_for, split_thinking
+from harness.pipeline.pool_file import load_pool
 from harness.providers import PROVIDERS, Provider, Task, make_provider
 from harness.providers.batched import BatchedProvider
 from harness.providers.spec import GenParams, ModelSpec, Price
-from harness.run.models import load_pool
 
 
 def test_every_provider_is_a_provider_and_one_without_generate_cannot_be_made():

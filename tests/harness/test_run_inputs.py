@@ -53,8 +53,8 @@ def test_bad_pool_one_clear_line(tmp_path, existing_run, text, message):
 
 
 def test_explicit_zero_price_is_free_and_every_example_pool_loads(tmp_path):
+    from harness.pipeline.pool_file import load_pool
     from harness.providers.spec import Price
-    from harness.run.models import load_pool
 
     path = tmp_path / "pool.yaml"
     path.write_text("- {name: a, provider: replay, price: 0}\n"

@@ -186,20 +186,19 @@ def test_network_is_loopback_only(sandbox, host_listener):
 def test_reading_host_files(sandbox, tmp_path):
     canary = tmp_path / "secret.txt"
     canary.write_text("TOP-SECRET-CANARY")
-    home_canary = Path.home() / ".codeharness-canary"
-    home_canary.write_text("TOP-SECRET-CANARY")
+    # A file the user already has in their home (tests never write there): hidden too.
+    home_file = next((f for f in sorted(Path.home().iterdir()) if f.is_file() and os.access(f, os.R_OK)), None)
     # World-readable, straight under the host's /tmp: only a private file system hides it.
     open_canary = Path(f"/tmp/codeharness-canary-{os.getpid()}")
     open_canary.write_text("TOP-SECRET-CANARY")
     open_canary.chmod(0o644)
     try:
-        for path in (canary, home_canary, open_canary, Path("/etc/shadow")):
+        for path in (canary, *([home_file] if home_file else []), open_canary, Path("/etc/shadow")):
             v = run(sandbox, f"print(open({str(path)!r}).read())\n")
             assert v.status is Status.RUNTIME_ERROR, (path, v)
             assert "FileNotFoundError" in v.detail or "PermissionError" in v.detail, (path, v)
             assert "TOP-SECRET" not in v.stdout_tail
     finally:
-        home_canary.unlink()
         open_canary.unlink()
 
 

@@ -26,7 +26,7 @@ from ..store.identity import identity_changes, normal, resolved
 from ..store.lock import LOCK_NAME
 from ..store.provenance import environment, executor, other_limits
 from ..store.runstore import DB_NAME, RunStore, SampleKey
-from .models import load_pool
+from .pool_file import load_pool
 from .summary import refusal, selection_note, summarize_run
 
 

@@ -11,7 +11,7 @@ from ..tables import number
 
 
 def describe_key(key: dict) -> str:
-    """A run's key (``run.run_key``) in words: "humaneval+leetcode (split test, source default)"."""
+    """A run's key (``runner.run_key``) in words: "humaneval+leetcode (split test, source default)"."""
     return f"{'+'.join(key['datasets'])} (split {key['split']}, source {key['source'] or 'default'})"
 
 

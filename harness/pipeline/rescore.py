@@ -20,7 +20,7 @@ from benchmarks.requests import exec_request
 from ..errors import UserError
 from ..store.provenance import environment, executor
 from ..store.runstore import RunStore
-from .pipeline import RunConfig, calibrate, load_workloads
+from .runner import RunConfig, calibrate, load_workloads
 
 DEFAULT_MEMORY_MB = 1024  # `run`'s default: the limit of verdicts stored before version 5 recorded it
 DEFAULT_FLOOR = 3.0  # `run`'s --timeout: budgets missing from a store (none in a run's) get it
