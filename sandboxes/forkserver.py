@@ -15,6 +15,7 @@ its parent" cannot take the server down; the server also marks itself non-dumpab
 a same-uid child cannot ptrace it or open its /proc fds.
 """
 
+import base64
 import gc
 import json
 import os
@@ -53,6 +54,14 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
     if os.path.lexists(workdir):  # left by a program the last cleanup could not undo
         forkreap.rmtree(workdir)
     os.mkdir(workdir, 0o700)
+    try:
+        _write_files(workdir, req.get("files") or ())
+    except (OSError, ValueError) as exc:
+        forkreap.rmtree(workdir)
+        for fd in (stdin_fd, out_r, out_w, err_r, err_w, res_r, res_w):
+            os.close(fd)
+        return _verdict("sandbox_error", f"cannot write the request's files: {exc}", wall_time=0.0,
+                        cpu_time=0.0, max_cpu_time=0.0, peak_memory_kb=0), b""
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -77,9 +86,11 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
     for fd in (stdin_fd, out_w, err_w, res_w):
         os.close(fd)
     buffers = {out_r: bytearray(), err_r: bytearray(), res_r: bytearray()}
+    keep_output = bool(req.get("keep_output"))
+    fetched = {}
     try:
         killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd, forkreap.tree_cpu,
-                                     forkreap.tree_wait)
+                                     forkreap.tree_wait, keep_stderr=keep_output)
     finally:
         # Also on a harness error: the program and all it started never outlive this.
         # (SIGKILL to a program that already exited only hits its zombie.)
@@ -93,6 +104,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         forkwatch.drain(buffers, res_r, lim)
         for fd in buffers:
             os.close(fd)
+        fetched = _fetch_files(workdir, req.get("fetch_files") or (), lim["max_file_bytes"])
         forkreap.rmtree(workdir)
         forkreap.wipe(wipe)
 
@@ -113,11 +125,59 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         stderr_tail=forkwatch.tail(buffers[err_r]),
         total_tests=1 if req.get("test") is not None else 0,
     )
+    if keep_output:
+        extra["stdout"] = bytes(buffers[out_r]).decode("utf-8", errors="replace")
+        extra["stderr"] = bytes(buffers[err_r]).decode("utf-8", errors="replace")
+    if req.get("fetch_files"):
+        extra["files"] = fetched
     if os.WIFSIGNALED(wstatus):
         extra["signal"] = os.WTERMSIG(wstatus)
     else:
         extra["exit_code"] = os.WEXITSTATUS(wstatus)
     return _decide(req, killed_for, report, extra), bytes(buffers[out_r])
+
+
+def _inside(workdir, path):
+    """``path`` resolved inside ``workdir``, or ValueError: a request's files never
+    land, and are never read, outside the program's own work dir."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise ValueError(f"bad file path {path!r}")
+    full = os.path.realpath(os.path.join(workdir, path))
+    if os.path.commonpath([full, os.path.realpath(workdir)]) != os.path.realpath(workdir) or \
+            full == os.path.realpath(workdir):
+        raise ValueError(f"file path {path!r} is outside the work dir")
+    return full
+
+
+def _write_files(workdir, files):
+    for path, content in files:
+        full = _inside(workdir, path)
+        os.makedirs(os.path.dirname(full), mode=0o700, exist_ok=True)
+        with open(full, "wb") as fh:
+            fh.write(base64.b64decode(content or "", validate=True))
+
+
+def _fetch_files(workdir, paths, max_bytes):
+    """The regular files the program left at ``paths`` (base64), as SandboxFusion
+    returns them: a missing, special or over-size file is left out."""
+    out = {}
+    for path in paths:
+        try:
+            full = _inside(workdir, path)
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (OSError, ValueError):
+            continue
+        try:
+            info = os.fstat(fd)
+            if not (info.st_mode & 0o170000 == 0o100000 and info.st_size <= max_bytes):
+                continue
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                out[path] = base64.b64encode(fh.read(max_bytes + 1)[:max_bytes]).decode("ascii")
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return out
 
 
 def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
@@ -130,8 +190,11 @@ def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
     total = dict(wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0, peak_memory_kb=0)
     passed = 0
     first_failure = None
+    per_case = [] if req.get("case_results") else None
     for i, case in enumerate(cases):
         verdict, stdout = run_one(req, tmp_root, nproc_base, wipe, host_fd, stdin=case["stdin"])
+        for key in ("stdout", "stderr", "files"):  # a whole request's worth would be too much
+            verdict.pop(key, None)
         for key in ("wall_time", "cpu_time"):
             total[key] = round(total[key] + verdict[key], 6)
         for key in ("peak_memory_kb", "max_cpu_time"):
@@ -144,6 +207,8 @@ def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
                 verdict = dict(verdict, status="failed", detail=f"test {i}: wrong answer: {diff}")
         elif verdict["status"] != "sandbox_error":
             verdict = dict(verdict, detail=f"test {i}: {verdict['detail']}".rstrip(": "))
+        if per_case is not None:
+            per_case.append({k: verdict.get(k) for k in CASE_FIELDS})
         if verdict["status"] == "passed":
             passed += 1
             continue
@@ -152,7 +217,14 @@ def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
         if verdict["status"] == "sandbox_error" or not req.get("all_cases"):
             break
     result = first_failure or dict(verdict, detail="")
+    if per_case is not None:
+        result = dict(result, cases=per_case)
     return dict(result, **total, passed_tests=passed, total_tests=len(cases))
+
+
+# What ``case_results`` reports of each case.
+CASE_FIELDS = ("status", "detail", "exit_code", "signal", "wall_time", "cpu_time", "peak_memory_kb",
+               "stdout_tail", "stderr_tail")
 
 
 def _decide(req, killed_for, report, extra):

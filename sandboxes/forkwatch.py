@@ -17,7 +17,7 @@ def tail(data):
     return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
-def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait):
+def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait, keep_stderr=False):
     """Collect the program's output until it exits; returns why we must kill it
     (``cpu_limit``, ``wall_cap``, ``output_limit``, ``host_gone``) or None.
 
@@ -26,7 +26,8 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait):
     core at once, then often enough to stop an overrun within ~0.1 s of CPU per core.
     The wall-clock cap does not count the time the tree waited for a CPU
     (``tree_wait()``): when it comes, the cap moves on by that much, up to the plain
-    wall-clock ceiling."""
+    wall-clock ceiling. Stderr past ``STDERR_KEEP`` keeps only its tail unless
+    ``keep_stderr`` (then, like stdout, all of it up to the output cap)."""
     pidfd = os.pidfd_open(pid)
     sel = selectors.DefaultSelector()
     try:
@@ -78,7 +79,7 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait):
                 if fd == res_r:
                     buffers[fd] += chunk[: max(0, RESULT_KEEP - len(buffers[fd]))]
                 else:
-                    if fd == err_r and len(buffers[fd]) >= STDERR_KEEP:
+                    if fd == err_r and not keep_stderr and len(buffers[fd]) >= STDERR_KEEP:
                         buffers[fd] = buffers[fd][-TAIL_BYTES:]
                     buffers[fd] += chunk
                 if total_out > lim["max_output_bytes"]:

@@ -41,24 +41,37 @@ class Limits:
     max_output_bytes: int = 32 * 2**20  # stdout + stderr; beyond it: output_limit
     max_file_bytes: int = 64 * 2**20  # RLIMIT_FSIZE; beyond it: output_limit
     max_processes: int = 64  # RLIMIT_NPROC, counted for the sandbox uid
+    # Callers with their own clock (a service whose clients time out) set these; None:
+    # derived from ``timeout`` as below.
+    wall: float | None = None  # the wall-clock cap, less time spent waiting for a CPU
+    ceiling: float | None = None  # the plain wall-clock ceiling
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds, got {self.timeout}")
         if self.memory_mb < MIN_MEMORY_MB:
             raise ValueError(f"memory_mb must be >= {MIN_MEMORY_MB}, got {self.memory_mb}")
+        for name in ("wall", "ceiling"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= MAX_TIMEOUT * WALL_CEILING_FACTOR:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value}")
 
     @property
     def wall_cap(self) -> float:
         """Wall-clock seconds, less the time spent waiting for a CPU, after which the
         program is stopped whatever its CPU use."""
-        return WALL_FACTOR * self.timeout + WALL_EXTRA_S
+        return self.wall if self.wall is not None else WALL_FACTOR * self.timeout + WALL_EXTRA_S
 
     @property
     def wall_ceiling(self) -> float:
         """Plain wall-clock seconds after which the program is stopped, however loaded
         the machine: no worker is held longer."""
-        return WALL_CEILING_FACTOR * self.wall_cap
+        return self.ceiling if self.ceiling is not None else WALL_CEILING_FACTOR * self.wall_cap
+
+    def to_wire(self) -> dict:
+        # Unset optional fields stay off the wire: cached verdicts are keyed by it.
+        wire = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {**wire, "wall_cap": self.wall_cap, "wall_ceiling": self.wall_ceiling}
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,12 @@ class ExecRequest:
     float_tol: float = 1e-6
     strict_integers: bool = False
     all_cases: bool = False
+    # For a service that answers with what the program did (``harness serve``); the
+    # defaults keep them off the wire.
+    keep_output: bool = False  # whole stdout/stderr (up to the output cap), not tails
+    files: tuple[tuple[str, str], ...] = ()  # (path in the work dir, base64) written before
+    fetch_files: tuple[str, ...] = ()  # work-dir files returned (base64) after the run
+    case_results: bool = False  # each case's status, not only the first failure
 
     def __post_init__(self) -> None:
         if self.test is not None and self.cases is not None:
@@ -102,9 +121,11 @@ class ExecRequest:
             "code": self.code,
             "test": self.test,
             "stdin": self.stdin,
-            "limits": {**dataclasses.asdict(self.limits), "wall_cap": self.limits.wall_cap,
-                       "wall_ceiling": self.limits.wall_ceiling},
+            "limits": self.limits.to_wire(),
         }
+        for name in ("keep_output", "files", "fetch_files", "case_results"):
+            if getattr(self, name):
+                wire[name] = getattr(self, name)
         if self.cases is not None:
             wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]
             wire["compare"] = {"case_sensitive": self.case_sensitive, "float_tol": self.float_tol,
@@ -130,6 +151,11 @@ class Verdict:
     failing_test: int | None = None
     id: str = ""
     attempts: int = 1
+    # Only for requests that asked (``keep_output``, ``fetch_files``, ``case_results``).
+    stdout: str | None = None
+    stderr: str | None = None
+    files: dict[str, str] | None = None
+    cases: list[dict] | None = None
 
     @property
     def passed(self) -> bool:
@@ -143,6 +169,10 @@ class Verdict:
         return cls(**kwargs)
 
     def to_dict(self) -> dict:
-        out = dataclasses.asdict(self)
+        out = {k: v for k, v in dataclasses.asdict(self).items()
+               if v is not None or k not in _ON_REQUEST}
         out["status"] = self.status.value
         return out
+
+
+_ON_REQUEST = ("stdout", "stderr", "files", "cases")

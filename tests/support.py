@@ -3,14 +3,18 @@ run store's rows. Fixtures live in conftest.py; helpers a test imports live here
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -138,3 +142,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    url: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def served(*args: str, env: dict | None = None, start_timeout: float = 120.0):
+    """``python -m harness serve ARGS`` on a free loopback port, ready (``/v1/ping``
+    answers); stopped with SIGINT on the way out (killed if it does not stop in 30 s)."""
+    port = free_port()
+    proc = harness_process("serve", "--port", str(port), *args, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout
+    while True:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"serve exited with {proc.returncode} before answering:\n{out}\n{err}")
+        try:
+            with urllib.request.urlopen(f"{url}/v1/ping", timeout=2) as resp:
+                if json.loads(resp.read()) == "pong":
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"serve did not answer /v1/ping within {start_timeout} s: {proc.communicate()}")
+        time.sleep(0.2)
+    try:
+        yield Served(url, proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()

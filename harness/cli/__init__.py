@@ -10,12 +10,12 @@ import os
 import sys
 
 from ..errors import UserError
-from . import benchmarks, evaluate, matrix, report, rescore, route, run, sandbox
+from . import benchmarks, evaluate, matrix, report, rescore, route, run, sandbox, serve
 from . import exec as exec_command
 from .options import EXIT_USER_ERROR
 
 # in the order --help lists them (route adds gate after itself)
-COMMANDS = (evaluate, run, rescore, matrix, exec_command, benchmarks, report, route, sandbox)
+COMMANDS = (evaluate, run, rescore, matrix, exec_command, benchmarks, report, route, sandbox, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

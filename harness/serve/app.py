@@ -1,0 +1,158 @@
+"""The routes: SandboxFusion's (``/run_code``, ``/v1/ping``, ``/submit``,
+``/list_datasets``) and ours (``/run_tests``, ``/metrics``), over one started sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import logging
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from sandboxes import Sandbox
+from sandboxes.records import ExecRequest, Status, Verdict
+
+from . import datasets
+from .admission import Admission, Overloaded
+from .metrics import Metrics
+from .models import EvalResult, RunCodeRequest, RunCodeResponse, RunTestsRequest, RunTestsResponse, SubmitRequest
+from .translate import (
+    BadRequest,
+    Policy,
+    answer_budget,
+    not_python,
+    run_code_request,
+    run_code_response,
+    run_tests_requests,
+    run_tests_response,
+    sandbox_error,
+)
+
+log = logging.getLogger("harness.serve")
+OPEN_PATHS = ("/v1/ping",)  # answered without the API key: liveness probes carry none
+START_MARGIN = 0.5  # seconds: a program must start this much before its wall cap would pass the deadline
+
+
+def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str | None = None,
+               max_wait: float = 60.0) -> FastAPI:
+    """The service over ``sandbox`` (started by the caller, who also closes it).
+
+    Args:
+        queue_size: requests that may wait for a lane; beyond it, 504 + Retry-After.
+        api_key: when set, every route but ``/v1/ping`` wants ``Authorization: Bearer KEY``
+            (or ``?api_key=KEY`` for clients that cannot send headers, like verl's).
+        max_wait: seconds a request whose client states no deadline (``/run_tests``,
+            ``/submit``) may wait for a lane.
+    """
+    app = FastAPI(title="codeharness serve", description="SandboxFusion-compatible execution service")
+    admission = Admission(sandbox.size, queue_size)
+    metrics = Metrics(admission)
+    app.state.admission = admission
+    app.state.sandbox = sandbox
+
+    def execute(req: ExecRequest, due: float | None) -> Callable[[float], Verdict]:
+        def call(began: float) -> Verdict:
+            if due is not None:
+                req_ = dataclasses.replace(req, limits=dataclasses.replace(req.limits, ceiling=due - began))
+            else:
+                req_ = req
+            try:
+                return sandbox.execute(req_)
+            except Exception as exc:  # the contract says never; a service still answers
+                log.exception("sandbox.execute raised")
+                return Verdict(status=Status.SANDBOX_ERROR, detail=f"sandbox failure: {exc}")
+        return call
+
+    async def run_all(reqs: list[ExecRequest], start_by: float | None, due: float | None) -> list[Verdict]:
+        return list(await asyncio.gather(*(admission.run(execute(r, due), start_by) for r in reqs)))
+
+    def answer(model, endpoint: str, arrived: float, status: str, code: int = 200) -> Response:
+        metrics.observe(endpoint, code, status, time.monotonic() - arrived)
+        return Response(model.model_dump_json(), status_code=code, media_type="application/json")
+
+    def refused(exc: Overloaded, endpoint: str, arrived: float) -> Response:
+        metrics.rejected.labels(exc.reason.split(" (")[0]).inc()
+        metrics.observe(endpoint, 504, "overloaded", time.monotonic() - arrived)
+        return JSONResponse({"detail": f"overloaded: {exc.reason}; retry after {exc.retry_after} s"},
+                            status_code=504, headers={"Retry-After": str(exc.retry_after)})
+
+    def bad(exc: BadRequest, endpoint: str, arrived: float) -> Response:
+        metrics.observe(endpoint, 400, "bad_request", time.monotonic() - arrived)
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.get("/v1/ping")
+    async def ping() -> str:
+        return "pong"
+
+    @app.post("/run_code", response_model=RunCodeResponse)
+    async def run_code(req: RunCodeRequest) -> Response:
+        arrived = time.monotonic()
+        if message := not_python(req.language):
+            return answer(sandbox_error(message, policy), "run_code", arrived, "SandboxError")
+        due = arrived + answer_budget(req.compile_timeout, req.run_timeout, policy)
+        try:
+            exec_req = run_code_request(req, policy, ceiling=None)
+            (verdict,) = await run_all([exec_req], due - req.run_timeout - START_MARGIN, due)
+        except BadRequest as exc:
+            return bad(exc, "run_code", arrived)
+        except Overloaded as exc:
+            return refused(exc, "run_code", arrived)
+        resp = run_code_response(verdict, policy)
+        return answer(resp, "run_code", arrived, resp.status.value)
+
+    @app.post("/run_tests", response_model=RunTestsResponse)
+    async def run_tests(req: RunTestsRequest) -> Response:
+        arrived = time.monotonic()
+        if message := not_python(req.language):
+            resp = RunTestsResponse(status="SandboxError", message=message, accepted=False, reward=0.0, passed=0,
+                                    total=len(req.cases), cases=[None] * len(req.cases))
+            return answer(resp, "run_tests", arrived, "SandboxError")
+        try:
+            verdicts = await run_all(run_tests_requests(req, policy, None), arrived + max_wait, None)
+        except BadRequest as exc:
+            return bad(exc, "run_tests", arrived)
+        except Overloaded as exc:
+            return refused(exc, "run_tests", arrived)
+        resp = run_tests_response(req, verdicts)
+        return answer(resp, "run_tests", arrived, resp.status.value)
+
+    @app.get("/list_datasets")
+    async def list_datasets() -> list[str]:
+        return datasets.names()
+
+    @app.post("/submit", response_model=EvalResult)
+    async def submit(req: SubmitRequest) -> Response:
+        arrived = time.monotonic()
+        try:
+            plan = datasets.plan(req, policy)
+            verdicts = await run_all(plan.requests, arrived + max_wait, None)
+        except BadRequest as exc:
+            return bad(exc, "submit", arrived)
+        except Overloaded as exc:
+            return refused(exc, "submit", arrived)
+        result = plan.finish(verdicts)
+        return answer(result, "submit", arrived, "accepted" if result.accepted else "rejected")
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    if api_key:
+        @app.middleware("http")
+        async def authorize(request: Request, call_next):
+            if request.url.path not in OPEN_PATHS and not _authorized(request, api_key):
+                return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"},
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
+
+    return app
+
+
+def _authorized(request: Request, key: str) -> bool:
+    header = request.headers.get("authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("api_key", "")
+    return hmac.compare_digest(given.encode(), key.encode())
