@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
 import logging
 import time
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from sandboxes import Sandbox
@@ -18,8 +17,9 @@ from sandboxes.records import ExecRequest, Status, Verdict
 
 from . import datasets
 from .admission import Admission, Overloaded
+from .fastpath import FastPath
 from .metrics import Metrics
-from .models import EvalResult, RunCodeRequest, RunCodeResponse, RunTestsRequest, RunTestsResponse, SubmitRequest
+from .models import EvalResult, RunCodeRequest, RunTestsRequest, RunTestsResponse, SubmitRequest
 from .translate import (
     BadRequest,
     Policy,
@@ -38,8 +38,9 @@ START_MARGIN = 0.5  # seconds: a program must start this much before its wall ca
 
 
 def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str | None = None,
-               max_wait: float = 60.0) -> FastAPI:
-    """The service over ``sandbox`` (started by the caller, who also closes it).
+               max_wait: float = 60.0) -> FastPath:
+    """The service over ``sandbox`` (started by the caller, who also closes it): an
+    ASGI application; ``.state.admission`` is its queue.
 
     Args:
         queue_size: requests that may wait for a lane; beyond it, 504 + Retry-After.
@@ -88,9 +89,9 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     async def ping() -> str:
         return "pong"
 
-    @app.post("/run_code", response_model=RunCodeResponse)
-    async def run_code(req: RunCodeRequest) -> Response:
+    async def run_code(body: bytes) -> Response:
         arrived = time.monotonic()
+        req = RunCodeRequest.model_validate_json(body)
         if message := not_python(req.language):
             return answer(sandbox_error(message, policy), "run_code", arrived, "SandboxError")
         due = arrived + answer_budget(req.compile_timeout, req.run_timeout, policy)
@@ -104,9 +105,9 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         resp = run_code_response(verdict, policy)
         return answer(resp, "run_code", arrived, resp.status.value)
 
-    @app.post("/run_tests", response_model=RunTestsResponse)
-    async def run_tests(req: RunTestsRequest) -> Response:
+    async def run_tests(body: bytes) -> Response:
         arrived = time.monotonic()
+        req = RunTestsRequest.model_validate_json(body)
         if message := not_python(req.language):
             resp = RunTestsResponse(status="SandboxError", message=message, accepted=False, reward=0.0, passed=0,
                                     total=len(req.cases), cases=[None] * len(req.cases))
@@ -141,18 +142,5 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    if api_key:
-        @app.middleware("http")
-        async def authorize(request: Request, call_next):
-            if request.url.path not in OPEN_PATHS and not _authorized(request, api_key):
-                return JSONResponse({"detail": "missing or wrong API key (Authorization: Bearer KEY)"},
-                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            return await call_next(request)
+    return FastPath(app, {"/run_code": run_code, "/run_tests": run_tests}, api_key, OPEN_PATHS)
 
-    return app
-
-
-def _authorized(request: Request, key: str) -> bool:
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("api_key", "")
-    return hmac.compare_digest(given.encode(), key.encode())
