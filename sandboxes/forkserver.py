@@ -126,8 +126,10 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         total_tests=1 if req.get("test") is not None else 0,
     )
     if keep_output:
-        extra["stdout"] = bytes(buffers[out_r]).decode("utf-8", errors="replace")
-        extra["stderr"] = bytes(buffers[err_r]).decode("utf-8", errors="replace")
+        # The stated cap holds for what is returned too: the read that crossed it is cut.
+        out = bytes(buffers[out_r][:lim["max_output_bytes"]])
+        extra["stdout"] = out.decode("utf-8", errors="replace")
+        extra["stderr"] = bytes(buffers[err_r][:lim["max_output_bytes"] - len(out)]).decode("utf-8", errors="replace")
     if req.get("fetch_files"):
         extra["files"] = fetched
     if os.WIFSIGNALED(wstatus):

@@ -58,6 +58,8 @@ class Admission:
         """
         if self.closing:
             raise Overloaded("the server is stopping", 5)
+        if start_by is not None and time.monotonic() > start_by:
+            raise Overloaded("arrived past its deadline to start", self.expected_wait())
         if self.running >= self.lanes or self._waiting:
             if self.queued >= self.queue_size:
                 raise Overloaded(f"queue full ({self.queue_size} waiting)", self.expected_wait())
@@ -73,7 +75,7 @@ class Admission:
             except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
                 if waiter.done() and not waiter.cancelled() and waiter.result():
                     self._release()  # granted just as we gave up: pass the lane on
-                elif not waiter.done():
+                elif waiter in self._waiting:  # cancelled with its task, or not woken yet
                     waiter.cancel()
                     self._waiting.remove(waiter)
                 if isinstance(exc, asyncio.CancelledError):

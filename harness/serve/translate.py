@@ -50,7 +50,7 @@ def not_python(language: str) -> str | None:
 
 
 def memory_mb(requested: int, policy: Policy) -> int:
-    if requested == -1 or requested == 0:
+    if requested <= 0:  # SandboxFusion: no limit of the caller's, so the server's
         return policy.default_memory_mb
     if requested < MIN_MEMORY_MB:
         raise BadRequest(f"memory_limit_MB: {requested} is below the {MIN_MEMORY_MB} MB a Python program needs "
@@ -81,6 +81,7 @@ def _files(files: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
         if content is None:  # SandboxFusion skips these too
             continue
         _check_path(path, "files")
+        content = "".join(content.split())  # base64.encodebytes wraps lines; SandboxFusion takes it
         try:
             base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
@@ -91,7 +92,7 @@ def _files(files: dict[str, str | None]) -> tuple[tuple[str, str], ...]:
 
 def _check_path(path: str, what: str) -> None:
     norm = posixpath.normpath(path) if path else ""
-    if not path or "\0" in path or posixpath.isabs(path) or norm == "." or norm.startswith(".."):
+    if not path or "\0" in path or posixpath.isabs(path) or norm == "." or norm == ".." or norm.startswith("../"):
         raise BadRequest(f"{what}: {path!r} must be a relative path inside the program's work dir")
 
 
