@@ -87,10 +87,18 @@ class Admission:
             self.running += 1
         began = time.monotonic()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, began)
-        finally:
-            self.mean_service += EWMA * (time.monotonic() - began - self.mean_service)
+            call = asyncio.get_running_loop().run_in_executor(self._pool, fn, began)
+        except RuntimeError:  # close() shut the pool between the grant and now
             self._release()
+            raise Overloaded("the server is stopping", 5) from None
+        # The lane frees when the call ends, not when its awaiting task is cancelled
+        # (a client gone): a lane's thread still running is never counted free.
+        call.add_done_callback(lambda _: self._finish(began))
+        return await asyncio.shield(call)
+
+    def _finish(self, began: float) -> None:
+        self.mean_service += EWMA * (time.monotonic() - began - self.mean_service)
+        self._release()
 
     def _release(self) -> None:
         """Hand the lane to the next live waiter, or free it."""

@@ -64,12 +64,30 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
             try:
                 return sandbox.execute(req_)
             except Exception as exc:  # the contract says never; a service still answers
-                log.exception("sandbox.execute raised")
+                if not admission.closing:  # at a stop, closing the sandbox ends what runs: expected
+                    log.exception("sandbox.execute raised")
                 return Verdict(status=Status.SANDBOX_ERROR, detail=f"sandbox failure: {exc}")
         return call
 
-    async def run_all(reqs: list[ExecRequest], start_by: float | None, due: float | None) -> list[Verdict]:
-        return list(await asyncio.gather(*(admission.run(execute(r, due), start_by) for r in reqs)))
+    async def run_all(reqs: list[ExecRequest], start_by: float | None, due: float | None,
+                      until_failure: bool = False) -> list[Verdict]:
+        """Their verdicts; ``until_failure``: one after another, none after the first that
+        fails. Refused (``Overloaded``) as a whole: what else runs or waits is cancelled."""
+        if until_failure:
+            verdicts = []
+            for req in reqs:
+                verdicts.append(await admission.run(execute(req, due), start_by))
+                if not verdicts[-1].passed:
+                    break
+            return verdicts
+        tasks = [asyncio.ensure_future(admission.run(execute(r, due), start_by)) for r in reqs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def answer(model, endpoint: str, arrived: float, status: str, code: int = 200) -> Response:
         metrics.observe(endpoint, code, status, time.monotonic() - arrived)
@@ -113,7 +131,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
                                     total=len(req.cases), cases=[None] * len(req.cases))
             return answer(resp, "run_tests", arrived, "SandboxError")
         try:
-            verdicts = await run_all(run_tests_requests(req, policy, None), arrived + max_wait, None)
+            verdicts = await run_all(run_tests_requests(req, policy, None), arrived + max_wait, None,
+                                     until_failure=not req.all_cases)
         except BadRequest as exc:
             return bad(exc, "run_tests", arrived)
         except Overloaded as exc:

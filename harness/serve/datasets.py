@@ -28,7 +28,10 @@ Where we differ from SandboxFusion: the code block is chosen by ``benchmarks.ext
 without one is kept whole (SandboxFusion keeps only its ``def``/``class`` runs, or
 nothing); stdout is judged by our judge (float tolerance 1e-6; letter case matters
 unless the statement says it does not: SandboxFusion always ignores case);
-``run_timeout`` is CPU seconds per run (wall seconds not spent waiting for a CPU too).
+``run_timeout`` is CPU seconds per run (wall seconds not spent waiting for a CPU too);
+a HumanEval continuation follows the prompt directly (``HumanEval.program``; SandboxFusion
+puts a newline between); ``config.custom_extract_logic`` (code SandboxFusion runs in its
+own process) is ignored.
 """
 
 from __future__ import annotations
@@ -124,10 +127,11 @@ def plan(req: SubmitRequest, policy: Policy) -> Plan:
     def finish(verdicts: list[Verdict]) -> EvalResult:
         (v,) = verdicts
         if v.cases is not None:
-            tests = [EvalTestCase(passed=c["status"] == Status.PASSED.value,
-                                  exec_info=run_code_response(Verdict.from_wire(c), policy),
-                                  test_info=_test_info(case, full_case))
-                     for c, case in zip(v.cases, exec_req.cases, strict=False)]
+            passed = [c["status"] == Status.PASSED.value for c in v.cases]
+            # As SandboxFusion: a failed case's test_info whole, a passed one's cut.
+            tests = [EvalTestCase(passed=ok, exec_info=run_code_response(Verdict.from_wire(c), policy),
+                                  test_info=_test_info(case, full_case or not ok))
+                     for ok, c, case in zip(passed, v.cases, exec_req.cases, strict=False)]
         else:
             info = run_code_response(v, policy)
             if not v.passed and info.status is not RunStatus.SandboxError:

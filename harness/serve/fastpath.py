@@ -42,6 +42,8 @@ class FastPath:
             await self.app(scope, receive, send)
             return
         body = await _body(receive)
+        if body is _GONE:  # the client left before sending it all: nobody to answer
+            return
         if body is None:
             response = JSONResponse({"detail": f"request body over {MAX_BODY // 2**20} MiB"}, status_code=413)
         else:
@@ -63,12 +65,16 @@ class FastPath:
         return hmac.compare_digest(given, self.api_key)
 
 
+_GONE = b"\0gone"  # a marker no JSON body is
+
+
 async def _body(receive) -> bytes | None:
+    """The whole body; None past ``MAX_BODY``; ``_GONE`` if the client disconnected."""
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return _GONE
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
