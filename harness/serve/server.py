@@ -66,6 +66,13 @@ class _Server(uvicorn.Server):
             threading.Thread(target=self._sandbox.close, name="sandbox-close", daemon=True).start()
         super().handle_exit(sig, frame)
 
+    async def shutdown(self, sockets=None) -> None:
+        await super().shutdown(sockets)
+        # uvicorn re-raises the stop signal when run() returns: SIGTERM would kill the
+        # process before serve() has closed the sandbox (containers left behind). A stop
+        # asked for is a clean exit.
+        self._captured_signals.clear()
+
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before the sandbox starts, so that a taken port is a
