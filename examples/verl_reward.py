@@ -92,7 +92,10 @@ def _arguments(value) -> str:
 def build_request(code: str, ground_truth, run_timeout: float, memory_limit_mb: int, all_cases: bool) -> dict:
     """The ``/run_tests`` body for verl's ``ground_truth``."""
     truth = json.loads(ground_truth) if isinstance(ground_truth, (str, bytes)) else dict(ground_truth)
-    pairs = zip(_list(truth, "inputs"), _list(truth, "outputs"), strict=True)
+    inputs, outputs = _list(truth, "inputs"), _list(truth, "outputs")
+    if len(inputs) != len(outputs) and not truth.get("assert_case"):
+        raise ValueError(f"ground_truth: {len(inputs)} inputs but {len(outputs)} outputs")
+    pairs = zip(inputs, outputs, strict=True)
     if asserts := _list(truth, "assert_case"):
         cases = [{"assert_code": a} for a in asserts]
     elif truth.get("fn_name"):
@@ -135,4 +138,6 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, *, u
     if code is None:
         return 0.0
     body = build_request(code, ground_truth, run_timeout, memory_limit_mb, all_cases)
+    if not body["cases"]:  # nothing to pass: verl's own reward is 0.0 here too
+        return 0.0
     return float(run_tests(body, url)["reward"])

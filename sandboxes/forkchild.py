@@ -21,6 +21,7 @@ import heapq  # noqa: F401
 import io
 import itertools  # noqa: F401
 import json
+import linecache
 import math
 import os
 import random  # noqa: F401
@@ -174,6 +175,9 @@ def prepare_children(workdir):
                       LANG="C.UTF-8", PYTHONIOENCODING="utf-8")
     tempfile.tempdir = workdir
     sys.path[:] = [workdir] + [p for p in sys.path if p]
+    # As `python3 main.py` has it: not the fork server's own arguments (argparse in a
+    # program would reject them).
+    sys.argv[:] = ["main.py"]
     # open() rather than bare TextIOWrapper: programs read attributes such as .mode
     # and .buffer that the interpreter's own streams have.
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
@@ -235,6 +239,7 @@ def _candidate_module(name):
     that pickle finds its classes and ``import __main__`` does not reach the server."""
     module = types.ModuleType(name)
     module.__builtins__ = _BUILTINS
+    module.__file__ = "main.py"
     sys.modules[name] = sys.modules["__main__"] = module
     return vars(module)
 
@@ -268,6 +273,11 @@ def _crash(exc):
 def _run_program(req):
     """(status to report or None, detail, exit status, the program's namespace or None)."""
     test = req.get("test")
+    # Sources where traceback and inspect look for them: tracebacks show the lines,
+    # inspect.getsource works, as for a program run from its file.
+    for name, source in (("main.py", req["code"]), ("tests.py", test)):
+        if source is not None:
+            linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     try:
         code = compile(req["code"], "main.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes

@@ -104,7 +104,9 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
         forkwatch.drain(buffers, res_r, lim)
         for fd in buffers:
             os.close(fd)
-        fetched = _fetch_files(workdir, req.get("fetch_files") or (), lim["max_file_bytes"])
+        # Returned files count as output: one over its cap is left out, as is a file the
+        # file-size limit cut.
+        fetched = _fetch_files(workdir, req.get("fetch_files") or (), lim["max_output_bytes"])
         forkreap.rmtree(workdir)
         forkreap.wipe(wipe)
 

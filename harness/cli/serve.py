@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from ..errors import UserError
 from .options import add_ray_address, positive_float, positive_int
@@ -32,6 +33,8 @@ def add_parser(sub) -> None:
                     help="the limit of a request with memory_limit_MB -1 (default 1024)")
     sv.add_argument("--max-output-mb", type=positive_int, default=16,
                     help="stdout + stderr returned per program; a program writing more is stopped (default 16)")
+    sv.add_argument("--max-run-timeout", type=positive_float, default=300.0,
+                    help="the largest run_timeout a request may ask, in CPU seconds (default 300)")
     sv.add_argument("--max-wait", type=positive_float, default=60.0,
                     help="seconds a /run_tests or /submit request may wait for a worker (default 60); "
                          "/run_code waits at most what its client's time-out leaves")
@@ -47,6 +50,10 @@ def handle(args) -> int:
     from ..serve.server import Settings, bind, is_loopback, serve
     from ..serve.translate import MiB, Policy
 
+    try:
+        socket.getaddrinfo(args.host, None)
+    except OSError as exc:
+        raise UserError(f"--host {args.host}: cannot resolve it ({exc.strerror or exc})") from None
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env, "")
@@ -60,7 +67,7 @@ def handle(args) -> int:
     if args.default_memory_mb > args.max_memory_mb:
         raise UserError("--default-memory-mb is above --max-memory-mb")
     policy = Policy(default_memory_mb=args.default_memory_mb, max_memory_mb=args.max_memory_mb,
-                    output_cap=args.max_output_mb * MiB)
+                    output_cap=args.max_output_mb * MiB, max_run_timeout=args.max_run_timeout)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

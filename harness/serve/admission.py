@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-EWMA = 0.05  # weight of the newest service time in the running mean
+EWMA = 0.2  # weight of the newest service time in the running mean: Retry-After follows the load
 
 
 class Overloaded(Exception):

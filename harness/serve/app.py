@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
 
 from sandboxes import Sandbox
 from sandboxes.records import ExecRequest, Status, Verdict
@@ -19,7 +21,7 @@ from . import datasets
 from .admission import Admission, Overloaded
 from .fastpath import FastPath
 from .metrics import Metrics
-from .models import EvalResult, RunCodeRequest, RunTestsRequest, RunTestsResponse, SubmitRequest
+from .models import RunCodeRequest, RunTestsRequest, RunTestsResponse, SubmitRequest
 from .translate import (
     BadRequest,
     Policy,
@@ -49,7 +51,9 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         max_wait: seconds a request whose client states no deadline (``/run_tests``,
             ``/submit``) may wait for a lane.
     """
-    app = FastAPI(title="codeharness serve", description="SandboxFusion-compatible execution service")
+    # No /docs or /openapi.json: its POST routes are not FastAPI's (see fastpath), so
+    # the schema would miss them; docs/serve.md is the reference.
+    app = FastAPI(title="codeharness serve", docs_url=None, redoc_url=None, openapi_url=None)
     admission = Admission(sandbox.size, queue_size)
     metrics = Metrics(admission)
     app.state.admission = admission
@@ -80,15 +84,24 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
                 verdicts.append(await admission.run(execute(req, due), start_by))
                 if not verdicts[-1].passed:
                     break
-            return verdicts
+            return stopped_or(verdicts)
         tasks = [asyncio.ensure_future(admission.run(execute(r, due), start_by)) for r in reqs]
         try:
-            return list(await asyncio.gather(*tasks))
+            verdicts = list(await asyncio.gather(*tasks))
         except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        return stopped_or(verdicts)
+
+    def stopped_or(verdicts: list[Verdict]) -> list[Verdict]:
+        """A program a stop ended has no verdict: its request is refused (504), which
+        verl and SandboxFusion's client retry, never answered as a failure they would
+        score 0."""
+        if admission.closing and any(v.status is Status.SANDBOX_ERROR for v in verdicts):
+            raise Overloaded("the server is stopping", 5)
+        return verdicts
 
     def answer(model, endpoint: str, arrived: float, status: str, code: int = 200) -> Response:
         metrics.observe(endpoint, code, status, time.monotonic() - arrived)
@@ -100,6 +113,21 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         return JSONResponse({"detail": f"overloaded: {exc.reason}; retry after {exc.retry_after} s"},
                             status_code=504, headers={"Retry-After": str(exc.retry_after)})
 
+    def endpoint(model: type[BaseModel], name: str):
+        """A POST route of the fast path: its body parsed as ``model`` (any content
+        type), a body that does not fit answered 422 as FastAPI would, and counted."""
+        def wrap(fn):
+            async def handler(body: bytes) -> Response:
+                arrived = time.monotonic()
+                try:
+                    req = model.model_validate_json(body)
+                except ValidationError as exc:
+                    metrics.observe(name, 422, "invalid", time.monotonic() - arrived)
+                    return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
+                return await fn(req, arrived)
+            return handler
+        return wrap
+
     def bad(exc: BadRequest, endpoint: str, arrived: float) -> Response:
         metrics.observe(endpoint, 400, "bad_request", time.monotonic() - arrived)
         return JSONResponse({"detail": str(exc)}, status_code=400)
@@ -108,9 +136,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     async def ping() -> str:
         return "pong"
 
-    async def run_code(body: bytes) -> Response:
-        arrived = time.monotonic()
-        req = RunCodeRequest.model_validate_json(body)
+    @endpoint(RunCodeRequest, "run_code")
+    async def run_code(req: RunCodeRequest, arrived: float) -> Response:
         if message := not_python(req.language):
             return answer(sandbox_error(message, policy), "run_code", arrived, "SandboxError")
         due = arrived + answer_budget(req.compile_timeout, req.run_timeout, policy)
@@ -124,9 +151,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         resp = run_code_response(verdict, policy)
         return answer(resp, "run_code", arrived, resp.status.value)
 
-    async def run_tests(body: bytes) -> Response:
-        arrived = time.monotonic()
-        req = RunTestsRequest.model_validate_json(body)
+    @endpoint(RunTestsRequest, "run_tests")
+    async def run_tests(req: RunTestsRequest, arrived: float) -> Response:
         if message := not_python(req.language):
             resp = RunTestsResponse(status="SandboxError", message=message, accepted=False, reward=0.0, passed=0,
                                     total=len(req.cases), cases=[None] * len(req.cases))
@@ -145,9 +171,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     async def list_datasets() -> list[str]:
         return datasets.names()
 
-    @app.post("/submit", response_model=EvalResult)
-    async def submit(req: SubmitRequest) -> Response:
-        arrived = time.monotonic()
+    @endpoint(SubmitRequest, "submit")
+    async def submit(req: SubmitRequest, arrived: float) -> Response:
         try:
             plan = datasets.plan(req, policy)
             verdicts = await run_all(plan.requests, arrived + max_wait, None)
@@ -162,5 +187,11 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    return FastPath(app, {"/run_code": run_code, "/run_tests": run_tests}, api_key, OPEN_PATHS)
+    return FastPath(app, {"/run_code": run_code, "/run_tests": run_tests, "/submit": submit}, api_key, OPEN_PATHS)
+
+
+def validation_errors(exc: ValidationError) -> list[dict]:
+    """FastAPI's ``detail`` of a 422, without echoing the input (which may not even be
+    JSON: a NaN)."""
+    return [dict(e, loc=["body", *e["loc"]]) for e in json.loads(exc.json(include_url=False, include_input=False))]
 

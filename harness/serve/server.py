@@ -99,12 +99,18 @@ def serve(sandbox: Sandbox, settings: Settings, sock: socket.socket, announce=pr
         app = create_app(sandbox, settings.policy, settings.queue_size, settings.api_key, settings.max_wait)
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE_S,
                                 lifespan="off")
-        host, port = sock.getsockname()[:2]
-        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         server = _Server(config, app, sandbox, lambda: announce(
-            f"codeharness serve: {url} (sandbox {sandbox.name}, {sandbox.size} lanes, queue {settings.queue_size}"
-            f"{', API key required' if settings.api_key else ''}); Ctrl-C stops"))
+            f"codeharness serve: {_url(sock)} (sandbox {sandbox.name}, {sandbox.size} at once, queue "
+            f"{settings.queue_size}{', API key required' if settings.api_key else ''}); Ctrl-C stops"))
         server.run(sockets=[sock])
     finally:
         sock.close()
         sandbox.close()
+
+
+def _url(sock: socket.socket) -> str:
+    """Where clients reach it: a wildcard address is every interface, so this host's name."""
+    host, port = sock.getsockname()[:2]
+    if ipaddress.ip_address(host).is_unspecified:
+        host = socket.gethostname()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"

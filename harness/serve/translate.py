@@ -9,6 +9,7 @@ import posixpath
 import socket
 from dataclasses import dataclass, field
 
+from benchmarks.requests import assert_test_code
 from sandboxes.records import MIN_MEMORY_MB, ExecRequest, IOCase, Limits, Status, Verdict
 
 from .models import (
@@ -39,6 +40,7 @@ class Policy:
     output_cap: int = 16 * MiB  # stdout + stderr kept and returned; beyond it the program stops
     # verl's reward function gives up after compile + run timeout + 10 s: answer before.
     client_slack: float = 10.0
+    max_run_timeout: float = 300.0  # no client holds a worker longer than this per program
     pod_name: str = field(default_factory=socket.gethostname)
 
 
@@ -71,6 +73,9 @@ def limits(run_timeout: float, memory_limit_mb: int, policy: Policy, ceiling: fl
     """``run_timeout`` CPU seconds, and as many wall seconds not spent waiting for a CPU
     (a program that sleeps stops after run_timeout, not 3x it); ``ceiling``: the plain
     wall clock left before the answer is due."""
+    if run_timeout > policy.max_run_timeout:
+        raise BadRequest(f"run_timeout: {run_timeout:g} s is above this server's --max-run-timeout "
+                         f"{policy.max_run_timeout:g}")
     return Limits(timeout=run_timeout, memory_mb=memory_mb(memory_limit_mb, policy),
                   max_output_bytes=policy.output_cap, wall=run_timeout, ceiling=ceiling)
 
@@ -124,7 +129,7 @@ def run_code_response(v: Verdict, policy: Policy) -> RunCodeResponse:
     ok = run.status is CommandRunStatus.Finished and run.return_code == 0 and v.status is not Status.OUTPUT_LIMIT
     message = ""
     if v.status is Status.OUTPUT_LIMIT:
-        message = f"{v.detail}: the program was stopped (cap {policy.output_cap // MiB} MiB)"
+        message = f"{v.detail}: the program was stopped"
     elif v.status is Status.TIMEOUT:
         message = v.detail
     return RunCodeResponse(status=RunStatus.Success if ok else RunStatus.Failed, message=message,
@@ -145,7 +150,9 @@ def run_tests_requests(req: RunTestsRequest, policy: Policy, ceiling: float | No
         raise BadRequest("cases: give every case stdin/expected or every case assert_code, not a mix")
     lim = limits(req.run_timeout, req.memory_limit_MB, policy, ceiling)
     if kinds == {"assert"}:
-        return [ExecRequest(code=req.code, test=c.assert_code, limits=lim) for c in req.cases]
+        # In the benchmarks' assert wrapper: a failure names the test line it failed at.
+        return [ExecRequest(code=req.code, test=assert_test_code(c.assert_code, req.code), limits=lim)
+                for c in req.cases]
     for i, c in enumerate(req.cases):
         if c.expected is None:
             raise BadRequest(f"cases[{i}]: expected (stdout) is missing")

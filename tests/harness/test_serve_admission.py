@@ -242,7 +242,7 @@ def test_mean_service_moves_toward_the_observed_time(monkeypatch):
     async def main():
         adm = Admission(lanes=1, queue_size=1)
         assert await adm.run(two_seconds) == 100.0
-        assert adm.mean_service == pytest.approx(0.05 + 0.05 * (2.0 - 0.05), abs=1e-12)
+        assert adm.mean_service == pytest.approx(0.05 + 0.2 * (2.0 - 0.05), abs=1e-12)
         for _ in range(200):
             await adm.run(two_seconds)
         assert adm.mean_service == pytest.approx(2.0, abs=1e-4)

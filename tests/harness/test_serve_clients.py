@@ -220,10 +220,11 @@ def test_run_tests_assert_cases(server):
              {"assert_code": "assert f(3) == 6"}, {"assert_code": "f(None)"}]
     body = run_tests(server, code, cases)
     assert summary(body) == ("Failed", False, 0.25, 1, 4, ["passed", "failed", None, None])
-    assert body["cases"][1]["detail"] == "AssertionError"
+    assert body["cases"][1]["detail"] == "AssertionError: tests.py line 1: assert f(2) == 5"  # where it failed
     body = run_tests(server, code, cases, all_cases=True)
     assert summary(body) == ("Failed", False, 0.5, 2, 4, ["passed", "failed", "passed", "runtime_error"])
-    assert body["cases"][3]["detail"].startswith("TypeError")
+    assert body["cases"][3]["detail"] == ("TypeError: unsupported operand type(s) for *: 'int' and 'NoneType'\n"
+                                          "at tests.py line 1: f(None); main.py line 2: return 2 * x")
     assert summary(run_tests(server, code, cases[:1]))[:3] == ("Success", True, 1.0)
 
 

@@ -92,7 +92,7 @@ def test_output_bomb(url):
             sys.stdout.write(chunk)
     """)
     assert answer["status"] == "Failed", brief(run)
-    assert answer["message"].endswith(": the program was stopped (cap 16 MiB)"), answer["message"]
+    assert answer["message"] == f"more than {16 * MiB} bytes of output: the program was stopped", answer["message"]
     assert run["status"] == "Finished" and run["stderr"] == "", brief(run)
     # The first 16 MiB, as written.
     assert run["stdout"] == "x" * (16 * MiB), (len(run["stdout"]), run["stdout"].strip("x")[:200])
@@ -201,7 +201,9 @@ def test_stop_while_programs_run_and_wait(sandbox, sig):
     got = sorted((r.status_code, r.json()["status"] if r.status_code == 200 else r.headers["retry-after"])
                  for r in answers if isinstance(r, httpx.Response))
     assert [type(r).__name__ for r in answers if not isinstance(r, httpx.Response)] == []
-    assert got == [(200, "SandboxError")] * 2 + [(504, "5")] * 4, got
+    # The running programs' requests too: refused (verl retries a 504), not answered
+    # SandboxError, which its reward would score 0.
+    assert got == [(504, "5")] * 6, got
     assert processes_mentioning(mark.encode()) == []
     assert processes_mentioning(b"", environ=f"CODEHARNESS_TEST_STOP={mark}".encode()) == []
     if sandbox == "docker":

@@ -64,7 +64,7 @@ CASES = {
             answer("Failed", run=run("Finished", 1, stderr=TRACEBACK))),
     "output_limit": (Verdict(Status.OUTPUT_LIMIT, "more than 8388608 bytes of output", signal=9, stdout="x" * 64,
                              stderr="", **TIMES),
-                     answer("Failed", "more than 8388608 bytes of output: the program was stopped (cap 8 MiB)",
+                     answer("Failed", "more than 8388608 bytes of output: the program was stopped",
                             run("Finished", -9, "x" * 64))),
     # python3 prints the error itself: a verdict without stderr gets its detail
     "syntax_error": (Verdict(Status.SYNTAX_ERROR, "SyntaxError: invalid syntax (main.py, line 1)", exit_code=1,

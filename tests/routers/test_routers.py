@@ -216,7 +216,9 @@ def _tiny_roberta(folder: Path) -> None:
     bpe.train_from_iterator([p.prompt for p in get_benchmark("humaneval").load()], vocab_size=600,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     bpe.save_model(str(folder))
-    tok = RobertaTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"))
+    bpe.save(str(folder / "tokenizer.json"))  # transformers 5.10 (verl's pin) builds no tokenizer from vocab+merges
+    tok = RobertaTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), vocab_file=str(folder / "vocab.json"),
+                               merges_file=str(folder / "merges.txt"))
     tok.save_pretrained(folder)
     config = RobertaConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                            intermediate_size=64, max_position_embeddings=300, pad_token_id=tok.pad_token_id)
