@@ -115,22 +115,23 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
 
     def endpoint(model: type[BaseModel], name: str):
         """A POST route of the fast path: its body parsed as ``model`` (any content
-        type), a body that does not fit answered 422 as FastAPI would, and counted."""
+        type); a body that does not fit is answered 422 as FastAPI would, a
+        ``BadRequest`` 400, an ``Overloaded`` 504; every answer counted."""
         def wrap(fn):
             async def handler(body: bytes) -> Response:
                 arrived = time.monotonic()
                 try:
-                    req = model.model_validate_json(body)
+                    return await fn(model.model_validate_json(body), arrived)
                 except ValidationError as exc:
                     metrics.observe(name, 422, "invalid", time.monotonic() - arrived)
                     return JSONResponse({"detail": validation_errors(exc)}, status_code=422)
-                return await fn(req, arrived)
+                except BadRequest as exc:
+                    metrics.observe(name, 400, "bad_request", time.monotonic() - arrived)
+                    return JSONResponse({"detail": str(exc)}, status_code=400)
+                except Overloaded as exc:
+                    return refused(exc, name, arrived)
             return handler
         return wrap
-
-    def bad(exc: BadRequest, endpoint: str, arrived: float) -> Response:
-        metrics.observe(endpoint, 400, "bad_request", time.monotonic() - arrived)
-        return JSONResponse({"detail": str(exc)}, status_code=400)
 
     @app.get("/v1/ping")
     async def ping() -> str:
@@ -141,13 +142,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         if message := not_python(req.language):
             return answer(sandbox_error(message, policy), "run_code", arrived, "SandboxError")
         due = arrived + answer_budget(req.compile_timeout, req.run_timeout, policy)
-        try:
-            exec_req = run_code_request(req, policy, ceiling=None)
-            (verdict,) = await run_all([exec_req], due - req.run_timeout - START_MARGIN, due)
-        except BadRequest as exc:
-            return bad(exc, "run_code", arrived)
-        except Overloaded as exc:
-            return refused(exc, "run_code", arrived)
+        exec_req = run_code_request(req, policy, ceiling=None)
+        (verdict,) = await run_all([exec_req], due - req.run_timeout - START_MARGIN, due)
         resp = run_code_response(verdict, policy)
         return answer(resp, "run_code", arrived, resp.status.value)
 
@@ -157,13 +153,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
             resp = RunTestsResponse(status="SandboxError", message=message, accepted=False, reward=0.0, passed=0,
                                     total=len(req.cases), cases=[None] * len(req.cases))
             return answer(resp, "run_tests", arrived, "SandboxError")
-        try:
-            verdicts = await run_all(run_tests_requests(req, policy, None), arrived + max_wait, None,
-                                     until_failure=not req.all_cases)
-        except BadRequest as exc:
-            return bad(exc, "run_tests", arrived)
-        except Overloaded as exc:
-            return refused(exc, "run_tests", arrived)
+        verdicts = await run_all(run_tests_requests(req, policy, None), arrived + max_wait, None,
+                                 until_failure=not req.all_cases)
         resp = run_tests_response(req, verdicts)
         return answer(resp, "run_tests", arrived, resp.status.value)
 
@@ -173,13 +164,8 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
 
     @endpoint(SubmitRequest, "submit")
     async def submit(req: SubmitRequest, arrived: float) -> Response:
-        try:
-            plan = datasets.plan(req, policy)
-            verdicts = await run_all(plan.requests, arrived + max_wait, None)
-        except BadRequest as exc:
-            return bad(exc, "submit", arrived)
-        except Overloaded as exc:
-            return refused(exc, "submit", arrived)
+        plan = datasets.plan(req, policy)
+        verdicts = await run_all(plan.requests, arrived + max_wait, None)
         result = plan.finish(verdicts)
         return answer(result, "submit", arrived, "accepted" if result.accepted else "rejected")
 
