@@ -2,8 +2,21 @@
 actors and nodes fail.
 
 Batches: one Ray call per batch of requests (Ray's ~0.5 ms of driver CPU per call is
-paid once per batch, not per verdict), two in flight per actor so that its node's pool
-always has the next one queued.
+paid once per batch, not per verdict), two batches' worth in flight per actor so that its
+node's pool always has the next one queued. A call is a streaming generator: the node's
+workers take the requests of all its calls in order, and each call yields its verdicts in
+chunks of half a batch, or at once when the node's queue runs empty (a worker is about
+to idle). An actor gets the next batch when a batch's worth of room is free, or when it
+has idle workers.
+
+Steals: a slow program holds up what is queued behind it on its node (samples of one
+problem are adjacent, and a hard problem's time out together). So when nothing is left
+to send and an actor has idle workers, the actor with the most queued gives back a share
+of the requests it has not started (the last queued: its node would run them last; in
+proportion to both nodes' workers) through ``steal``; its calls name them in their next
+chunk, and they go, uncharged, to the idle one first. A steal that took nothing is not
+repeated on that actor until it answers again. A request that failed with its call is
+one its call had not answered: requests answered or given back are settled.
 
 Whose fault a failed call was decides what becomes of its requests:
 
@@ -44,17 +57,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import sys
-import threading
 from collections.abc import Iterator
 
+from .ray_fleet import MAX_CALLS, Actor, Fleet
 from .records import ExecRequest, Status, Verdict
 
 MAX_ATTEMPTS = 3
-# Requests per actor call, per worker of its node, and calls in flight per actor.
-BATCH_PER_WORKER = 64
-BATCHES_IN_FLIGHT = 2
-MAX_FAILURES_IN_A_ROW = 5  # per node; then it gets no more actors (a poison counts 2)
 
 
 class Source:
@@ -73,174 +81,6 @@ class Source:
         return out
 
 
-@dataclasses.dataclass
-class Actor:
-    node: str
-    handle: object
-    capacity: int
-    ready: object  # the ObjectRef of its describe(); requests go only to actors that answered it
-    batch: int = 1  # requests per call
-    load: int = 0
-    info: dict | None = None
-    alone: bool = False  # running a suspect alone: nothing else until it answers
-    reserved: bool = False  # no new batches: it is to run suspects once its batches are done
-
-
-class Fleet:
-    """The actors: one per alive node with a CPU, of ``actor_class`` (the node's pool),
-    scheduled with hard node affinity and reserving the CPUs its pool uses."""
-
-    def __init__(self, actor_class: type, inner: str | None, workers: int | None, memory_mb: int | None) -> None:
-        self.actor_class, self.inner, self.workers, self.memory_mb = actor_class, inner, workers, memory_mb
-        self.actors: dict[str, Actor] = {}
-        self.failures: collections.Counter[str] = collections.Counter()  # per node, since a call was answered
-        self.lost: list[dict] = []  # what actors that failed while running (died, their pool raised) said at start
-        # The dispatcher thread changes the table; `describe` and `close` read it from others.
-        self.lock = threading.RLock()
-
-    @property
-    def size(self) -> int:
-        """Requests in flight over the cluster: what a caller calling ``execute`` from
-        threads (the harness's run) should keep coming."""
-        with self.lock:
-            return sum(a.capacity for a in self.actors.values())
-
-    def ensure(self) -> None:
-        """An actor on every alive node with a CPU that has none and is not given up."""
-        import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        remote = ray.remote(self.actor_class)
-        with self.lock:
-            for node in ray.nodes():
-                cpus = int(node.get("Resources", {}).get("CPU", 0))
-                node_id = node["NodeID"]
-                if not node.get("Alive") or cpus < 1 or node_id in self.actors \
-                        or self.failures[node_id] >= MAX_FAILURES_IN_A_ROW:
-                    continue
-                workers = self.workers or cpus
-                batch = BATCH_PER_WORKER * workers
-                handle = remote.options(
-                    num_cpus=min(workers, cpus), max_concurrency=BATCHES_IN_FLIGHT + 2, max_restarts=0,
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                ).remote(self.inner, workers, self.memory_mb)
-                self.actors[node_id] = Actor(node_id, handle, BATCHES_IN_FLIGHT * batch, handle.describe.remote(),
-                                             batch)
-
-    def starting(self) -> dict:
-        with self.lock:
-            return {a.ready: a for a in self.actors.values() if a.info is None}
-
-    def serving(self) -> list[Actor]:
-        with self.lock:
-            return [a for a in self.actors.values() if a.info is not None]
-
-    def admit(self, ref, problems: dict | None = None) -> bool:
-        """An actor answered its describe() (True: it serves requests), or failed it and
-        is dropped."""
-        import ray
-
-        with self.lock:
-            actor = self.starting().get(ref)
-            if actor is None:
-                return True
-            try:
-                actor.info = ray.get(ref)
-                return True
-            except Exception as exc:
-                if problems is not None:
-                    problems[actor.node[:12]] = " ".join(str(exc).split())[-300:]
-                self.failures[actor.node] += 1
-                self.drop(actor.node)
-                return False
-
-    def wait_ready(self, timeout: float) -> dict:
-        """Admit the starting actors; what went wrong with those that did not start, per node."""
-        import ray
-
-        pending = self.starting()
-        problems: dict = {}
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout)
-        for ref in pending:
-            if ref in ready:
-                self.admit(ref, problems)
-            else:
-                problems[pending[ref].node[:12]] = "did not start in time"
-                with self.lock:
-                    self.failures[pending[ref].node] += 1
-                self.drop(pending[ref].node)
-        return problems
-
-    def answered(self, actor: Actor) -> None:
-        with self.lock:
-            self.failures[actor.node] = 0
-
-    def node_fault(self, actor: Actor, exc: Exception) -> bool:
-        """Whether ``actor``'s node is to blame for its call failing with ``exc``."""
-        import ray.exceptions as rex
-
-        if isinstance(exc, rex.RayTaskError):
-            return False  # the actor answered: its node lives
-        if isinstance(exc, (rex.NodeDiedError, rex.ActorUnavailableError)):
-            return True
-        return not _node_alive(actor.node)
-
-    def failed(self, actor: Actor, why: str, then: str, counts: bool = True) -> None:
-        """A call of ``actor`` failed (``why``; ``then``: what becomes of its requests). The
-        actor is dropped (once, however many of its calls fail), a failure of its node's
-        unless not ``counts``, and every node without an actor that lives and is not given
-        up gets one."""
-        with self.lock:
-            if self.actors.get(actor.node) is not actor:  # dropped already (and maybe replaced)
-                return
-            self.lost.append(actor.info or {"node": actor.node})
-            self.failures[actor.node] += int(counts)
-            self.drop(actor.node)
-            self.ensure()
-            if self.failures[actor.node] >= MAX_FAILURES_IN_A_ROW:
-                then += f"; the node is given up after {MAX_FAILURES_IN_A_ROW} failures in a row"
-            print(f"codeharness: ray node {actor.node[:12]} ({(actor.info or {}).get('host', '?')}): actor lost "
-                  f"({why}): {then}", file=sys.stderr)
-
-    def blame(self, nodes: list[str]) -> None:
-        """A failure more for each of ``nodes`` (once given up, a node stays so)."""
-        with self.lock:
-            for node in nodes:
-                self.failures[node] += 1
-
-    def drop(self, node: str) -> None:
-        import ray
-
-        with self.lock:
-            actor = self.actors.pop(node, None)
-        if actor is not None:
-            try:
-                ray.kill(actor.handle)
-            except Exception:
-                pass
-
-    def close(self) -> None:
-        """Close the pools of the actors that serve (those still starting are only killed)."""
-        import ray
-
-        with self.lock:
-            actors = list(self.actors.values())
-        closing = [a.handle.close.remote() for a in actors if a.info is not None]
-        if closing:
-            ray.wait(closing, num_returns=len(closing), timeout=30)
-        for a in actors:
-            self.drop(a.node)
-
-
-def _node_alive(node: str) -> bool:
-    import ray
-
-    try:
-        return any(n["NodeID"] == node and n.get("Alive") for n in ray.nodes())
-    except Exception:  # the GCS itself does not answer
-        return False
-
-
 def _why(exc: Exception, times: str = "") -> str:
     """``ActorDiedError`` [N times], or for what the pool raised, its type [N times] and message."""
     import ray.exceptions as rex
@@ -251,22 +91,57 @@ def _why(exc: Exception, times: str = "") -> str:
     return " ".join(f"the node's pool raised {type(cause).__name__}{times}: {cause}".split())[:300]
 
 
+@dataclasses.dataclass
+class _Flight:
+    """An actor call streaming back: its requests, and the indexes not answered or stolen yet."""
+    batch: list
+    actor: Actor
+    alone: bool
+    pending: set
+
+
+def _steal(fleet: Fleet) -> tuple[Actor, int] | None:
+    """The actor to take work back from for one with idle workers, and how much: its
+    estimated queue (requests beyond its workers), shared in proportion to workers."""
+    actors = fleet.serving()
+    if any(a.owed > 0 for a in actors):  # its load is stale until its calls name what was taken
+        return None
+    idle = [a for a in actors if not (a.alone or a.reserved) and a.load < a.workers and a.calls < MAX_CALLS]
+    busy = [a for a in actors if not (a.alone or a.dry) and a.load > a.workers]
+    if not (idle and busy):
+        return None
+    thief = min(idle, key=lambda a: a.load / a.workers)
+    victim = max(busy, key=lambda a: (a.load - a.workers) / a.workers)
+    return victim, max(1, (victim.load - victim.workers) * thief.workers // (thief.workers + victim.workers))
+
+
 def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
     """(key, verdict) of every request ``source`` gives, each exactly once: batches to the
-    least loaded serving actors, suspects alone (see the module's docstring)."""
+    least loaded serving actors, work taken back from a busy actor for an idle one,
+    suspects alone (see the module's docstring)."""
     import ray
     import ray.exceptions as rex
 
     retry: collections.deque[tuple[str, ExecRequest, int]] = collections.deque()  # (key, request, attempts)
     suspects: collections.deque[tuple[str, ExecRequest, int]] = collections.deque()
-    in_flight: dict = {}  # ObjectRef -> (batch, actor, alone)
+    in_flight: dict = {}  # ObjectRefGenerator -> _Flight
+    steals: dict = {}  # ObjectRef of a steal -> its victim
     failed_alone: collections.defaultdict[str, list[str]] = collections.defaultdict(list)  # key -> nodes
 
     def send(actor: Actor, batch: list, alone: bool) -> None:
         with fleet.lock:
             actor.load += len(batch)
-            actor.alone = alone
-        in_flight[actor.handle.execute_batch.remote([r for _, r, _ in batch])] = (batch, actor, alone)
+            actor.calls += 1
+            actor.alone, actor.dry = alone, False
+        call = actor.handle.execute_batch.remote([r for _, r, _ in batch])  # a generator: it streams
+        in_flight[call] = _Flight(batch, actor, alone, set(range(len(batch))))
+
+    def ended(call, flight: _Flight) -> None:
+        del in_flight[call]
+        with fleet.lock:
+            flight.actor.load -= len(flight.pending)
+            flight.actor.calls -= 1
+            flight.actor.alone = False
 
     try:
         while True:
@@ -277,8 +152,9 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                 actor.reserved = actor.reserved and bool(suspects)
             if suspects and actors and not any(a.alone or a.reserved for a in actors):
                 min(actors, key=lambda a: a.load / a.capacity).reserved = True
-            while True:  # every other actor with room gets a batch
-                free = [a for a in fleet.serving() if not (a.alone or a.reserved) and a.load < a.capacity]
+            while True:  # every other actor with room for a batch, or with idle workers, gets one
+                free = [a for a in fleet.serving() if not (a.alone or a.reserved) and a.calls < MAX_CALLS
+                        and (a.capacity - a.load >= a.batch or a.load < a.workers)]
                 if not free:
                     break
                 actor = min(free, key=lambda a: a.load / a.capacity)
@@ -290,6 +166,11 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                 if not batch:
                     break
                 send(actor, batch, alone=False)
+            # Nothing left to send: an actor with idle workers takes over some of another's
+            # queue (a slow program there holds up what is queued behind it).
+            theft = None if steals or retry or suspects else _steal(fleet)
+            if theft is not None:
+                steals[theft[0].handle.steal.remote(theft[1])] = theft[0]
             starting = fleet.starting()
             if not in_flight:
                 if source.done and not retry and not suspects:
@@ -303,28 +184,38 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                     continue
                 if not starting:
                     continue
-            ready, _ = ray.wait(list(in_flight) + list(starting), num_returns=1, timeout=source.poll)
+            ready, _ = ray.wait([*in_flight, *steals, *starting], num_returns=1, timeout=source.poll)
             for ref in ready:
                 if ref in starting:
                     if not fleet.admit(ref):
                         fleet.ensure()  # another try, while the node is not given up
                     continue
-                batch, actor, alone = in_flight.pop(ref)
-                with fleet.lock:
-                    actor.load -= len(batch)
-                    actor.alone = False
+                if ref in steals:
+                    victim = steals.pop(ref)
+                    try:  # what it took comes in its calls' chunks
+                        taken = ray.get(ref)
+                        victim.owed += taken
+                        victim.dry = taken == 0
+                    except rex.RayError:
+                        pass  # its calls fail too, and say so
+                    continue
+                flight = in_flight[ref]
+                batch, actor, alone = flight.batch, flight.actor, flight.alone
                 try:
-                    verdicts = ray.get(ref)
-                except rex.RayError as exc:  # any of Ray's: this call's failure, never the run's
+                    answered, stolen = ray.get(next(ref))
+                except (rex.RayError, StopIteration) as exc:  # any of Ray's: this call's failure, never the run's
+                    # (StopIteration: its stream ended with requests unanswered, as no call of a live actor does)
+                    ended(ref, flight)
                     node_fault = fleet.node_fault(actor, exc)
-                    ended = []
-                    for key, req, attempts in batch:
+                    lost = [batch[i] for i in sorted(flight.pending)]
+                    given_up = []
+                    for key, req, attempts in lost:
                         attempts += 1 if node_fault or alone else 0
                         if attempts >= MAX_ATTEMPTS:
                             failed_alone.pop(key, None)
-                            ended.append((key, Verdict(Status.SANDBOX_ERROR,
-                                                       f"ray: {_why(exc, f' {MAX_ATTEMPTS} times')}",
-                                                       attempts=attempts)))
+                            given_up.append((key, Verdict(Status.SANDBOX_ERROR,
+                                                          f"ray: {_why(exc, f' {MAX_ATTEMPTS} times')}",
+                                                          attempts=attempts)))
                         elif alone:
                             if not node_fault:
                                 failed_alone[key].append(actor.node)
@@ -334,19 +225,29 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                         else:
                             suspects.append((key, req, attempts))
                     then = ("its requests go to the other actors" if node_fault and not alone
-                            else f"its request is sandbox_error after {MAX_ATTEMPTS} attempts" if ended
+                            else f"its request is sandbox_error after {MAX_ATTEMPTS} attempts" if given_up
                             else "its request is retried alone" if alone
                             else "its requests are retried one at a time")
                     # A failure alone counts against the node only once settled: as one when the
                     # request ends as sandbox_error (a poison), or each when it later succeeds.
                     fleet.failed(actor, _why(exc) + (", node gone" if node_fault else ""), then,
-                                 counts=node_fault or not alone or bool(ended))
-                    yield from ended
+                                 counts=node_fault or not alone or bool(given_up))
+                    yield from given_up
                     continue
-                if alone:
-                    fleet.blame(failed_alone.pop(batch[0][0], []))  # they failed an innocent request
-                fleet.answered(actor)
-                for (key, _, attempts), verdict in zip(batch, verdicts, strict=True):
+                with fleet.lock:
+                    actor.load -= len(answered) + len(stolen)
+                    actor.owed -= len(stolen)
+                    actor.dry = False
+                flight.pending.difference_update(i for i, _ in answered)
+                flight.pending.difference_update(stolen)
+                retry.extendleft(batch[i] for i in sorted(stolen, reverse=True))  # first, uncharged: never started
+                if not flight.pending:
+                    ended(ref, flight)
+                    if alone:
+                        fleet.blame(failed_alone.pop(batch[0][0], []))  # they failed an innocent request
+                    fleet.answered(actor)
+                for i, verdict in answered:
+                    key, _, attempts = batch[i]
                     yield key, dataclasses.replace(verdict, attempts=verdict.attempts + attempts)
     except BaseException:
         for ref in in_flight:

@@ -5,8 +5,10 @@ node (hard node-affinity scheduling), reserving the CPUs its pool uses so Ray ne
 oversubscribes the node, owning that node's pool (``docker`` when the node has a
 daemon and the image, else ``local``; each node reports its choice). The driver keeps
 a bounded number of requests in flight per actor with ``ray.wait``, in batches (one
-Ray call per batch: the driver's CPU per verdict stays small), and gets small
-``Verdict`` records back; the caller (``run``) stays the only writer of its store.
+Ray call per batch: the driver's CPU per verdict stays small) whose small ``Verdict``
+records stream back in chunks as they finish, and moves requests not started yet from a
+busy node to an idle one (``ray_dispatch``); the caller (``run``) stays the only writer
+of its store.
 
 Faults are ``ray_dispatch``'s: the requests of a node that dies go to the other actors;
 a program that kills its actor (or makes its pool raise) ends as ``sandbox_error`` alone
@@ -21,6 +23,7 @@ stale containers are removed when the next pool starts).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import queue
@@ -33,18 +36,41 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 
 from .base import Sandbox, WorkerBroken, get_sandbox
-from .ray_dispatch import Fleet, Source, dispatch
+from .ray_dispatch import Source, dispatch
+from .ray_fleet import Fleet
 from .records import ExecRequest, Verdict
 
 START_TIMEOUT = 300.0
 
 
+# A call holds verdicts back until it has this many per worker of its node (half a batch:
+# each chunk it yields costs the driver ~0.5 ms, a Ray object), or the node's queue is empty
+# (a worker is about to idle: the driver must know, to give it work), or it lost some to a steal.
+CHUNK_PER_WORKER = 32
+
+
+class _Call:
+    """One ``execute_batch`` on the node: its requests not answered (or stolen) yet, and
+    what it has to say since it last yielded."""
+
+    def __init__(self, requests: int) -> None:
+        self.left, self.done, self.stolen = requests, [], []
+
+
 class NodePool:
-    """The actor: one node's warm pool."""
+    """The actor: one node's warm pool. Its workers take the requests of every call in the
+    order they came; those not started yet can be taken back (``steal``) for another node."""
 
     def __init__(self, inner: str | None, workers: int, memory_mb: int | None) -> None:
         self.sandbox = get_sandbox(inner, workers=workers, memory_mb=memory_mb)
         self.sandbox.start()
+        self._cond = threading.Condition()
+        self._queue: collections.deque = collections.deque()  # (call, index, request), not started
+        self._closed = False
+        # One thread per worker of the pool, each taking one request at a time: the rest wait
+        # here, not inside the pool, so that a steal can still take them back.
+        for i in range(self.sandbox.size):
+            threading.Thread(target=self._work, daemon=True, name=f"node-pool-{i}").start()
 
     def describe(self) -> dict:
         import ray
@@ -53,10 +79,62 @@ class NodePool:
         return {"node": ctx.get_node_id(), "host": socket.gethostname(), "pid": os.getpid(),
                 "workers": self.sandbox.size, **self.sandbox.describe()}
 
-    def execute_batch(self, reqs: list[ExecRequest]) -> list[Verdict]:
-        return self.sandbox.map(reqs)
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._queue or self._closed):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                call, index, req = self._queue.popleft()
+            try:
+                answer = self.sandbox.execute(req)
+            except Exception as exc:  # the pool broke: its call raises it (the driver replaces the actor)
+                answer = exc
+            with self._cond:
+                call.done.append((index, answer))
+                call.left -= 1
+                self._cond.notify_all()
+
+    def execute_batch(self, reqs: list[ExecRequest]) -> Iterator[tuple[list[tuple[int, Verdict]], list[int]]]:
+        """Called as a Ray streaming generator: chunks of (index, verdict) of ``reqs`` as
+        they finish, with the indexes stolen since the last chunk (see ``CHUNK_PER_WORKER``)."""
+        call, chunk = _Call(len(reqs)), CHUNK_PER_WORKER * self.sandbox.size
+        with self._cond:
+            self._queue.extend((call, i, r) for i, r in enumerate(reqs))
+            self._cond.notify_all()
+        while True:
+            with self._cond:
+                while not (call.left == 0 or call.stolen or len(call.done) >= chunk or self._closed
+                           or call.done and not self._queue):
+                    self._cond.wait()
+                done, stolen, call.done, call.stolen = call.done, call.stolen, [], []
+                last = call.left == 0 or self._closed
+            broke = [answer for _, answer in done if isinstance(answer, Exception)]
+            if len(broke) < len(done) or stolen:
+                yield [(i, v) for i, v in done if not isinstance(v, Exception)], stolen
+            if broke:
+                raise broke[0]
+            if last:
+                return
+
+    def steal(self, n: int) -> int:
+        """Take back up to ``n`` requests not started yet, the last queued first (the
+        node would have run them last); each call names its own in its next chunk. How
+        many were taken."""
+        with self._cond:
+            taken = min(n, len(self._queue))
+            for _ in range(taken):
+                call, index, _ = self._queue.pop()
+                call.stolen.append(index)
+                call.left -= 1
+            self._cond.notify_all()
+        return taken
 
     def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
         self.sandbox.close()
 
 

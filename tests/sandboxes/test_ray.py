@@ -23,7 +23,8 @@ from benchmarks import get_benchmark
 from benchmarks.requests import exec_request
 from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox, Status
 from sandboxes.image import OWNER_LABEL, SANDBOX_LABEL, DockerUnavailable, docker_client, image_present
-from sandboxes.ray_dispatch import BATCH_PER_WORKER, MAX_ATTEMPTS
+from sandboxes.ray_dispatch import MAX_ATTEMPTS
+from sandboxes.ray_fleet import BATCH_PER_WORKER
 from sandboxes.ray_sandbox import NodePool
 
 LIMITS = Limits(timeout=3.0, memory_mb=512)
@@ -68,12 +69,12 @@ class FaultyPool(NodePool):
     """A node's pool that dies (as an actor killed by what it runs would) whenever its batch
     holds the request ``poison``, and raises whenever it holds ``raises``."""
 
-    def execute_batch(self, reqs):
+    def execute_batch(self, reqs):  # a generator, as the one it stands for
         if any(r.id == "poison" for r in reqs):
             os._exit(1)
         if any(r.id == "raises" for r in reqs):
             raise RuntimeError("the pool broke on this one")
-        return super().execute_batch(reqs)
+        yield from super().execute_batch(reqs)
 
 
 class FaultyRay(RaySandbox):
