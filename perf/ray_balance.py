@@ -35,6 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # the cluster stays on 127.0.0.1
 
+from ray_throughput import timed  # noqa: E402  (this directory: the script's own path entry)
+
 from benchmarks import get_benchmark  # noqa: E402
 from benchmarks.requests import exec_request  # noqa: E402
 from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox, Status, Verdict  # noqa: E402
@@ -86,12 +88,6 @@ def replay(run_dir: Path, dataset: str) -> list[ExecRequest]:
     problems = {p.id: p for p in get_benchmark(dataset).load()}
     return [exec_request(problems[p], prog, Limits(timeout=budget), id=f"{p}|{m}|{s}")
             for p, m, s, prog, budget in rows]
-
-
-def timed(sandbox, reqs: list[ExecRequest]) -> tuple[dict, float, float]:
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    statuses = {v.id: v.status.value for v in sandbox.run(reqs)}
-    return statuses, time.perf_counter() - t0, time.process_time() - cpu0
 
 
 def main() -> None:

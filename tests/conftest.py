@@ -72,6 +72,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 # One finished run for every test that needs one to damage (each gets its own copy).
+@pytest.fixture(scope="module")
+def cluster():
+    """A real Ray cluster on this machine: 2 nodes of 1 CPU each."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    yield c
+    if ray.is_initialized():
+        ray.shutdown()
+    c.shutdown()
+
+
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("finished")

@@ -48,6 +48,20 @@ async def settle(cond, tick: float = 0.0005) -> None:
         await asyncio.sleep(tick)
 
 
+async def held(adm, gate):
+    """A task on the one lane, inside ``gate`` until it opens."""
+    holder = asyncio.create_task(adm.run(gate.fn("holder")))
+    await settle(lambda: gate.inside == 1)
+    return holder
+
+
+async def queued(adm, fn, start_by=None):
+    """A task waiting in the queue (the only one) for ``fn``'s lane."""
+    waiter = asyncio.create_task(adm.run(fn, start_by))
+    await settle(lambda: adm.queued == 1)
+    return waiter
+
+
 def test_lanes_and_fifo_order():
     async def main():
         adm, gate = Admission(lanes=2, queue_size=10), Gate()
@@ -101,8 +115,7 @@ def test_start_by_in_the_past_is_overloaded():
         with pytest.raises(Overloaded) as exc:  # a free lane does not matter: it is too late
             await adm.run(gate.fn("late"), start_by=now - 1)
         assert exc.value.retry_after == 1
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
+        holder = await held(adm, gate)
         adm.mean_service = 1.0
         with pytest.raises(Overloaded) as exc:  # the expected wait passes the deadline
             await adm.run(gate.fn("late"), start_by=admission_module.time.monotonic() + 0.5)
@@ -118,8 +131,7 @@ def test_start_by_in_the_past_is_overloaded():
 def test_a_waiter_past_its_deadline_leaves_the_queue():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=5), Gate()
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
+        holder = await held(adm, gate)
         adm.mean_service = 0.0
         with pytest.raises(Overloaded) as exc:
             await adm.run(gate.fn("late"), start_by=admission_module.time.monotonic() + 0.02)
@@ -137,10 +149,8 @@ def test_cancelling_a_waiter_leaves_the_counts_right(deadline):
     async def main():
         adm, gate = Admission(lanes=1, queue_size=5), Gate()
         start_by = None if deadline is None else admission_module.time.monotonic() + deadline
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
-        waiter = asyncio.create_task(adm.run(gate.fn("cancelled"), start_by))
-        await settle(lambda: adm.queued == 1)
+        holder = await held(adm, gate)
+        waiter = await queued(adm, gate.fn("cancelled"), start_by)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
@@ -157,10 +167,8 @@ def test_cancelling_a_waiter_leaves_the_counts_right(deadline):
 def test_cancelling_a_waiter_just_granted_passes_the_lane_on():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=5), Gate()
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
-        waiter = asyncio.create_task(adm.run(gate.fn("granted")))
-        await settle(lambda: adm.queued == 1)
+        holder = await held(adm, gate)
+        waiter = await queued(adm, gate.fn("granted"))
         gate.opened.set()
         # the holder hands its lane to the waiter, which has not resumed yet
         await settle(lambda: adm.queued == 0, tick=0)
@@ -196,10 +204,8 @@ def test_a_cancelled_call_holds_its_lane_until_its_thread_ends():
 def test_closing_after_a_grant_refuses_the_granted_request():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=5), Gate()
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
-        waiter = asyncio.create_task(adm.run(gate.fn("granted")))
-        await settle(lambda: adm.queued == 1)
+        holder = await held(adm, gate)
+        waiter = await queued(adm, gate.fn("granted"))
         gate.opened.set()
         await settle(lambda: adm.queued == 0, tick=0)  # granted, not yet resumed
         adm.close()
@@ -213,8 +219,7 @@ def test_closing_after_a_grant_refuses_the_granted_request():
 def test_close_wakes_waiters_and_refuses_new_ones():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=5), Gate()
-        holder = asyncio.create_task(adm.run(gate.fn("holder")))
-        await settle(lambda: gate.inside == 1)
+        holder = await held(adm, gate)
         waiters = [asyncio.create_task(adm.run(gate.fn("w1"))),
                    asyncio.create_task(adm.run(gate.fn("w2"), admission_module.time.monotonic() + 60))]
         await settle(lambda: adm.queued == 2)

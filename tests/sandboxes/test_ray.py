@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 from support import free_port, harness, harness_process, processes_mentioning, stop_ray_in
 from test_lifecycle import _wait_until
 
@@ -31,17 +30,6 @@ LIMITS = Limits(timeout=3.0, memory_mb=512)
 BOOTSTRAP_MARK = b"json.loads(sys.stdin.buffer.readline())"  # every fork server's command line
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    c.add_node(num_cpus=1)
-    c.wait_for_nodes()
-    yield c
-    if ray.is_initialized():
-        ray.shutdown()
-    c.shutdown()
 
 
 def _requests() -> list[ExecRequest]:

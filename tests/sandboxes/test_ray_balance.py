@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import ray
-from ray.cluster_utils import Cluster
 
 from benchmarks import get_benchmark
 from sandboxes import ExecRequest, Limits, LocalSandbox, RaySandbox
@@ -44,17 +43,6 @@ class TracingRay(RaySandbox):
 
 # The nodes' workers cannot import this module (tests/ is not on their path).
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
-    c.add_node(num_cpus=1)
-    c.wait_for_nodes()
-    yield c
-    if ray.is_initialized():
-        ray.shutdown()
-    c.shutdown()
 
 
 def _sleeper_mix() -> list[ExecRequest]:
