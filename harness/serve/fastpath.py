@@ -67,10 +67,10 @@ class FastPath:
         return hmac.compare_digest(given, self.api_key)
 
 
-_GONE = b"\0gone"  # a marker no JSON body is
+_GONE = object()  # the client disconnected
 
 
-async def _body(receive) -> bytes | None:
+async def _body(receive) -> bytes | object | None:
     """The whole body; None past ``MAX_BODY``; ``_GONE`` if the client disconnected."""
     chunks, size = [], 0
     while True:
