@@ -12,7 +12,7 @@ import dataclasses
 import json
 import os
 import queue
-import selectors
+import select
 import threading
 import time
 import weakref
@@ -45,6 +45,7 @@ class Channel(ABC):
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._poll: tuple[int, select.poll] | None = None  # (fd, its poller): made once, not per line
 
     @abstractmethod
     def fileno(self) -> int: ...
@@ -64,17 +65,18 @@ class Channel(ABC):
             raise WorkerBroken(f"channel closed: {exc}") from None
 
     def _readline(self, timeout: float) -> bytes:
-        sel = selectors.DefaultSelector()
-        sel.register(self.fileno(), selectors.EVENT_READ)
+        fd = self.fileno()
+        if fd < 0:
+            raise ValueError("closed")
+        if self._poll is None or self._poll[0] != fd:
+            self._poll = (fd, select.poll())
+            self._poll[1].register(fd, select.POLLIN)
         deadline = time.monotonic() + timeout
-        try:
-            while b"\n" not in self._buf:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    raise WorkerBroken(f"no answer within {timeout:.0f} s")
-                self._buf += self._recv()
-        finally:
-            sel.close()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._poll[1].poll(left * 1000):
+                raise WorkerBroken(f"no answer within {timeout:.0f} s")
+            self._buf += self._recv()
         line, _, rest = bytes(self._buf).partition(b"\n")
         self._buf = bytearray(rest)
         return line

@@ -2,6 +2,11 @@
 ``queue_size`` wait, in arrival order. A request that cannot start in time for its
 answer to be useful is refused at once (``Overloaded``, answered 504 with
 ``Retry-After``: what verl, SandboxFusion's client and ROLL retry), never left to hang.
+
+``prefetch`` requests beyond the lanes are handed to the lanes' threads ahead of time:
+a lane whose program ends takes the next one at once, from its own thread, instead of
+idling until the event loop (busy with HTTP) hands it one; what a request waits for
+there counts against its deadline as the queue's wait does.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ class Overloaded(Exception):
 class Admission:
     """Runs blocking calls (``sandbox.execute``) on ``lanes`` threads, FIFO."""
 
-    def __init__(self, lanes: int, queue_size: int) -> None:
+    def __init__(self, lanes: int, queue_size: int, prefetch: int = 0) -> None:
         self.lanes = lanes
         self.queue_size = queue_size
-        self.running = 0
+        self.depth = lanes + prefetch  # requests handed to the lanes' threads at most
+        self.running = 0  # requests handed to the lanes' threads: running, or next at a lane
         self.closing = False
         self.mean_service = 0.05  # seconds a lane is held, running mean; refined as requests finish
         self._waiting: deque[asyncio.Future] = deque()
@@ -60,7 +66,7 @@ class Admission:
             raise Overloaded("the server is stopping", 5)
         if start_by is not None and time.monotonic() > start_by:
             raise Overloaded("arrived past its deadline to start", self.expected_wait())
-        if self.running >= self.lanes or self._waiting:
+        if self.running >= self.depth or self._waiting:
             if self.queued >= self.queue_size:
                 raise Overloaded(f"queue full ({self.queue_size} waiting)", self.expected_wait())
             if start_by is not None and time.monotonic() + self.expected_wait() > start_by:
@@ -85,19 +91,29 @@ class Admission:
                 raise Overloaded("the server is stopping", 5)
         else:
             self.running += 1
-        began = time.monotonic()
         try:
-            call = asyncio.get_running_loop().run_in_executor(self._pool, fn, began)
+            call = asyncio.get_running_loop().run_in_executor(self._pool, _on_lane, fn, start_by)
         except RuntimeError:  # close() shut the pool between the grant and now
             self._release()
             raise Overloaded("the server is stopping", 5) from None
         # The lane frees when the call ends, not when its awaiting task is cancelled
         # (a client gone): a lane's thread still running is never counted free.
-        call.add_done_callback(lambda _: self._finish(began))
-        return await asyncio.shield(call)
+        call.add_done_callback(self._finish)
+        try:
+            result, _ = await asyncio.shield(call)
+        except asyncio.CancelledError:
+            if call.cancelled() and self.closing:  # close() dropped it before a lane took it
+                raise Overloaded("the server is stopping", 5) from None
+            raise
+        if result is _LATE:
+            raise Overloaded("waited for a lane past its deadline", self.expected_wait())
+        return result
 
-    def _finish(self, began: float) -> None:
-        self.mean_service += EWMA * (time.monotonic() - began - self.mean_service)
+    def _finish(self, call: asyncio.Future) -> None:
+        if not call.cancelled() and call.exception() is None:
+            result, seconds = call.result()
+            if result is not _LATE:
+                self.mean_service += EWMA * (seconds - self.mean_service)
         self._release()
 
     def _release(self) -> None:
@@ -118,3 +134,14 @@ class Admission:
             if not waiter.done():
                 waiter.set_result(False)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_LATE = object()  # a lane took the request past its deadline to start: not run
+
+
+def _on_lane(fn: Callable[[float], T], start_by: float | None) -> tuple[T | object, float]:
+    """On a lane's thread: ``fn(began)`` and the seconds it held the lane, or ``_LATE``."""
+    began = time.monotonic()
+    if start_by is not None and began > start_by:
+        return _LATE, 0.0
+    return fn(began), time.monotonic() - began

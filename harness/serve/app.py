@@ -54,7 +54,7 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     # No /docs or /openapi.json: its POST routes are not FastAPI's (see fastpath), so
     # the schema would miss them; docs/serve.md is the reference.
     app = FastAPI(title="codeharness serve", docs_url=None, redoc_url=None, openapi_url=None)
-    admission = Admission(sandbox.size, queue_size)
+    admission = Admission(sandbox.size, queue_size, prefetch=sandbox.size)
     metrics = Metrics(admission)
     app.state.admission = admission
     app.state.sandbox = sandbox

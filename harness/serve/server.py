@@ -97,8 +97,9 @@ def serve(sandbox: Sandbox, settings: Settings, sock: socket.socket, announce=pr
     try:
         sandbox.start()
         app = create_app(sandbox, settings.policy, settings.queue_size, settings.api_key, settings.max_wait)
+        # No proxy headers: behind no proxy by default, and a client must not pick its logged address.
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE_S,
-                                lifespan="off")
+                                lifespan="off", proxy_headers=False, server_header=False)
         server = _Server(config, app, sandbox, lambda: announce(
             f"codeharness serve: {_url(sock)} (sandbox {sandbox.name}, {sandbox.size} at once, queue "
             f"{settings.queue_size}{', API key required' if settings.api_key else ''}); Ctrl-C stops"))
