@@ -288,6 +288,8 @@ def main(argv):
     _drop_privileges(uid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     forkchild.prctl(forkchild.PR_SET_DUMPABLE, 0)
+    # Inherited by every child: setuid binaries give a program nothing, in every mode.
+    forkchild.prctl(forkchild.PR_SET_NO_NEW_PRIVS, 1)
     if os.getpid() != 1:
         forkchild.prctl(forkchild.PR_SET_CHILD_SUBREAPER, 1)
     tmp_root = opts.get("--tmp") or tempfile.gettempdir()
