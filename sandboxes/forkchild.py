@@ -105,8 +105,8 @@ def _report(nonce, status, detail=""):
     # forked (which inherits the channel and runs this same code when its exec fails).
     # Nonce (hex) and status (a name) need no escaping; the JSON encoder, untouched in
     # most children, is left alone when there is no detail.
-    line = '{"nonce": "%s", "pid": %d, "status": "%s", "detail": %s}\n' % (
-        nonce, _getpid(), status, _dumps(detail[-2000:]) if detail else '""')
+    text = _dumps(detail[-2000:]) if detail else '""'
+    line = f'{{"nonce": "{nonce}", "pid": {_getpid()}, "status": "{status}", "detail": {text}}}\n'
     try:
         _write(RESULT_FD, line.encode())
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -69,9 +70,7 @@ class Limits:
         return self.ceiling if self.ceiling is not None else WALL_CEILING_FACTOR * self.wall_cap
 
     def to_wire(self) -> dict:
-        # Unset optional fields stay off the wire: cached verdicts are keyed by it.
-        wire = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-        return {**wire, "wall_cap": self.wall_cap, "wall_ceiling": self.wall_ceiling}
+        return dict(_limits_wire(self))  # a copy: callers may extend it
 
 
 @dataclass(frozen=True)
@@ -163,8 +162,7 @@ class Verdict:
 
     @classmethod
     def from_wire(cls, data: dict) -> Verdict:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs = {k: v for k, v in data.items() if k in _VERDICT_FIELDS}
         kwargs["status"] = Status(kwargs["status"])
         return cls(**kwargs)
 
@@ -176,3 +174,12 @@ class Verdict:
 
 
 _ON_REQUEST = ("stdout", "stderr", "files", "cases")
+_VERDICT_FIELDS = frozenset(f.name for f in dataclasses.fields(Verdict))
+
+
+@functools.lru_cache(maxsize=256)
+def _limits_wire(limits: Limits) -> dict:
+    """Per distinct limits, once: a run's requests mostly share one."""
+    # Unset optional fields stay off the wire: cached verdicts are keyed by it.
+    wire = {k: v for k, v in dataclasses.asdict(limits).items() if v is not None}
+    return {**wire, "wall_cap": limits.wall_cap, "wall_ceiling": limits.wall_ceiling}
