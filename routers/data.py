@@ -2,9 +2,11 @@
 the problem's prompt and dataset, named splits, and what a router that executes
 (the cascade) runs. Routers are handed this; they open no run store.
 
-Two sources: a run (``harness.route.from_runs.from_run``: mean pass over samples, mean $
-per sample) and, here, the AdaptiveLLM artifact scored by the authors' rule (pass@1 =
-the first sample's recorded verdict; cost = that sample's output tokens x price)."""
+Three sources: a run (``harness.route.from_runs.from_run``: mean pass over samples, mean $
+per sample), the routing data sets others published (``routers.formats``: RouterBench,
+RouterDC, EmbedLLM, LLMRouterBench) and, here, the AdaptiveLLM artifact scored by the
+authors' rule (pass@1 = the first sample's recorded verdict; cost = that sample's output
+tokens x price)."""
 
 from __future__ import annotations
 
@@ -81,6 +83,13 @@ class RouterData:
     think_lengths: pd.DataFrame | None = None
     # problem x reference model, weakest first: trials passed out of 5 (ComplexityNet's X1..X3)
     trials: pd.DataFrame | None = None
+    responses: pd.DataFrame | None = None  # problem x model: the recorded answer text (an imported file's)
+    notes: tuple[str, ...] = ()  # what the source left out or assumed, for the user
+
+    @property
+    def has_costs(self) -> bool:
+        """False when the source records no cost at all (a file without costs, no price table)."""
+        return bool(self.costs.notna().any().any())
 
     @property
     def models(self) -> list[str]:
@@ -90,7 +99,8 @@ class RouterData:
         pick = lambda f: None if f is None else f.reindex(ids)  # noqa: E731
         return RouterData(self.scores.loc[ids], self.costs.loc[ids], self.prices, self.prompts.loc[ids],
                           self.datasets.loc[ids], self.splits, pick(self.pass_rate), pick(self.tokens), self.name,
-                          self.execution, pick(self.think_lengths), pick(self.trials))
+                          self.execution, pick(self.think_lengths), pick(self.trials), pick(self.responses),
+                          self.notes)
 
     def split(self, name: str) -> RouterData:
         if name == "all":
@@ -126,7 +136,7 @@ def adaptivellm() -> RouterData:
     return RouterData(frame(first), frame(cost), dict(ADAPTIVELLM_MODELS), pd.Series(prompts).loc[ids],
                       pd.Series(datasets).loc[ids], splits, frame(rate), frame(toks), name="adaptivellm",
                       execution=Execution(lambda: _artifact_samples(set(ids), sorted(set(datasets.values()))),
-                                          _get_sandbox),
+                                          default_sandbox),
                       think_lengths=artifact_think_lengths().reindex(ids), trials=complexitynet_trials().reindex(ids))
 
 
@@ -152,10 +162,23 @@ def _artifact_samples(ids: set[str], datasets: list[str]) -> tuple[dict, dict]:
     return problems, samples
 
 
-def _get_sandbox(name: str | None, workers: int | None):
+def default_sandbox(name: str | None, workers: int | None):
     from sandboxes import get_sandbox
 
     return get_sandbox(name, workers)
+
+
+def seeded_split(datasets: pd.Series, test_fraction: float = 0.3, seed: int = 0) -> dict[str, list[str]]:
+    """Problem id -> dataset, split: ``test_fraction`` of each dataset's problems
+    (rounded), drawn with ``seed``, for test, the rest for train; ids in ``datasets``
+    order. A run's split and that of a file without its own."""
+    rng = np.random.default_rng(seed)
+    test = set()
+    for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
+        members = sorted(datasets.index[datasets == d])  # plain order: the split does not follow the listing's
+        test.update(rng.permutation(members)[:round(test_fraction * len(members))])
+    ids = list(datasets.index)
+    return {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
 
 
 def _generations():

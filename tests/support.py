@@ -4,6 +4,7 @@ run store's rows. Fixtures live in conftest.py; helpers a test imports live here
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -183,3 +184,36 @@ def served(*args: str, env: dict | None = None, start_timeout: float = 120.0):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
+
+
+# Routing files in the published formats (routers.formats), written as their authors lay them out.
+A, B = "org/model-a", "model-b"  # two models, one with an organisation prefix as the formats' names have
+
+
+def routerdc(path, rows):
+    """RouterDC's JSON list: (question, {model: score}) rows."""
+    path.write_text(json.dumps([{"question": q, "scores": s} for q, s in rows], indent=1))
+    return path
+
+
+def routerbench_csv(path, rows, models=(A, B), drop=()):
+    """RouterBench's wide CSV as RouterDC ships it: a leading unnamed index column, then
+    sample_id, prompt, eval_name, the score columns, responses, costs, the oracle's pick."""
+    header = ["", "sample_id", "prompt", "eval_name", *models, *(f"{m}|model_response" for m in models),
+              *(f"{m}|total_cost" for m in models), "oracle_model_to_route_to"]
+    header = [h for h in header if h not in drop]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for n, row in enumerate(rows):
+            full = {"": n, "oracle_model_to_route_to": "no_model_correct", **row}
+            w.writerow([full.get(h, "") for h in header])
+    return path
+
+
+def rb_row(sid, prompt, scores, responses, costs, eval_name="mbpp"):
+    """One RouterBench row of models A and B: the prompt and responses as Python-literal lists."""
+    out = {"sample_id": sid, "prompt": repr([prompt]), "eval_name": eval_name}
+    for m, s, r, c in zip((A, B), scores, responses, costs, strict=True):
+        out.update({m: s, f"{m}|model_response": repr([r]), f"{m}|total_cost": c})
+    return out

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..tables import format_table
 from .options import name_list
+from .route import IMPORTED_HELP, PRICES_HELP, RouterHelpFormatter
 
 GAP_COLUMNS = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict", "dropped_models",
                "dropped_problems"]
@@ -24,21 +25,23 @@ def add_parser(sub) -> None:
     ag.add_argument("--out", help="write the report with every disagreement here (.md or .json)")
 
     og = rpsub.add_parser("oracle-gap", help="per dataset: SBS, oracle, oracle gap, WCR (CoDyn's, and strict), "
-                                              "per-model score and cost")
+                                              "per-model score and cost", formatter_class=RouterHelpFormatter)
     og.add_argument("source", help="run directories or wide matrix files (CSV/Parquet: problem, [dataset], "
                                    "one column per model), comma-separated and read as one (models matched by "
-                                   "name, problems the union)")
+                                   "name, problems the union)" + IMPORTED_HELP)
+    og.add_argument("--prices", metavar="FILE", help=PRICES_HELP + " (without: no cost column)")
     og.add_argument("--format", choices=["md", "csv", "json"], default="md", help="output (default md)")
 
     p = rpsub.add_parser("html", help="a self-contained HTML report (inline SVG figures) and every figure as "
-                                      "PNG and PDF")
+                                      "PNG and PDF", formatter_class=RouterHelpFormatter)
     p.add_argument("source", help="run directories and wide matrix files (CSV/Parquet), comma-separated and read as "
                                   "one (models matched by name, problems the union), or 'adaptivellm' (the "
-                                  "bundled artifact)")
+                                  "bundled artifact)" + IMPORTED_HELP)
+    p.add_argument("--prices", metavar="FILE", help=PRICES_HELP + " (without: no cost-quality plane)")
     p.add_argument("--out", help="report directory, replaced whole (default results/report__<source names, "
                                  "joined by +>)")
     p.add_argument("--routers", help="comma-separated routers to compare on the source's test split, as `route "
-                                     "compare --routers` (a run directory or 'adaptivellm')")
+                                     "compare --routers` (a run directory, an imported file or 'adaptivellm')")
     p.add_argument("--compare", help="the JSON of `route compare --format json` on the same data, instead of "
                                      "--routers")
     rp.set_defaults(handle=handle)
@@ -65,7 +68,7 @@ def report_agreement(args) -> int:
 def report_oracle_gap(args) -> int:
     from ..route import experiments
 
-    rows = experiments.oracle_gap_table(args.source)
+    rows = experiments.oracle_gap_table(args.source, prices=args.prices)
     if args.format == "json":
         keys = ["dataset", "n", "sbs_model", "sbs_mean", "oracle_mean", "og", "wcr", "wcr_strict"]
         print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
@@ -85,7 +88,7 @@ def report_html(args) -> int:
 
     names = None if args.routers is None else name_list(args.routers, f"--routers {args.routers!r}: no router named")
     start = time.perf_counter()
-    data = load(args.source, names, args.compare)
+    data = load(args.source, names, args.compare, prices=args.prices)
     out = Path(args.out) if args.out else Path("results") / f"report__{out_name(args.source)}"
     index = render(data, out)
     print(f"report: {index} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
@@ -94,7 +97,11 @@ def report_html(args) -> int:
 
 
 def out_name(source: str) -> str:
+    from routers.formats import BUNDLED
+
     from ..store.sources import parse
 
+    if source in BUNDLED:
+        return source
     return "+".join(Path(p).stem for p in parse(source).paths) or Path(source).stem or "source"
 

@@ -23,6 +23,12 @@ PAIRED_COLUMNS = ["diff_vs_sbs", "diff_vs_sbs_ci", "best_other", "diff_vs_best_o
 # with --cv: the spread of quality over the folds and what a fold's training cost
 CV_COLUMNS = ["fold_quality_std", "fold_quality_range", "fit_seconds"]
 ROUTER_NAMES = "{router names}"  # replaced by the registry's names when the help is formatted
+POOL_NAMES = "{bundled pools}"  # replaced by the bundled routing pools' short names (routers.formats.BUNDLED)
+# What --data and a report's SOURCE may name besides run directories.
+IMPORTED_HELP = (f"; or files of a routing format (RouterBench, RouterDC, EmbedLLM, LLMRouterBench: docs/formats.md; "
+                 f"train and test files comma-separated), or a bundled pool: {POOL_NAMES}")
+PRICES_HELP = ("price table for an imported file (JSON/YAML: model -> USD per problem); replaces the file's costs; "
+               "needed by routers where the file has none")
 
 
 def router_names() -> str:
@@ -31,15 +37,25 @@ def router_names() -> str:
     return ", ".join(ROUTERS)
 
 
+def _filled(text: str) -> str:
+    if ROUTER_NAMES in text:
+        text = text.replace(ROUTER_NAMES, router_names())
+    if POOL_NAMES in text:
+        from routers.formats import BUNDLED
+
+        text = text.replace(POOL_NAMES, ", ".join(BUNDLED))
+    return text
+
+
 class RouterHelpFormatter(argparse.HelpFormatter):
-    """A help formatter that fills in ``ROUTER_NAMES`` from the registry."""
+    """A help formatter that fills in ``ROUTER_NAMES`` and ``POOL_NAMES`` from the registries."""
 
     def _get_help_string(self, action):
         text = super()._get_help_string(action)
-        return text.replace(ROUTER_NAMES, router_names()) if text and ROUTER_NAMES in text else text
+        return _filled(text) if text else text
 
     def _format_text(self, text):
-        return super()._format_text(text.replace(ROUTER_NAMES, router_names()) if ROUTER_NAMES in text else text)
+        return super()._format_text(_filled(text))
 
     # Wrap lines between words only, so that no router name is cut at its hyphen.
     def _split_lines(self, text, width):
@@ -64,7 +80,8 @@ def add_parser(sub) -> None:
                              formatter_class=RouterHelpFormatter)
         p.add_argument("--data", default="adaptivellm",
                        help="'adaptivellm' (the bundled artifact, its 411/178 split) or run directories, "
-                            "comma-separated and pooled (models matched by name, problems the union)")
+                            "comma-separated and pooled (models matched by name, problems the union)" + IMPORTED_HELP)
+        p.add_argument("--prices", metavar="FILE", help=PRICES_HELP)
         if action != "compare":
             p.add_argument("--router", help=f"router name: {ROUTER_NAMES}")
             p.add_argument("--param", action="append", default=[], help="router parameter key=value (repeatable)")
@@ -106,7 +123,8 @@ def handle(args) -> int:
         if not args.router:
             raise UserError("route train: --router is required")
         try:
-            print(experiments.train(args.router, args.param, args.data, args.split, args.out, args.sandbox))
+            print(experiments.train(args.router, args.param, args.data, args.split, args.out, args.sandbox,
+                                    args.prices))
         except ValueError as exc:  # what the data or the install cannot give this router, as eval says it
             raise UserError(f"router {args.router!r}: {exc}") from None
         return 0
@@ -118,7 +136,8 @@ def handle(args) -> int:
         names = None
         if args.routers is not None:
             names = name_list(args.routers, f"--routers {args.routers!r}: no router named (omit it for all)")
-        comparison = experiments.compare(args.data, *splits, names, cv=args.cv, seed=args.seed, sandbox=args.sandbox)
+        comparison = experiments.compare(args.data, *splits, names, cv=args.cv, seed=args.seed, sandbox=args.sandbox,
+                                         prices=args.prices)
         rows = comparison.rows
         if args.format == "json":
             print(to_json(asdict(comparison)))
@@ -152,7 +171,7 @@ def handle(args) -> int:
         make = lambda: experiments.make_router(args.router, args.param)  # noqa: E731  (a fresh one per CV fold)
     else:
         raise UserError("route eval: give --router NAME or --model-dir DIR")
-    data = experiments.load_data(args.data, args.sandbox)
+    data = experiments.load_data(args.data, args.sandbox, args.prices)
     (row,) = experiments.score(router.name, make, data, *splits, cv=args.cv, seed=args.seed,
                                fitted=bool(args.model_dir))
     row = {k: v for k, v in row.items() if not k.startswith("_")}

@@ -1,5 +1,6 @@
 """What ``report html`` draws, read from its SOURCE (run directories and wide matrix
-files, comma-separated: ``harness.store.sources``; or the bundled AdaptiveLLM artifact) and
+files, comma-separated: ``harness.store.sources``; an imported routing data set; or the
+bundled AdaptiveLLM artifact) and
 its routers (``route compare`` run now, or its JSON output): one ``ReportData``,
 checked, so that bad input is one error line before anything is rendered."""
 
@@ -20,7 +21,7 @@ from ..errors import UserError
 @dataclass
 class ReportData:
     name: str
-    kind: str  # run | matrix | adaptivellm
+    kind: str  # run | matrix | adaptivellm | imported
     scores: pd.DataFrame  # (dataset, problem) x model: mean pass over samples; NaN = no scored sample
     costs: pd.DataFrame | None  # same shape: mean $ per sample (None: a matrix file has none)
     prices: dict[str, float] | None  # model -> output $ per Mtok (orders models, breaks ties)
@@ -33,13 +34,18 @@ class ReportData:
     input_prices: dict[str, float] | None = None  # model -> input $ per Mtok (a run's; the artifact has none)
 
 
-def load(source: str, routers: list[str] | None = None, compare: str | None = None, log=None) -> ReportData:
+def load(source: str, routers: list[str] | None = None, compare: str | None = None, log=None,
+         prices: str | None = None) -> ReportData:
     if routers is not None and compare is not None:
         raise UserError("--routers and --compare both add routers: give one")
-    from ..store.sources import ARTIFACT, parse
+    from ..route.experiments import no_prices
+    from ..store.sources import ARTIFACT, IMPORTED, parse
 
     src = parse(source)
-    data = _artifact() if src.kind == ARTIFACT else _run(src.paths) if src.kind == "run" else _matrix_file(src)
+    if src.kind != IMPORTED:
+        no_prices(source, prices)
+    data = _imported(src, prices) if src.kind == IMPORTED else _artifact() if src.kind == ARTIFACT \
+        else _run(src.paths) if src.kind == "run" else _matrix_file(src)
     if data.scores.empty or not data.scores.notna().any().any():
         raise UserError(f"{source}: no scored sample (an empty run? run `harness run` on it first)")
     if routers is not None:
@@ -47,7 +53,7 @@ def load(source: str, routers: list[str] | None = None, compare: str | None = No
             raise UserError("--routers trains routers on run directories or 'adaptivellm', not a matrix file")
         from ..route.experiments import compare as run_compare
 
-        data.routers = run_compare(source, "train", "test", routers, log=log).rows
+        data.routers = run_compare(source, "train", "test", routers, log=log, prices=prices).rows
     elif compare is not None:
         data.routers = _compare_file(compare, data)
     if data.routers is not None:
@@ -160,6 +166,33 @@ def _artifact() -> ReportData:
              "examples/adaptivellm-pool.yaml`)"]
     return ReportData("adaptivellm", "adaptivellm", scores, costs, dict(d.prices), None, summary, notes=notes,
                       split_sizes={len(scores), *(len(ids) for ids in d.splits.values())})
+
+
+def _imported(src, prices: str | None) -> ReportData:
+    """An imported routing data set (``harness.route.experiments.imported``): its scores
+    as recorded, its costs (or the price table's) when it has any, models in the
+    order of their mean cost per problem (it has no per-token prices)."""
+    from routers.formats import detect
+
+    from ..route.experiments import imported, imported_index
+
+    d = imported(src, prices)
+    models = list(d.costs.mean().sort_values(kind="stable").index) if d.has_costs else d.models
+    index = imported_index(d)
+    scores = d.scores[models].set_axis(index)
+    what = f"price table {prices}" if prices else "the file's, USD per problem" if d.has_costs else "none recorded"
+    summary = [("source", f"{detect(src.paths[0])} file{'s' * (len(src.paths) > 1)} "
+                          f"{', '.join(Path(p).name for p in src.paths)}" + (f" ({src.spec})" if src.spec != ",".join(
+                              src.paths) else "")),
+               ("datasets", ", ".join(f"{k} ({v} problems)" for k, v in d.datasets.value_counts(sort=False).items())),
+               ("models", f"{len(models)}: " + ", ".join(models)),
+               ("scores", "as the file records them (not re-executed)"), ("costs", what),
+               ("splits", ", ".join(f"{k} {len(v)}" for k, v in d.splits.items()))]
+    notes = [*d.notes, "statuses, pass@k curves and token/$ distributions: an imported file has no per-sample table"]
+    if not d.has_costs:
+        notes.append("cost-quality plane: the file records no costs (give --prices FILE)")
+    return ReportData(src.spec, "imported", scores, d.costs[models].set_axis(index) if d.has_costs else None, None,
+                      None, summary, notes=notes, split_sizes={len(scores), *(len(ids) for ids in d.splits.values())})
 
 
 def _matrix_file(src) -> ReportData:

@@ -1,5 +1,6 @@
 """``route train|eval|compare`` and ``report oracle-gap``: routers and the analysis
-over a run, a wide matrix file, or the bundled AdaptiveLLM artifact."""
+over a run, a wide matrix file, an imported routing data set (``routers.formats``), or
+the bundled AdaptiveLLM artifact."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from ..errors import UserError
 FORMATS = ("md", "csv", "json")
 
 
-def load_data(source: str, sandbox: str | None = None):
-    """The routers' complete data (``routers.data.RouterData``): the bundled artifact's
-    or run directories' (``from_runs.from_run``; ``harness.store.sources``), its executions through the cache, in
+def load_data(source: str, sandbox: str | None = None, prices: str | None = None):
+    """The routers' complete data (``routers.data.RouterData``): the bundled artifact's,
+    an imported data set's (``imported``; ``prices``: a price table file) or run
+    directories' (``from_runs.from_run``; ``harness.store.sources``), its executions through the cache, in
     ``sandbox`` unless a router names its own (default: docker if ready, else local)."""
     from .exec_cache import with_cache
 
@@ -26,15 +28,23 @@ def load_data(source: str, sandbox: str | None = None):
 
         # Before any router runs, and even when every verdict the cascade needs is cached.
         check_address(os.environ["RAY_ADDRESS"])
-    from ..store.sources import ARTIFACT, parse
+    from ..store.sources import ARTIFACT, IMPORTED, parse
 
     src = parse(source)
+    if src.kind == IMPORTED:
+        data = imported(src, prices)
+        if not data.has_costs:
+            raise UserError(f"{source}: the file records no costs, and routers are scored on cost: give --prices FILE "
+                            "(JSON/YAML, model -> USD per problem; one number for every model compares quality "
+                            "alone; docs/formats.md)")
+        return with_cache(data, sandbox)
+    no_prices(source, prices)
     if src.kind == ARTIFACT:
         from routers.data import adaptivellm
 
         return with_cache(adaptivellm(), sandbox)
     if src.kind != "run":
-        raise UserError(f"{source}: routers need run directories ('adaptivellm' or RUN_DIR[,RUN_DIR...]); a matrix "
+        raise UserError(f"{source}: routers need run directories, an imported file or 'adaptivellm'; a matrix "
                         "file has no costs, prompts or programs")
     from .from_runs import from_run
 
@@ -42,6 +52,26 @@ def load_data(source: str, sandbox: str | None = None):
         return with_cache(from_run(src.paths), sandbox)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def imported(src, prices: str | None = None, log=lambda m: print(m, file=sys.stderr)):
+    """An imported routing data set (``routers.formats.load``) as ``RouterData``, with the
+    price table ``prices`` (a file) for its costs when given; its notes (rows matched,
+    the split used...) logged; one UserError for a bad file or table."""
+    from routers.formats import load
+
+    try:
+        data = load(list(src.paths), src.spec, prices)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for note in data.notes:
+        log(f"note: {note}")
+    return data
+
+
+def no_prices(source: str, prices: str | None) -> None:
+    if prices:
+        raise UserError(f"--prices is for imported routing files (docs/formats.md): {source} has its own costs")
 
 
 def make_router(name: str, params: list[str]):
@@ -96,9 +126,10 @@ def _split(data, name: str):
     return part
 
 
-def train(name: str, params: list[str], source: str, split: str, out: str, sandbox: str | None = None) -> Path:
+def train(name: str, params: list[str], source: str, split: str, out: str, sandbox: str | None = None,
+          prices: str | None = None) -> Path:
     router = make_router(name, params)
-    router.fit(_split(load_data(source, sandbox), split))
+    router.fit(_split(load_data(source, sandbox, prices), split))
     return router.save(out)
 
 
@@ -137,7 +168,8 @@ class Comparison:
 
 
 def compare(source: str, train_split: str, test_split: str, names: list[str] | None = None,
-            log=None, cv: int | None = None, seed: int = 0, sandbox: str | None = None) -> Comparison:
+            log=None, cv: int | None = None, seed: int = 0, sandbox: str | None = None,
+            prices: str | None = None) -> Comparison:
     """Every router with its default parameters, sorted by quality at equal cost
     (quality desc, then $ asc); rows scored on part of the test problems only
     (``partial``: a model without recordings on some) come after the full-coverage
@@ -145,8 +177,8 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     the SBS and the best other router, APGR and CPT(50 %) (``against_references``);
     the Pareto front over routers and single models, its area and AIQ. ``cv=K``:
     K-fold CV over all problems instead of the split. ``sandbox``: what the cascade
-    executes in (``load_data``). A router the data cannot feed (no CoT lengths in a
-    run...) is skipped with a note."""
+    executes in (``load_data``; ``prices``: an imported file's price table). A router
+    the data cannot feed (no CoT lengths in a run...) is skipped with a note."""
     import pandas as pd
 
     from routers import ROUTERS, Routing
@@ -154,7 +186,7 @@ def compare(source: str, train_split: str, test_split: str, names: list[str] | N
     from routers.baselines import Cheapest, Published, SingleBest
     from routers.scoring import against_references, evaluate
 
-    data = load_data(source, sandbox)
+    data = load_data(source, sandbox, prices)
     test = data if cv else _split(data, test_split)
     if not cv:
         _split(data, train_split)  # a bad split name is an error, not a note per router
@@ -241,15 +273,16 @@ def _areas_ci(rows: list[dict], n: int = 1000, seed: int = 0) -> tuple[tuple[flo
     return out[0], out[1]
 
 
-def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> list[dict]:
+def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr), prices: str | None = None) -> list[dict]:
     """Per dataset: SBS, oracle, OG, WCR (CoDyn's and strict), and each model's mean
     score and cost (CoDyn's Table 1 layout). ``source``: a run directory or a wide
     matrix file (CSV/Parquet: ``problem``, optional ``dataset``, one numeric column per
-    model in [0, 1]). A dataset left without a complete matrix (a run's dataset no
+    model in [0, 1]), or an imported routing file (costs: its own, or ``prices``' table;
+    none: no costs). A dataset left without a complete matrix (a run's dataset no
     model has a scored sample of...) is dropped with a note saying why."""
     from routers import analysis as A
 
-    scores, costs, prices, datasets = score_matrix(source)
+    scores, costs, prices, datasets = score_matrix(source, prices, log)
     out = []
     for dataset in datasets:
         if dataset not in scores.index.get_level_values(0):
@@ -282,13 +315,21 @@ def oracle_gap_table(source: str, log=lambda m: print(m, file=sys.stderr)) -> li
     return out
 
 
-def score_matrix(source: str):
-    """(scores, costs, prices, datasets) of run directories or wide matrix files
-    (``harness.store.sources``; costs and prices None when a matrix file is among them); one
-    UserError for anything unreadable."""
-    from ..store.sources import ARTIFACT, load_runs, matrix_scores, parse
+def score_matrix(source: str, prices: str | None = None, log=lambda m: print(m, file=sys.stderr)):
+    """(scores, costs, prices, datasets) of run directories, wide matrix files or an
+    imported routing file (``harness.store.sources``; costs and prices None when a matrix
+    file is among them or the imported file has no costs and no price table ``prices``
+    is given); one UserError for anything unreadable."""
+    from ..store.sources import ARTIFACT, IMPORTED, load_runs, matrix_scores, parse
 
     src = parse(source)
+    if src.kind == IMPORTED:
+        data = imported(src, prices, log)
+        index = imported_index(data)
+        costs = data.costs.set_axis(index) if data.has_costs else None
+        return (data.scores.set_axis(index), costs, data.prices if data.has_costs else None,
+                list(dict.fromkeys(data.datasets)))
+    no_prices(source, prices)
     if src.kind == ARTIFACT:
         raise UserError(f"{source}: give run directories or matrix files (the artifact's oracle gap: `route compare`)")
     if src.kind == "run":
@@ -297,3 +338,11 @@ def score_matrix(source: str):
         return m.passes, m.costs, {k: v[1] for k, v in m.prices.items()}, runs.datasets
     scores = matrix_scores(src.paths)
     return scores, None, None, list(dict.fromkeys(scores.index.get_level_values(0)))
+
+
+def imported_index(data):
+    """An imported data set's ids (``dataset/<id>``) as the (dataset, problem) index of a pass matrix."""
+    import pandas as pd
+
+    return pd.MultiIndex.from_arrays([list(data.datasets), [pid[len(d) + 1:] for pid, d in data.datasets.items()]],
+                                     names=["dataset", "problem"])

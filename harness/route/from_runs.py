@@ -11,11 +11,10 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks import Benchmark, DataError, Problem, get_benchmark
-from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials
+from routers.data import Execution, RouterData, Sample, artifact_think_lengths, complexitynet_trials, seeded_split
 
 from ..store.matrix import wide
 from ..store.runstore import connect_readonly, read_meta
@@ -45,12 +44,7 @@ def from_run(runs: str | Path | tuple | list, test_fraction: float = 0.3, seed: 
     if not scores.notna().any().any():
         raise ValueError(f"{name}: no scored samples yet (run `harness run` on it first)")
     datasets = pd.Series([d for d, _ in m.passes.index], index=ids)
-    rng = np.random.default_rng(seed)
-    test = set()
-    for d in sorted(set(datasets)):  # the same share of every dataset, drawn with a seed
-        members = sorted(datasets.index[datasets == d])  # plain order: the split does not follow the listing's
-        test.update(rng.permutation(members)[:round(test_fraction * len(members))])
-    splits = {"test": [i for i in ids if i in test], "train": [i for i in ids if i not in test]}
+    splits = seeded_split(datasets, test_fraction, seed)
     prices = {name: out for name, (_, out) in m.prices.items()}
     models = list(scores.columns)
     tokens = wide(m.samples.dropna(subset=["tokens_out"]), "tokens_out", models)

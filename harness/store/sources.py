@@ -1,6 +1,8 @@
 """The data of ``route``, ``report oracle-gap`` and ``report html``: ``adaptivellm``
-(the bundled artifact), or one or several run directories and wide matrix files,
-comma-separated, read as one. Models are matched by name and the problems are the
+(the bundled artifact); a routing data set others published (``routers.formats``:
+files of one format, comma-separated, or a bundled pool's short name, e.g.
+``routerdc-humaneval``), which is a source of its own; or one or several run directories
+and wide matrix files, comma-separated, read as one. Models are matched by name and the problems are the
 union. A (dataset, problem) that two runs both have for a model is pooled: its samples
 are kept side by side (the later run's numbered after the earlier's), as a resume that
 adds samples would store them; the model must then be the same one (identity and
@@ -23,39 +25,65 @@ if TYPE_CHECKING:
     from .matrix import RunMatrix
 
 ARTIFACT = "adaptivellm"
+IMPORTED = "imported"
 
 
 @dataclass(frozen=True)
 class Sources:
     spec: str  # as given
-    kind: str  # adaptivellm | run (every path a run directory) | matrix (some path a matrix file)
+    # adaptivellm | run (every path a run directory) | matrix (some path a matrix file) |
+    # imported (every path a file of one routing format: ``routers.formats``)
+    kind: str
     paths: tuple[str, ...]
 
 
 def parse(spec: str) -> Sources:
     """What ``spec`` names; one error line for a missing path, a source given twice, or
-    the artifact combined with others."""
+    the artifact, a bundled pool or an imported file combined with others."""
+    from routers.formats import BUNDLED, bundled_paths
+
     if spec == ARTIFACT:
         return Sources(spec, ARTIFACT, ())
+    if spec in BUNDLED:
+        return Sources(spec, IMPORTED, tuple(str(p) for p in bundled_paths(spec)))
     parts = [spec] if Path(spec).exists() else [p.strip() for p in spec.split(",") if p.strip()]
     if not parts:
         raise UserError(f"{spec!r}: no source named")
-    if ARTIFACT in parts:
-        raise UserError(f"{spec}: {ARTIFACT!r} is a source of its own: it cannot be combined with run directories "
-                        "or matrix files")
+    for own in (ARTIFACT, *BUNDLED):
+        if own in parts:
+            raise UserError(f"{spec}: {own!r} is a source of its own: it cannot be combined with run directories "
+                            "or other files")
     seen: dict[Path, str] = {}
+    formats = {p: _format(p) for p in parts}
     for p in parts:
-        if (Path(p) / "run.sqlite").is_file() or Path(p).is_file():
+        if (Path(p) / "run.sqlite").is_file() or Path(p).is_file() or formats[p]:
             if Path(p).resolve() in seen:
                 also = seen[Path(p).resolve()]
                 raise UserError(f"{spec}: {p} is given twice" + (f" (also as {also})" if also != p else ""))
             seen[Path(p).resolve()] = p
         elif Path(p).is_dir():
-            raise UserError(f"{p}: not a run directory (no run.sqlite)")
+            raise UserError(f"{p}: not a run directory (no run.sqlite) nor an LLMRouterBench results directory "
+                            "(bench/<dataset>/<split>/<model>/*.json)")
         else:
             raise UserError(f"{p}: no such run directory or matrix file")
+    imported = [p for p in parts if formats[p]]
+    if imported and len(imported) < len(parts):
+        other = next(p for p in parts if not formats[p])
+        raise UserError(f"{spec}: {imported[0]} is a {formats[imported[0]]} file, a source of its own: it cannot be "
+                        f"combined with {other} (a run directory or a matrix file)")
+    if imported:
+        return Sources(spec, IMPORTED, tuple(parts))
     runs = all((Path(p) / "run.sqlite").is_file() for p in parts)
     return Sources(spec, "run" if runs else "matrix", tuple(parts))
+
+
+def _format(path: str) -> str | None:
+    """The routing format of a path that is no run directory (``routers.formats.detect``)."""
+    if (Path(path) / "run.sqlite").is_file() or not Path(path).exists():
+        return None
+    from routers.formats import detect
+
+    return detect(path)
 
 
 @dataclass(frozen=True)
@@ -154,7 +182,10 @@ def read_matrix_file(source: str) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyarrow raise many kinds for a bad file
         raise UserError(f"{source}: cannot read as CSV/Parquet ({exc.__class__.__name__}: {str(exc)[:200]})") from None
     if "problem" not in frame.columns:
-        raise UserError(f"{source}: needs a 'problem' column (and one numeric column per model)")
+        from routers.formats import FORMATS
+
+        raise UserError(f"{source}: neither a matrix file (it needs a 'problem' column and one numeric column per "
+                        f"model) nor a file of a routing format ({', '.join(FORMATS)}: docs/formats.md)")
     if "dataset" not in frame.columns:
         frame["dataset"] = "all"
     models = [c for c in frame.columns if c not in ("problem", "dataset")]
