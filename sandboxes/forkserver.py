@@ -34,15 +34,53 @@ except ImportError:  # inside the sandbox: the bootstrap loaded them first
     import namespaces
 
 WORKDIR = "work"  # under --tmp; created empty for each program, removed after it
+# The detail of a request refused unrun: its caller's deadline (``limits.ceiling``, counted
+# from its arrival) would leave the program less than its own wall-clock cap to run
+# (the same as records.NOT_STARTED, START_SLACK).
+NOT_STARTED = "not started: its caller's deadline would cut its run short"
+START_SLACK = 0.05  # seconds a request may lose between its arrival and its start unrefused
+
+
+class Inbox:
+    """Request lines from the host, each with the time it arrived. The host may send the
+    next request while one runs, to have it start at once: ``watch`` pulls it in then."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = bytearray()
+        self.lines = []  # [(line, arrived)]
+        self.eof = False
+
+    def pull(self):
+        """What is readable now (call when the fd is readable, or to block); False at EOF."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        now = time.monotonic()
+        while (end := self.buf.find(b"\n")) >= 0:
+            self.lines.append((bytes(self.buf[:end]), now))
+            del self.buf[:end + 1]
+        return True
+
+    def next(self):
+        """(line, arrived), or None once the host closed the channel."""
+        while not self.lines:
+            if self.eof or not self.pull():
+                return None
+        return self.lines.pop(0)
 
 
 def _verdict(status, detail="", **extra):
     return dict(status=status, detail=detail, **extra)
 
 
-def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
+def run_one(req, tmp_root, nproc_base, wipe=(), host=None, stdin=None):
     """Run the program once in a forked child: (verdict dict, its whole stdout)."""
     lim = req["limits"]
+    if "deadline" in req:  # what is left of the caller's ceiling bounds this run too
+        lim = dict(lim, wall_ceiling=min(lim["wall_ceiling"], max(0.0, req["deadline"] - time.monotonic())))
     nonce = os.urandom(16).hex()
     stdin_fd = os.memfd_create("stdin")
     os.write(stdin_fd, (req.get("stdin", "") if stdin is None else stdin).encode("utf-8", errors="surrogateescape"))
@@ -89,7 +127,7 @@ def run_one(req, tmp_root, nproc_base, wipe=(), host_fd=None, stdin=None):
     keep_output = bool(req.get("keep_output"))
     fetched = {}
     try:
-        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host_fd, forkreap.tree_cpu,
+        killed_for = forkwatch.watch(pid, buffers, res_r, err_r, lim, start, host, forkreap.tree_cpu,
                                      forkreap.tree_wait, keep_stderr=keep_output)
     finally:
         # Also on a harness error: the program and all it started never outlive this.
@@ -184,19 +222,27 @@ def _fetch_files(workdir, paths, max_bytes):
     return out
 
 
-def run_request(req, tmp_root, nproc_base, wipe=(), host_fd=None):
+def run_request(req, tmp_root, nproc_base, wipe=(), host=None, arrived=None):
     """A request with stdin/stdout ``cases`` runs the program once per case, each in a
-    fresh child, and judges its stdout here, next to it; otherwise it runs once."""
+    fresh child, and judges its stdout here, next to it; otherwise it runs once.
+    ``limits.ceiling`` counts from ``arrived`` (monotonic; default now): a request the
+    host sent ahead waits here for the one before, and that wait counts."""
+    ceiling = req["limits"].get("ceiling")
+    if ceiling is not None:
+        req["deadline"] = (time.monotonic() if arrived is None else arrived) + ceiling
+        if req["deadline"] - time.monotonic() < min(req["limits"]["wall_cap"], ceiling) - START_SLACK:
+            return _verdict("sandbox_error", NOT_STARTED, wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0,
+                            peak_memory_kb=0)
     cases = req.get("cases")
     if cases is None:
-        return run_one(req, tmp_root, nproc_base, wipe, host_fd)[0]
+        return run_one(req, tmp_root, nproc_base, wipe, host)[0]
     rules = req.get("compare") or {}
     total = dict(wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0, peak_memory_kb=0)
     passed = 0
     first_failure = None
     per_case = [] if req.get("case_results") else None
     for i, case in enumerate(cases):
-        verdict, stdout = run_one(req, tmp_root, nproc_base, wipe, host_fd, stdin=case["stdin"])
+        verdict, stdout = run_one(req, tmp_root, nproc_base, wipe, host, stdin=case["stdin"])
         for key in ("stdout", "stderr", "files"):  # a whole request's worth would be too much
             verdict.pop(key, None)
         for key in ("wall_time", "cpu_time"):
@@ -297,7 +343,7 @@ def main(argv):
     nproc_base = int(opts["--nproc-base"]) if "--nproc-base" in opts else forkreap.count_tasks(os.getuid())
     wipe = [d for d in opts.get("--wipe", "").split(",") if d]
     # The protocol channel moves off fds 0/1 so no child can inherit or write to it.
-    chan_in = os.fdopen(os.dup(0), "rb")
+    inbox = Inbox(os.dup(0))
     chan_out = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -320,14 +366,15 @@ def main(argv):
             sys.exit(0)
 
     send({"ready": True, "pid": os.getpid(), "uid": os.getuid(), "python": sys.version.split()[0]})
-    for line in chan_in:
+    while (item := inbox.next()) is not None:
+        line, arrived = item
         try:
             req = json.loads(line)
         except ValueError as exc:
             send(_verdict("sandbox_error", f"bad request: {exc}"))
             continue
         try:
-            verdict = run_request(req, tmp_root, nproc_base, wipe, chan_in.fileno())
+            verdict = run_request(req, tmp_root, nproc_base, wipe, inbox, arrived)
         except Exception as exc:  # the harness failed, not the candidate
             verdict = _verdict("sandbox_error", "fork server: " + forkchild.describe(exc))
         verdict["id"] = req.get("id", "")

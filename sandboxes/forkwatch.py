@@ -17,7 +17,7 @@ def tail(data):
     return data[-TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
-def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait, keep_stderr=False):
+def watch(pid, buffers, res_r, err_r, lim, start, host, tree_cpu, tree_wait, keep_stderr=False):
     """Collect the program's output until it exits; returns why we must kill it
     (``cpu_limit``, ``wall_cap``, ``output_limit``, ``host_gone``) or None.
 
@@ -35,9 +35,10 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait, 
             os.set_blocking(fd, False)
             sel.register(fd, selectors.EVENT_READ)
         sel.register(pidfd, selectors.EVENT_READ)
-        if host_fd is not None:
-            # The host sends nothing while a program runs, so the channel turning
-            # readable means end of file: the host is gone (even killed -9).
+        host_fd = host.fd if host is not None else None
+        if host is not None:
+            # The host may send its next request while this one runs (``host.pull``
+            # keeps it); the channel's end of file means the host is gone (even killed -9).
             sel.register(host_fd, selectors.EVENT_READ)
         budget = lim["timeout"]
         cap = start + lim.get("wall_cap", budget)
@@ -63,7 +64,9 @@ def watch(pid, buffers, res_r, err_r, lim, start, host_fd, tree_cpu, tree_wait, 
             for key, _ in events:
                 fd = key.fd
                 if fd == host_fd:
-                    return "host_gone"
+                    if not host.pull():
+                        return "host_gone"
+                    continue
                 if fd == pidfd:
                     continue
                 try:

@@ -17,12 +17,13 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .base import Sandbox, WorkerBroken
-from .records import ExecRequest, Status, Verdict
+from .records import NOT_STARTED, START_SLACK, ExecRequest, Status, Verdict
 
 # The server's modules arrive as the first line on its stdin, [[name, source], ...,
 # [main name, main source]], so they need no file inside the image or namespace,
@@ -37,6 +38,7 @@ BOOTSTRAP = ["python3", "-I", "-c",  # with site: distro packages (sortedcontain
              "exec(compile(src,name,'exec'))"]
 # Time the worker may take beyond the program's own wall-clock cap (fork, cleanup, I/O).
 GRACE_SECONDS = 10.0
+PIPELINE = 2  # requests a worker holds: the one running and the next
 START_TIMEOUT = 60.0
 
 
@@ -98,10 +100,18 @@ class Worker(ABC):
             raise WorkerBroken(f"unexpected greeting from fork server: {self.info!r}")
 
     def request(self, req: ExecRequest) -> Verdict:
+        self.send(req.to_wire())
+        return self.receive(req)
+
+    def send(self, wire: dict) -> None:
         try:
-            self.channel.send(json.dumps(req.to_wire()).encode() + b"\n")
+            self.channel.send(json.dumps(wire).encode() + b"\n")
         except (OSError, ValueError) as exc:  # ValueError: pipe already closed
             raise WorkerBroken(f"cannot send to fork server: {exc}") from None
+
+    def receive(self, req: ExecRequest) -> Verdict:
+        """The verdict of ``req``, the oldest request sent and not answered: it has
+        started by the time the one before it was answered."""
         runs = len(req.cases) if req.cases else 1  # each case runs under its own limit
         line = self.channel.readline(req.limits.wall_ceiling * runs + GRACE_SECONDS * runs ** 0.5)
         try:
@@ -122,7 +132,7 @@ class WorkerPool(Sandbox):
 
     def __init__(self, workers: int | None = None) -> None:
         self.size = workers or os.cpu_count() or 1
-        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._inbox: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._all: set[Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -146,12 +156,15 @@ class WorkerPool(Sandbox):
         with ThreadPoolExecutor(self.size) as ex:
             futures = [ex.submit(self._new_worker) for _ in range(self.size)]
             errors = [f.exception() for f in futures if f.exception()]
-        for fut in futures:
-            if not fut.exception():
-                self._idle.put(fut.result())
         if errors:
+            for fut in futures:
+                if not fut.exception():
+                    self._discard(fut.result())
             self.close()
             raise errors[0]
+        for i, fut in enumerate(futures):
+            threading.Thread(target=self._lane, args=(fut.result(),), daemon=True,
+                             name=f"sandbox-{self.name}-{i}").start()
         self._started = True
         return self
 
@@ -161,6 +174,8 @@ class WorkerPool(Sandbox):
             workers, self._all = list(self._all), set()
         for w in workers:
             w.close()
+        for _ in range(self.size):
+            self._inbox.put(_STOP)
 
     def _new_worker(self) -> Worker:
         w = self._spawn()
@@ -178,73 +193,38 @@ class WorkerPool(Sandbox):
 
     # ---- execution
     def execute(self, req: ExecRequest) -> Verdict:
-        """Run one request. A harness failure (``sandbox_error``: the worker died, hung
-        or reported one) retires that worker and is retried once on a fresh one."""
-        self.start()
-        verdict = None
-        attempts = 0
-        while attempts < 2:
-            attempts += 1
-            if self._closed:
+        """Run one request; safe from many threads at once. A harness failure
+        (``sandbox_error``: the worker died, hung or reported one) retires that worker
+        and is retried once on a fresh one. ``limits.ceiling`` counts from this call."""
+        done = threading.Event()
+        job = self._submit(req, lambda _: done.set())
+        while not done.wait(1.0):
+            if self._closed and not done.wait(GRACE_SECONDS):  # no lane is left to answer it
                 raise WorkerBroken("sandbox closed")
-            w = self._idle.get()
-            try:
-                verdict = w.request(req)
-            except Exception as exc:  # WorkerBroken, or anything else that broke the exchange
-                verdict = Verdict(Status.SANDBOX_ERROR, f"{exc.__class__.__name__}: {exc}", id=req.id)
-            if verdict.status is Status.SANDBOX_ERROR:
-                self._discard(w)
-                w = self._replacement()
-            if w is not None:
-                self._idle.put(w)
-            if verdict.status is not Status.SANDBOX_ERROR:
-                break
-        return dataclasses.replace(verdict, id=req.id, attempts=attempts)
-
-    def _replacement(self) -> Worker | None:
-        if self._closed:
-            return None
-        try:
-            return self._new_worker()
-        except Exception:
-            if self._closed:
-                return None
-            raise
+        return job.outcome()
 
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
-        """Verdicts in completion order, at most two requests a worker in flight. One
-        thread a worker, fed through queues: futures and ``wait`` cost the host more
-        CPU per program than the rest of the exchange."""
-        self.start()
-        inbox: queue.SimpleQueue = queue.SimpleQueue()
-        outbox: queue.SimpleQueue = queue.SimpleQueue()
-
-        def lane() -> None:
-            while (req := inbox.get()) is not _END:
-                try:
-                    outbox.put(self.execute(req))
-                except BaseException as exc:  # the consumer raises it
-                    outbox.put(_Raised(exc))
-
-        lanes = [threading.Thread(target=lane, name=f"sandbox-{self.name}-{i}", daemon=True)
-                 for i in range(self.size)]
-        for t in lanes:
-            t.start()
+        """Verdicts in completion order, at most ``PIPELINE`` requests a worker in flight."""
+        outbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         pending = 0
 
         def take() -> Verdict:
             nonlocal pending
-            item = outbox.get()
+            while True:
+                try:
+                    job = outbox.get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    if self._closed:
+                        raise WorkerBroken("sandbox closed") from None
             pending -= 1
-            if isinstance(item, _Raised):
-                raise item.exc
-            return item
+            return job.outcome()
 
         try:
             for req in requests:
-                inbox.put(req)
+                self._submit(req, outbox.put)
                 pending += 1
-                if pending >= 2 * self.size:
+                if pending >= PIPELINE * self.size:
                     yield take()
             while pending:
                 yield take()
@@ -253,19 +233,112 @@ class WorkerPool(Sandbox):
             # on them return at once instead of after the programs' timeouts.
             self.close()
             raise
-        finally:
-            for _ in lanes:
-                inbox.put(_END)
-            for t in lanes:
-                t.join()
+
+    def _submit(self, req: ExecRequest, then) -> _Job:
+        self.start()
+        if self._closed:
+            raise WorkerBroken("sandbox closed")
+        job = _Job(req, time.monotonic(), then)
+        self._inbox.put(job)
+        return job
+
+    def _lane(self, w: Worker | None) -> None:
+        """One worker's thread. It sends the next request before the answer to the one
+        running is back (``PIPELINE`` in flight), so the worker does not wait for this
+        process between programs; answers come back in the order sent."""
+        flight: deque[_Job] = deque()  # sent to ``w``, oldest first
+        backlog: deque[_Job] = deque()  # to send before anything new: what a broken worker held
+        stopping = False
+        while True:
+            while len(flight) < PIPELINE:
+                if backlog:
+                    job = backlog.popleft()
+                elif stopping:
+                    break
+                else:
+                    try:
+                        job = self._inbox.get(block=not flight)
+                    except queue.Empty:
+                        break
+                    if job is _STOP:
+                        stopping = True
+                        continue
+                if self._closed:
+                    job.finish(WorkerBroken("sandbox closed"))
+                    continue
+                if w is None:
+                    try:
+                        w = self._new_worker()
+                    except Exception as exc:  # the next request tries again
+                        job.finish(WorkerBroken("sandbox closed") if self._closed else exc)
+                        continue
+                wire = self._wire(job)
+                if wire is None:
+                    continue
+                job.attempts += 1
+                flight.append(job)
+                try:
+                    w.send(wire)
+                except WorkerBroken:
+                    break  # receiving tells the oldest in flight
+            if not flight:
+                if stopping:
+                    return
+                continue
+            job = flight[0]
+            try:
+                verdict = w.receive(job.req)
+            except Exception as exc:  # WorkerBroken, or anything else that broke the exchange
+                verdict = Verdict(Status.SANDBOX_ERROR, f"{exc.__class__.__name__}: {exc}")
+            flight.popleft()
+            if verdict.status is Status.SANDBOX_ERROR and verdict.detail != NOT_STARTED:
+                self._discard(w)
+                w = None
+                if job.attempts < 2 and not self._closed:
+                    backlog.appendleft(job)
+                else:
+                    job.finish(WorkerBroken("sandbox closed") if self._closed else verdict)
+                backlog.extend(flight)  # after the failed one, in the order they came
+                flight.clear()
+                continue
+            job.finish(verdict)
+
+    @staticmethod
+    def _wire(job: _Job) -> dict | None:
+        """What is sent for ``job``, its ceiling what is left of it; None (and the job
+        answered) when too little is left for the program to run its course."""
+        wire = job.req.to_wire()
+        ceiling = job.req.limits.ceiling
+        if ceiling is not None:
+            left = ceiling - (time.monotonic() - job.called)
+            if left < min(job.req.limits.wall_cap, ceiling) - START_SLACK:
+                job.finish(Verdict(Status.SANDBOX_ERROR, NOT_STARTED))
+                return None
+            wire["limits"]["ceiling"] = wire["limits"]["wall_ceiling"] = left
+        return wire
 
 
-_END = object()  # no more requests for a lane
+_STOP = object()  # a lane's signal to end
 
 
-@dataclasses.dataclass(frozen=True)
-class _Raised:
-    exc: BaseException
+class _Job:
+    """A request on its way through a lane, and its outcome once ``finish`` ran."""
+
+    def __init__(self, req: ExecRequest, called: float, then) -> None:
+        self.req, self.called, self.then = req, called, then
+        self.attempts = 0
+        self.result: Verdict | BaseException | None = None
+
+    def finish(self, result: Verdict | BaseException) -> None:
+        if isinstance(result, Verdict):
+            result = dataclasses.replace(result, id=self.req.id, attempts=max(1, self.attempts))
+        self.result = result
+        self.then(self)
+
+    def outcome(self) -> Verdict:
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
 
 
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -31,6 +30,13 @@ WALL_FACTOR = 3.0
 WALL_EXTRA_S = 1.0
 WALL_CEILING_FACTOR = 10.0
 MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
+
+
+# A request refused unrun because its caller's deadline (``Limits.ceiling``, counted from
+# the call) would cut its program short; the fork server says the same (its own copy:
+# it imports nothing of ours).
+NOT_STARTED = "not started: its caller's deadline would cut its run short"
+START_SLACK = 0.05  # seconds a request may lose before its start unrefused
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,10 @@ class Limits:
         return self.ceiling if self.ceiling is not None else WALL_CEILING_FACTOR * self.wall_cap
 
     def to_wire(self) -> dict:
-        return dict(_limits_wire(self))  # a copy: callers may extend it
+        # Unset optional fields stay off the wire: cached verdicts are keyed by it. Not
+        # dataclasses.asdict: its deep copy is most of the host's CPU per request here.
+        wire = {k: v for k in _LIMITS_FIELDS if (v := getattr(self, k)) is not None}
+        return {**wire, "wall_cap": self.wall_cap, "wall_ceiling": self.wall_ceiling}
 
 
 @dataclass(frozen=True)
@@ -176,10 +185,4 @@ class Verdict:
 _ON_REQUEST = ("stdout", "stderr", "files", "cases")
 _VERDICT_FIELDS = frozenset(f.name for f in dataclasses.fields(Verdict))
 
-
-@functools.lru_cache(maxsize=256)
-def _limits_wire(limits: Limits) -> dict:
-    """Per distinct limits, once: a run's requests mostly share one."""
-    # Unset optional fields stay off the wire: cached verdicts are keyed by it.
-    wire = {k: v for k, v in dataclasses.asdict(limits).items() if v is not None}
-    return {**wire, "wall_cap": limits.wall_cap, "wall_ceiling": limits.wall_ceiling}
+_LIMITS_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from sandboxes import Sandbox
-from sandboxes.records import ExecRequest, Status, Verdict
+from sandboxes.records import NOT_STARTED, ExecRequest, Status, Verdict
 
 from . import datasets
 from .admission import Admission, Overloaded
@@ -95,11 +95,14 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         return stopped_or(verdicts)
 
     def stopped_or(verdicts: list[Verdict]) -> list[Verdict]:
-        """A program a stop ended has no verdict: its request is refused (504), which
-        verl and SandboxFusion's client retry, never answered as a failure they would
-        score 0."""
+        """A program a stop ended, or one its worker could not start in time (it waited
+        behind another there: ``NOT_STARTED``), has no verdict: its request is refused
+        (504), which verl and SandboxFusion's client retry, never answered as a failure
+        they would score 0."""
         if admission.closing and any(v.status is Status.SANDBOX_ERROR for v in verdicts):
             raise Overloaded("the server is stopping", 5)
+        if any(v.status is Status.SANDBOX_ERROR and v.detail == NOT_STARTED for v in verdicts):
+            raise Overloaded("waited for a lane past its deadline", admission.expected_wait())
         return verdicts
 
     def answer(model, endpoint: str, arrived: float, status: str, code: int = 200) -> Response:

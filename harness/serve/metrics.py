@@ -23,7 +23,8 @@ class Metrics:
                                 ["reason"], registry=self.registry)
         queue = Gauge("codeharness_queue_depth", "Requests waiting for a lane", registry=self.registry)
         queue.set_function(lambda: admission.queued)
-        running = Gauge("codeharness_running", "Requests on a lane", registry=self.registry)
+        running = Gauge("codeharness_running", "Requests handed to the lanes (running, or next at a lane)",
+                        registry=self.registry)
         running.set_function(lambda: admission.running)
         lanes = Gauge("codeharness_lanes", "Requests the sandbox runs at once", registry=self.registry)
         lanes.set(admission.lanes)

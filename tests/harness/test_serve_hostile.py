@@ -188,8 +188,9 @@ def test_stop_while_programs_run_and_wait(sandbox, sig):
                 except httpx.HTTPError as exc:
                     return exc
             futures = [pool.submit(one, i) for i in range(6)]
+            # 2 run, 2 are next at their lanes (handed ahead), 2 wait in the queue.
             wait_for(lambda: len(processes_mentioning(mark.encode())) >= 2 and
-                     gauge(srv.url, "codeharness_queue_depth") == 4, 60)
+                     (gauge(srv.url, "codeharness_running"), gauge(srv.url, "codeharness_queue_depth")) == (4, 2), 60)
             began = time.monotonic()
             srv.process.send_signal(sig)
             _, err = srv.process.communicate(timeout=30)
