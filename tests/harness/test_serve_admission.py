@@ -105,12 +105,18 @@ def test_prefetch_hands_requests_to_the_lanes_ahead_in_fifo_order():
     asyncio.run(main())
 
 
+async def handed_ahead(adm, gate, tag, start_by=None):
+    """The one lane held, and a task handed to it ahead (prefetch), waiting there."""
+    holder = await held(adm, gate)
+    task = asyncio.create_task(adm.run(gate.fn(tag), start_by))
+    await settle(lambda: adm.running == 2)
+    return holder, task
+
+
 def test_a_prefetched_request_past_its_deadline_is_not_run():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=10, prefetch=1), Gate()
-        holder = await held(adm, gate)
-        late = asyncio.create_task(adm.run(gate.fn("late"), admission_module.time.monotonic() + 0.05))
-        await settle(lambda: adm.running == 2)
+        holder, late = await handed_ahead(adm, gate, "late", admission_module.time.monotonic() + 0.05)
         await asyncio.sleep(0.1)  # its deadline to start passes while the lane is held
         gate.opened.set()
         with pytest.raises(Overloaded, match="waited for a lane past its deadline"):
@@ -125,9 +131,7 @@ def test_a_prefetched_request_past_its_deadline_is_not_run():
 def test_close_refuses_a_prefetched_request_no_lane_took():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=10, prefetch=1), Gate()
-        holder = await held(adm, gate)
-        nxt = asyncio.create_task(adm.run(gate.fn("next")))
-        await settle(lambda: adm.running == 2)
+        holder, nxt = await handed_ahead(adm, gate, "next")
         adm.close()
         with pytest.raises(Overloaded, match="the server is stopping"):
             await nxt
