@@ -156,42 +156,48 @@ class Client:
 
 class LeanClient(Client):
     """The same calls (a new connection per call, 504 retried after Retry-After) from one
-    asyncio loop over raw sockets: ~0.1 ms of CPU per call where ``requests`` in
+    asyncio loop over raw sockets, the requests encoded before the clock starts and the
+    answers decoded after it stops: ~0.2 ms of CPU per call where ``requests`` in
     threads takes ~1.4 ms. A trainer's client runs on the trainer's machine; on this
     one it shares the service's cores, so its cost is kept out of the service's
     figure here and shown with ``Client`` beside it."""
 
     def many(self, path: str, payloads: list[dict], timeout: float) -> tuple[list, float]:
+        netloc = urlsplit(self.url).netloc
+        requests_ = []
+        for payload in payloads:
+            body = json.dumps(payload).encode()
+            requests_.append((f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+                              f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body)
         start, cpu = time.perf_counter(), time.process_time()
-        answers = uvloop.run(self._many(path, payloads, timeout))
+        raw = uvloop.run(self._many(requests_, timeout))
         self.client_cpu = round(time.process_time() - cpu, 2)
-        return answers, time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        return [None if data is None else json.loads(data) for data in raw], seconds
 
-    async def _many(self, path: str, payloads: list[dict], timeout: float) -> list:
+    async def _many(self, requests_: list[bytes], timeout: float) -> list:
         url = urlsplit(self.url)
         slots = asyncio.Semaphore(self.in_flight)
 
-        async def one(payload: dict):
-            body = json.dumps(payload).encode()
-            head = (f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        async def one(request: bytes):
             async with slots:
                 for _ in range(RETRIES):
                     try:
-                        status, headers, data = await asyncio.wait_for(self._exchange(url, head + body), timeout)
-                    except (OSError, asyncio.TimeoutError, ValueError):
+                        async with asyncio.timeout(timeout):
+                            status, headers, data = await self._exchange(url, request)
+                    except (OSError, TimeoutError, ValueError):
                         break
                     if status == 504:
                         self.retried += 1
                         await asyncio.sleep(float(headers.get("retry-after", 1)))
                         continue
                     if status == 200:
-                        return json.loads(data)
+                        return data
                     break
             self.errors += 1
             return None
 
-        return list(await asyncio.gather(*(one(p) for p in payloads)))
+        return list(await asyncio.gather(*(one(r) for r in requests_)))
 
     @staticmethod
     async def _exchange(url, request: bytes) -> tuple[int, dict, bytes]:
