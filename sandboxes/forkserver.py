@@ -225,14 +225,18 @@ def _fetch_files(workdir, paths, max_bytes):
 def run_request(req, tmp_root, nproc_base, wipe=(), host=None, arrived=None):
     """A request with stdin/stdout ``cases`` runs the program once per case, each in a
     fresh child, and judges its stdout here, next to it; otherwise it runs once.
-    ``limits.ceiling`` counts from ``arrived`` (monotonic; default now): a request the
-    host sent ahead waits here for the one before, and that wait counts."""
+    ``limits.ceiling`` and ``start_within`` count from ``arrived`` (monotonic; default
+    now): a request the host sent ahead waits here for the one before, and that wait
+    counts."""
+    now = time.monotonic()
+    arrived = now if arrived is None else arrived
     ceiling = req["limits"].get("ceiling")
     if ceiling is not None:
-        req["deadline"] = (time.monotonic() if arrived is None else arrived) + ceiling
-        if req["deadline"] - time.monotonic() < min(req["limits"]["wall_cap"], ceiling) - START_SLACK:
-            return _verdict("sandbox_error", NOT_STARTED, wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0,
-                            peak_memory_kb=0)
+        req["deadline"] = arrived + ceiling
+    if (ceiling is not None and req["deadline"] - now < min(req["limits"]["wall_cap"], ceiling) - START_SLACK
+            or now - arrived > req.get("start_within", float("inf"))):
+        return _verdict("sandbox_error", NOT_STARTED, wall_time=0.0, cpu_time=0.0, max_cpu_time=0.0,
+                        peak_memory_kb=0)
     cases = req.get("cases")
     if cases is None:
         return run_one(req, tmp_root, nproc_base, wipe, host)[0]

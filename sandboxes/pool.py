@@ -133,6 +133,7 @@ class WorkerPool(Sandbox):
     def __init__(self, workers: int | None = None) -> None:
         self.size = workers or os.cpu_count() or 1
         self._inbox: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._waiting_lanes = 0  # lanes with nothing in flight, waiting for a request
         self._all: set[Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -256,9 +257,12 @@ class WorkerPool(Sandbox):
                 elif stopping:
                     break
                 else:
-                    try:
-                        job = self._inbox.get(block=not flight)
-                    except queue.Empty:
+                    # A second request only when every idle lane has one to take: one sent
+                    # ahead here waits behind this worker's program, however long it runs.
+                    if flight and self._inbox.qsize() <= self._waiting_lanes:
+                        break
+                    job = self._take(block=not flight)
+                    if job is None:
                         break
                     if job is _STOP:
                         stopping = True
@@ -303,18 +307,36 @@ class WorkerPool(Sandbox):
                 continue
             job.finish(verdict)
 
+    def _take(self, block: bool) -> _Job | object | None:
+        if not block:
+            try:
+                return self._inbox.get(block=False)
+            except queue.Empty:
+                return None
+        with self._lock:
+            self._waiting_lanes += 1
+        try:
+            return self._inbox.get()
+        finally:
+            with self._lock:
+                self._waiting_lanes -= 1
+
     @staticmethod
     def _wire(job: _Job) -> dict | None:
-        """What is sent for ``job``, its ceiling what is left of it; None (and the job
-        answered) when too little is left for the program to run its course."""
+        """What is sent for ``job``, its ceiling and ``start_within`` what is left of
+        them; None (and the job answered) when it can no longer start in time or run
+        its course."""
         wire = job.req.to_wire()
-        ceiling = job.req.limits.ceiling
+        waited = time.monotonic() - job.called
+        ceiling, start_within = job.req.limits.ceiling, job.req.start_within
+        if (start_within is not None and waited > start_within
+                or ceiling is not None and ceiling - waited < min(job.req.limits.wall_cap, ceiling) - START_SLACK):
+            job.finish(Verdict(Status.SANDBOX_ERROR, NOT_STARTED))
+            return None
         if ceiling is not None:
-            left = ceiling - (time.monotonic() - job.called)
-            if left < min(job.req.limits.wall_cap, ceiling) - START_SLACK:
-                job.finish(Verdict(Status.SANDBOX_ERROR, NOT_STARTED))
-                return None
-            wire["limits"]["ceiling"] = wire["limits"]["wall_ceiling"] = left
+            wire["limits"]["ceiling"] = wire["limits"]["wall_ceiling"] = ceiling - waited
+        if start_within is not None:
+            wire["start_within"] = start_within - waited
         return wire
 
 

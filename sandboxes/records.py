@@ -118,6 +118,9 @@ class ExecRequest:
     files: tuple[tuple[str, str], ...] = ()  # (path in the work dir, base64) written before
     fetch_files: tuple[str, ...] = ()  # work-dir files returned (base64) after the run
     case_results: bool = False  # each case's status, not only the first failure
+    # Seconds from the call to ``execute`` within which the program must start, else it
+    # is answered unrun (``NOT_STARTED``): a service's wait for a worker, bounded.
+    start_within: float | None = None
 
     def __post_init__(self) -> None:
         if self.test is not None and self.cases is not None:
@@ -134,6 +137,8 @@ class ExecRequest:
         for name in ("keep_output", "files", "fetch_files", "case_results"):
             if getattr(self, name):
                 wire[name] = getattr(self, name)
+        if self.start_within is not None:
+            wire["start_within"] = self.start_within
         if self.cases is not None:
             wire["cases"] = [{"stdin": c.stdin, "expected": c.expected} for c in self.cases]
             wire["compare"] = {"case_sensitive": self.case_sensitive, "float_tol": self.float_tol,

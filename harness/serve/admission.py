@@ -3,10 +3,9 @@
 answer to be useful is refused at once (``Overloaded``, answered 504 with
 ``Retry-After``: what verl, SandboxFusion's client and ROLL retry), never left to hang.
 
-``prefetch`` requests beyond the lanes are handed to the lanes' threads ahead of time:
-a lane whose program ends takes the next one at once, from its own thread, instead of
-idling until the event loop (busy with HTTP) hands it one; what a request waits for
-there counts against its deadline as the queue's wait does.
+``prefetch`` calls beyond the lanes run at once: the sandbox holds them and sends each
+to a worker while that worker's program runs, so a worker starts the next program the
+moment one ends instead of idling until the event loop (busy with HTTP) hands it one.
 """
 
 from __future__ import annotations
@@ -33,17 +32,17 @@ class Overloaded(Exception):
 
 
 class Admission:
-    """Runs blocking calls (``sandbox.execute``) on ``lanes`` threads, FIFO."""
+    """Runs blocking calls (``sandbox.execute``), ``lanes + prefetch`` at once, FIFO."""
 
     def __init__(self, lanes: int, queue_size: int, prefetch: int = 0) -> None:
         self.lanes = lanes
         self.queue_size = queue_size
-        self.depth = lanes + prefetch  # requests handed to the lanes' threads at most
-        self.running = 0  # requests handed to the lanes' threads: running, or next at a lane
+        self.depth = lanes + prefetch  # calls at once
+        self.running = 0  # calls running: programs running, or next at a worker
         self.closing = False
-        self.mean_service = 0.05  # seconds a lane is held, running mean; refined as requests finish
+        self.mean_service = 0.05  # seconds a call takes, running mean; refined as calls finish
         self._waiting: deque[asyncio.Future] = deque()
-        self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="lane")
+        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="lane")
 
     @property
     def queued(self) -> int:
@@ -51,8 +50,8 @@ class Admission:
 
     def expected_wait(self) -> float:
         """Seconds a request arriving now would wait for a lane."""
-        ahead = self.queued + self.running - self.lanes + 1
-        return max(0, ahead) * self.mean_service / self.lanes
+        ahead = self.queued + self.running - self.depth + 1
+        return max(0, ahead) * self.mean_service / self.depth
 
     async def run(self, fn: Callable[[float], T], start_by: float | None = None) -> T:
         """``fn(began)`` on a lane once one is free (``began``: the monotonic time it
@@ -91,29 +90,19 @@ class Admission:
                 raise Overloaded("the server is stopping", 5)
         else:
             self.running += 1
+        began = time.monotonic()
         try:
-            call = asyncio.get_running_loop().run_in_executor(self._pool, _on_lane, fn, start_by)
+            call = asyncio.get_running_loop().run_in_executor(self._pool, fn, began)
         except RuntimeError:  # close() shut the pool between the grant and now
             self._release()
             raise Overloaded("the server is stopping", 5) from None
         # The lane frees when the call ends, not when its awaiting task is cancelled
         # (a client gone): a lane's thread still running is never counted free.
-        call.add_done_callback(self._finish)
-        try:
-            result, _ = await asyncio.shield(call)
-        except asyncio.CancelledError:
-            if call.cancelled() and self.closing:  # close() dropped it before a lane took it
-                raise Overloaded("the server is stopping", 5) from None
-            raise
-        if result is _LATE:
-            raise Overloaded("waited for a lane past its deadline", self.expected_wait())
-        return result
+        call.add_done_callback(lambda _: self._finish(began))
+        return await asyncio.shield(call)
 
-    def _finish(self, call: asyncio.Future) -> None:
-        if not call.cancelled() and call.exception() is None:
-            result, seconds = call.result()
-            if result is not _LATE:
-                self.mean_service += EWMA * (seconds - self.mean_service)
+    def _finish(self, began: float) -> None:
+        self.mean_service += EWMA * (time.monotonic() - began - self.mean_service)
         self._release()
 
     def _release(self) -> None:
@@ -135,13 +124,3 @@ class Admission:
                 waiter.set_result(False)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-
-_LATE = object()  # a lane took the request past its deadline to start: not run
-
-
-def _on_lane(fn: Callable[[float], T], start_by: float | None) -> tuple[T | object, float]:
-    """On a lane's thread: ``fn(began)`` and the seconds it held the lane, or ``_LATE``."""
-    began = time.monotonic()
-    if start_by is not None and began > start_by:
-        return _LATE, 0.0
-    return fn(began), time.monotonic() - began

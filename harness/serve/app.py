@@ -59,12 +59,12 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     app.state.admission = admission
     app.state.sandbox = sandbox
 
-    def execute(req: ExecRequest, due: float | None) -> Callable[[float], Verdict]:
+    def execute(req: ExecRequest, start_by: float | None, due: float | None) -> Callable[[float], Verdict]:
         def call(began: float) -> Verdict:
+            # Both count from the call: the sandbox may hold it behind another program.
+            req_ = req if start_by is None else dataclasses.replace(req, start_within=max(0.0, start_by - began))
             if due is not None:
-                req_ = dataclasses.replace(req, limits=dataclasses.replace(req.limits, ceiling=due - began))
-            else:
-                req_ = req
+                req_ = dataclasses.replace(req_, limits=dataclasses.replace(req.limits, ceiling=due - began))
             try:
                 return sandbox.execute(req_)
             except Exception as exc:  # the contract says never; a service still answers
@@ -80,11 +80,11 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
         if until_failure:
             verdicts = []
             for req in reqs:
-                verdicts.append(await admission.run(execute(req, due), start_by))
+                verdicts.append(await admission.run(execute(req, start_by, due), start_by))
                 if not verdicts[-1].passed:
                     break
             return stopped_or(verdicts)
-        tasks = [asyncio.ensure_future(admission.run(execute(r, due), start_by)) for r in reqs]
+        tasks = [asyncio.ensure_future(admission.run(execute(r, start_by, due), start_by)) for r in reqs]
         try:
             verdicts = list(await asyncio.gather(*tasks))
         except BaseException:

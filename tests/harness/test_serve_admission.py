@@ -89,55 +89,19 @@ def test_strict_fifo_on_one_lane():
     asyncio.run(main())
 
 
-def test_prefetch_hands_requests_to_the_lanes_ahead_in_fifo_order():
+def test_prefetch_runs_that_many_more_calls_at_once_the_rest_in_fifo_order():
     async def main():
         adm, gate = Admission(lanes=1, queue_size=10, prefetch=1), Gate()
         tasks = [asyncio.create_task(adm.run(gate.fn(i))) for i in range(5)]
-        await settle(lambda: gate.inside == 1 and adm.queued == 3)
-        assert adm.running == 2  # one runs, one is next at the lane's thread
-        adm.mean_service = 2.0  # 3 waiting + 2 handed - 1 lane + 1 = 5 ahead of a newcomer on one lane
-        assert adm.expected_wait() == 10.0
+        await settle(lambda: gate.inside == 2 and adm.queued == 3)
+        assert adm.running == 2  # in the sandbox: one runs, the next waits at the worker
+        adm.mean_service = 2.0  # a newcomer: 3 waiting + 2 calls - 2 at once + 1 = 4 ahead, 2 served per 2 s
+        assert adm.expected_wait() == 4.0
         gate.opened.set()
         assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
-        assert gate.order == [0, 1, 2, 3, 4] and gate.most == 1
+        assert sorted(gate.order[:2]) == [0, 1] and sorted(gate.order) == [0, 1, 2, 3, 4] and gate.most == 2
         assert (adm.running, adm.queued) == (0, 0)
         adm.close()
-    asyncio.run(main())
-
-
-async def handed_ahead(adm, gate, tag, start_by=None):
-    """The one lane held, and a task handed to it ahead (prefetch), waiting there."""
-    holder = await held(adm, gate)
-    task = asyncio.create_task(adm.run(gate.fn(tag), start_by))
-    await settle(lambda: adm.running == 2)
-    return holder, task
-
-
-def test_a_prefetched_request_past_its_deadline_is_not_run():
-    async def main():
-        adm, gate = Admission(lanes=1, queue_size=10, prefetch=1), Gate()
-        holder, late = await handed_ahead(adm, gate, "late", admission_module.time.monotonic() + 0.05)
-        await asyncio.sleep(0.1)  # its deadline to start passes while the lane is held
-        gate.opened.set()
-        with pytest.raises(Overloaded, match="waited for a lane past its deadline"):
-            await late
-        assert await holder == "holder"
-        assert gate.order == ["holder"] and (adm.running, adm.queued) == (0, 0)
-        assert adm.mean_service > 0.05  # the holder's time counted; the refused one's did not
-        adm.close()
-    asyncio.run(main())
-
-
-def test_close_refuses_a_prefetched_request_no_lane_took():
-    async def main():
-        adm, gate = Admission(lanes=1, queue_size=10, prefetch=1), Gate()
-        holder, nxt = await handed_ahead(adm, gate, "next")
-        adm.close()
-        with pytest.raises(Overloaded, match="the server is stopping"):
-            await nxt
-        gate.opened.set()
-        assert await holder == "holder"
-        assert gate.order == ["holder"] and (adm.running, adm.queued) == (0, 0)
     asyncio.run(main())
 
 

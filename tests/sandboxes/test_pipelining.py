@@ -53,23 +53,40 @@ def test_requests_sent_ahead_run_one_after_another_in_order(kind):
 
 
 @pytest.mark.parametrize("kind", ["local", "docker"])
+def test_no_request_waits_behind_another_while_a_worker_is_free(kind):
+    # Two slow programs at once on two workers: each gets its own worker, neither is
+    # sent ahead to the other's (it would wait there a whole program).
+    code = "import time\nprint(time.monotonic())\ntime.sleep(1)\n"
+    with make_sandbox(kind, workers=2) as sb:
+        sb.start()
+        with ThreadPoolExecutor(2) as ex:
+            got = list(ex.map(sb.execute, [ExecRequest(code, id=str(i), limits=Limits(timeout=5)) for i in range(2)]))
+    starts = sorted(float(v.stdout_tail) for v in got)
+    assert all(v.status is Status.PASSED for v in got)
+    assert starts[1] - starts[0] < 0.5, starts
+
+
+@pytest.mark.parametrize("kind", ["local", "docker"])
 def test_a_ceiling_counts_the_wait_behind_another_program(kind):
     sleeper = ExecRequest("import time\ntime.sleep(2)\n", id="sleeper", limits=Limits(timeout=5, wall=4))
     # Its caller allows 1.5 s and the program's own cap is 1 s: sent ahead at once, it
     # would start after the sleeper's 2 s, with nothing left: refused unrun, not cut.
     late = ExecRequest("print('ran')\n", id="late", limits=Limits(timeout=1, wall=1, ceiling=1.5))
     ok = ExecRequest("print('ran')\n", id="ok", limits=Limits(timeout=1, wall=1, ceiling=30))
+    # No ceiling, but it must start within 0.5 s of its call: it cannot either.
+    impatient = ExecRequest("print('ran')\n", id="impatient", limits=Limits(timeout=1), start_within=0.5)
     with make_sandbox(kind, workers=1) as sb:
         sb.start()
-        with ThreadPoolExecutor(3) as ex:
+        with ThreadPoolExecutor(4) as ex:
             first = ex.submit(sb.execute, sleeper)
             time.sleep(0.3)
-            second, third = ex.submit(sb.execute, late), ex.submit(sb.execute, ok)
-            got = [f.result(30) for f in (first, second, third)]
-        assert sb.execute(late).status is Status.PASSED  # on an idle worker the same request runs
+            rest = [ex.submit(sb.execute, r) for r in (late, ok, impatient)]
+            got = [f.result(30) for f in (first, *rest)]
+        assert sb.execute(late).status is Status.PASSED  # on an idle worker the same requests run
+        assert sb.execute(impatient).status is Status.PASSED
     assert [(v.id, v.status) for v in got] == [("sleeper", Status.PASSED), ("late", Status.SANDBOX_ERROR),
-                                               ("ok", Status.PASSED)]
-    assert got[1].detail == NOT_STARTED and got[1].stdout_tail == ""
+                                               ("ok", Status.PASSED), ("impatient", Status.SANDBOX_ERROR)]
+    assert got[1].detail == got[3].detail == NOT_STARTED and got[1].stdout_tail == got[3].stdout_tail == ""
     assert got[2].stdout_tail == "ran\n"
 
 
