@@ -205,7 +205,8 @@ class WorkerPool(Sandbox):
         return job.outcome()
 
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
-        """Verdicts in completion order, at most ``PIPELINE`` requests a worker in flight."""
+        """Verdicts in completion order. As many requests again as the workers hold wait
+        in the pool, so a lane finds the next one to send ahead the moment it looks."""
         outbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         pending = 0
 
@@ -225,7 +226,7 @@ class WorkerPool(Sandbox):
             for req in requests:
                 self._submit(req, outbox.put)
                 pending += 1
-                if pending >= PIPELINE * self.size:
+                if pending >= 2 * PIPELINE * self.size:
                     yield take()
             while pending:
                 yield take()

@@ -54,7 +54,9 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     # No /docs or /openapi.json: its POST routes are not FastAPI's (see fastpath), so
     # the schema would miss them; docs/serve.md is the reference.
     app = FastAPI(title="codeharness serve", docs_url=None, redoc_url=None, openapi_url=None)
-    admission = Admission(sandbox.size, queue_size, prefetch=sandbox.size)
+    # Twice the workers handed over beyond them: one to send ahead to each worker, and
+    # one waiting in the sandbox for when a worker looks for its next.
+    admission = Admission(sandbox.size, queue_size, prefetch=2 * sandbox.size)
     metrics = Metrics(admission)
     app.state.admission = admission
     app.state.sandbox = sandbox

@@ -181,16 +181,16 @@ def test_stop_while_programs_run_and_wait(sandbox, sig):
     with served("--sandbox", sandbox, "--workers", "2", "--queue", "8", env=env) as srv:
         owner = owner_tag(srv.process.pid)
         body = {"code": sleeper(mark), "language": "python", "run_timeout": 40}
-        with ThreadPoolExecutor(6) as pool:
+        with ThreadPoolExecutor(8) as pool:
             def one(_):
                 try:
                     return httpx.post(f"{srv.url}/run_code", json=body, timeout=60)
                 except httpx.HTTPError as exc:
                     return exc
-            futures = [pool.submit(one, i) for i in range(6)]
-            # 2 run, 2 are next at their lanes (handed ahead), 2 wait in the queue.
-            wait_for(lambda: len(processes_mentioning(mark.encode())) >= 2 and
-                     (gauge(srv.url, "codeharness_running"), gauge(srv.url, "codeharness_queue_depth")) == (4, 2), 60)
+            futures = [pool.submit(one, i) for i in range(8)]
+            # 2 run, 4 more are in the sandbox (handed ahead), 2 wait in the queue.
+            wait_for(lambda: len(processes_mentioning(mark.encode())) == 2 and
+                     (gauge(srv.url, "codeharness_running"), gauge(srv.url, "codeharness_queue_depth")) == (6, 2), 60)
             began = time.monotonic()
             srv.process.send_signal(sig)
             _, err = srv.process.communicate(timeout=30)
@@ -204,7 +204,7 @@ def test_stop_while_programs_run_and_wait(sandbox, sig):
     assert [type(r).__name__ for r in answers if not isinstance(r, httpx.Response)] == []
     # The running programs' requests too: refused (verl retries a 504), not answered
     # SandboxError, which its reward would score 0.
-    assert got == [(504, "5")] * 6, got
+    assert got == [(504, "5")] * 8, got
     assert processes_mentioning(mark.encode()) == []
     assert processes_mentioning(b"", environ=f"CODEHARNESS_TEST_STOP={mark}".encode()) == []
     if sandbox == "docker":
