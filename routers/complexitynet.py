@@ -1,7 +1,8 @@
 """ComplexityNet: a problem's complexity level from M=5 trials each of three
 reference models of increasing strength (X1, X2, X3 = trials passed), an encoder
 classifier that predicts the level from the prompt, and per level the pool model
-with the best cost-aware score on the training problems of that level.
+with the best cost-aware score on the training problems of that level (data without
+token counts, such as an imported pool: the best pass rate, ties to the cheapest).
 
 Levels (ComplexityNet's 5-level mapping): L1 if X1=5 or X1+X2>=7; L2 if X2=5; L3 if
 X3=5; L4 if X2>=l4_min or X3>=l4_min (the paper: 2); else L5. The AdaptiveLLM
@@ -9,6 +10,9 @@ artifact's ComplexityNet baseline used l4_min=3 (with 3 its clusters are reprodu
 exactly; see tests). Trials: the artifact's CodeLlama / GPT-3.5 / GPT-4o runs (on a
 run, for the problems the artifact has), or ``references``: three of the data's own
 models, weakest first, X = round(5 x pass rate) (a run with n=5 gives the counts).
+Data without the artifact's trials and no ``references`` (an imported pool): the three
+models spanning its quality range on the training problems (the weakest, the median,
+the strongest by mean pass rate), so ``route compare`` can run it with its defaults.
 Only the training problems need trials: test problems are routed from the prompt."""
 
 from __future__ import annotations
@@ -34,6 +38,20 @@ def level(x1: int, x2: int, x3: int, l4_min: int = 2) -> int:
     if x2 >= l4_min or x3 >= l4_min:
         return 4
     return 5
+
+
+def spanning(data) -> list[str]:
+    """The weakest, the median and the strongest model by mean pass rate over ``data``'s
+    problems (ties in the data's model order, cheapest first): references spanning the pool's range."""
+    if data.pass_rate is None:
+        raise ValueError(f"{data.name} has no reference-model trials and no pass rates; name three of its models "
+                         "with --param references=WEAK,MID,STRONG")
+    mean = data.pass_rate.loc[data.scores.index].mean()
+    ranked = sorted(mean.dropna().index, key=lambda m: mean[m])
+    if len(ranked) < 3:
+        raise ValueError(f"{data.name}: ComplexityNet needs three reference models with pass rates, has "
+                         f"{len(ranked)}")
+    return [ranked[0], ranked[len(ranked) // 2], ranked[-1]]
 
 
 class ComplexityNet(Router):
@@ -72,9 +90,12 @@ class ComplexityNet(Router):
         return np.array([level(*row, l4_min=self.l4_min) for row in self.trials(data).itertuples(index=False)])
 
     def fit(self, data):
+        if self.references is None and data.trials is None:
+            self.references = spanning(data)  # saved with the router: routing needs no trials
         ids = list(data.scores.index)
         lv = self.levels(data)
-        scores = A.restrict(objective(data, "score"), drop="models").scores
+        # The cost-aware score needs token counts; a pool without them (an imported one) ranks by pass rate
+        scores = A.restrict(objective(data, "score" if data.tokens is not None else "pass"), drop="models").scores
         self.level_model = A.best_per_group(scores, lv, range(1, 6), data.prices, data.costs)
         self.enc = Encoder(self.encoder_path, self.max_len, self.seed)
         self.losses = self.enc.finetune(data.prompts.loc[ids].tolist(), lv - 1, "classify", epochs=self.epochs)

@@ -8,11 +8,16 @@ benchmarks/data/adaptivellm/generations):
   input_token_count, output_token_counts[], results[]``;
 * samples files (human-eval / evalplus JSONL): ``task_id`` + ``completion`` or
   ``solution``; a task's rows are its samples in file order; optional ``tokens_in``,
-  ``tokens_out`` and ``passed`` (the verdict the file records)."""
+  ``tokens_out`` and ``passed`` (the verdict the file records);
+* RouterBench (a CSV or pickle of its wide table, or the bundled ``routerbench-mbpp``;
+  ``routers.formats``): one sample per row and model (``model``: the score column), its
+  row matched to a bundled problem by the statement as ``route --data`` matches it, the
+  file's 0/1 score as the recorded verdict; rows matched to no problem are not replayed."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 from benchmarks.base import DATA
@@ -22,6 +27,7 @@ from benchmarks.io import DataError, read_records
 from .base import Generation, Provider, ProviderError, Task, estimated_thinking, resolve_path
 
 ADAPTIVELLM = DATA / "adaptivellm" / "generations"
+ROUTERBENCH_BUNDLED = ("routerbench-mbpp",)  # the bundled pools (routers.formats.BUNDLED) with responses
 ADAPTIVELLM_SUFFIX = {"humaneval": "HumanEval", "leetcode": "Leetcode", "codecontests": "CodeContests"}
 
 
@@ -36,6 +42,8 @@ class Replay(Provider):
             raise fail("model", "must be the model's name in the recordings")
         if not isinstance(spec.options.get("path", ""), str):
             raise fail("path", "must be a file or folder path")
+        if spec.options.get("path") in ROUTERBENCH_BUNDLED:
+            return spec
         path = Path(resolve_path(str(spec.options.get("path", ADAPTIVELLM)), base_dir))
         if not path.exists():
             raise fail("path", f"{path}: no such file or folder")
@@ -45,6 +53,7 @@ class Replay(Provider):
         super().__init__(spec)
         self.path = Path(spec.options["path"])
         self.model = spec.options.get("model", spec.name)
+        self.routerbench = _routerbench_paths(str(self.path))
         self._by_dataset: dict[str, dict[str, list[Generation]]] = {}
 
     def _recordings(self, dataset: str) -> dict[str, list[Generation]]:
@@ -54,6 +63,8 @@ class Replay(Provider):
 
     def _load(self, dataset: str) -> dict[str, list[Generation]]:
         where = f"{self.spec.origin}: field 'path'"
+        if self.routerbench:
+            return _routerbench(self.routerbench, where).get((dataset, self.model), {})
         if self.path.is_dir():
             suffix = ADAPTIVELLM_SUFFIX.get(dataset)
             file = self.path / f"{self.model}-output-{suffix}.jsonl.gz"
@@ -84,7 +95,12 @@ class Replay(Provider):
 
     def check_source(self) -> None:
         """A model name that matches no recording is a typo, not a model with empty cells."""
-        if self.path.is_dir():
+        if self.routerbench:
+            models = sorted({m for _, m in _routerbench(self.routerbench, f"{self.spec.origin}: field 'path'")})
+            if self.model not in models:
+                raise ProviderError(f"{self.spec.origin}: field 'model' (default: 'name'): no model {self.model!r} "
+                                    f"with responses in {self.path}; it has: {', '.join(models) or 'none'}")
+        elif self.path.is_dir():
             if not any(self.path.glob(f"{self.model}-output-*.jsonl.gz")):
                 known = sorted({p.name.split("-output-")[0] for p in self.path.glob("*-output-*.jsonl.gz")})
                 raise ProviderError(f"{self.spec.origin}: field 'model' (default: 'name'): no recordings of "
@@ -94,6 +110,42 @@ class Replay(Provider):
 
     async def generate(self, task: Task) -> Generation:
         return self._find(task)[task.index]
+
+
+def _routerbench_paths(path: str) -> tuple[str, ...]:
+    """The RouterBench files ``path`` names (a bundled pool's, or the file), () if it is none."""
+    from routers.formats import bundled_paths, detect
+
+    if path in ROUTERBENCH_BUNDLED:
+        return tuple(map(str, bundled_paths(path)))
+    return (path,) if Path(path).is_file() and detect(path) == "routerbench" else ()
+
+
+def _routerbench(paths: tuple[str, ...], where: str) -> dict[tuple[str, str], dict[str, list[Generation]]]:
+    try:
+        return _routerbench_table(paths)
+    except ValueError as exc:
+        raise ProviderError(f"{where}: {exc}") from None
+
+
+@lru_cache(maxsize=4)  # one read for all the pool's models
+def _routerbench_table(paths: tuple[str, ...]) -> dict[tuple[str, str], dict[str, list[Generation]]]:
+    """(benchmark, model) -> problem id -> the model's one recorded response, for the
+    rows ``routers.formats`` matched to a bundled problem (a score of 1: passed)."""
+    from routers.formats import load
+
+    data = load(list(paths))
+    if data.responses is None:
+        raise ValueError(f"{', '.join(paths)} has no <model>|model_response columns: nothing to replay")
+    out: dict[tuple[str, str], dict[str, list[Generation]]] = defaultdict(dict)
+    for pid, (bench, problem) in (data.execution.problems if data.execution else {}).items():
+        for model in data.models:
+            text, score = data.responses.at[pid, model], data.scores.at[pid, model]
+            if isinstance(text, str) and score == score:  # NaN: no score recorded
+                thinking, answer = split_thinking(text)
+                out[(bench.name, model)][problem.id] = [Generation(answer, thinking=thinking,
+                                                                   recorded_passed=bool(score == 1))]
+    return dict(out)
 
 
 def _adaptivellm(row: dict) -> list[Generation]:
