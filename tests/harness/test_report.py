@@ -281,15 +281,18 @@ def test_every_figure_renders_in_a_real_browser(tmp_path):
     index = render_with_routers(tmp_path)
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
              f"--user-data-dir={tmp_path / 'profile'}"]
+    # Its crash reporter writes under $HOME/.config whatever the profile dir: not the user's home.
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
     dom = subprocess.run([*flags, "--dump-dom", index.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+                         check=True, env=env).stdout
     figures = re.findall(r'<figure id="([a-z-]+)"><svg [^>]*role="img"[^>]*><title id="[a-z-]+-title">([^<]*)</title>',
                          dom)
     assert dict(figures) == FIGURES and len(figures) == dom.count("<svg ") == len(FIGURES)
     shot = ROOT / "results" / "report-screenshot.png"  # kept: CI's artefact
     shot.unlink(missing_ok=True)
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1280,2000", index.as_uri()],
-                   capture_output=True, timeout=120, check=True)
+                   capture_output=True, timeout=120, check=True, env=env)
     pixels = imread(shot)[..., :3]
     assert pixels.shape[:2] == (2000, 1280)
     assert pixels.std() > 0.05 and (pixels < 0.5).mean() > 0.01  # not blank: text and figures drawn
