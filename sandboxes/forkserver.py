@@ -34,10 +34,10 @@ except ImportError:  # inside the sandbox: the bootstrap loaded them first
     import namespaces
 
 WORKDIR = "work"  # under --tmp; created empty for each program, removed after it
-# The detail of a request refused unrun: its caller's deadline (``limits.ceiling``, counted
-# from its arrival) would leave the program less than its own wall-clock cap to run
-# (the same as records.NOT_STARTED, START_SLACK).
-NOT_STARTED = "not started: its caller's deadline would cut its run short"
+# The detail of a request refused unrun: it waited here past its ``start_within``, or its
+# caller's deadline (``limits.ceiling``, counted from its arrival) would leave the program
+# less than its own wall-clock cap (the same as records.NOT_STARTED, START_SLACK).
+NOT_STARTED = "not started in time for its caller's deadline"
 START_SLACK = 0.05  # seconds a request may lose between its arrival and its start unrefused
 
 

@@ -32,10 +32,11 @@ WALL_CEILING_FACTOR = 10.0
 MIN_MEMORY_MB = 32  # below this the forked interpreter itself cannot run
 
 
-# A request refused unrun because its caller's deadline (``Limits.ceiling``, counted from
-# the call) would cut its program short; the fork server says the same (its own copy:
+# A request refused unrun because it could not start within ``ExecRequest.start_within``,
+# or its caller's deadline (``Limits.ceiling``, counted from the call) would cut its
+# program short; the fork server says the same (its own copy:
 # it imports nothing of ours).
-NOT_STARTED = "not started: its caller's deadline would cut its run short"
+NOT_STARTED = "not started in time for its caller's deadline"
 START_SLACK = 0.05  # seconds a request may lose before its start unrefused
 
 

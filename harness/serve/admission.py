@@ -123,4 +123,3 @@ class Admission:
             if not waiter.done():
                 waiter.set_result(False)
         self._pool.shutdown(wait=False, cancel_futures=True)
-
