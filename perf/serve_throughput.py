@@ -81,18 +81,25 @@ def codecontests_programs(run_dir: Path, limit: int | None) -> list[tuple]:
 
 # ------------------------------------------------------------------ engines
 
-def in_process(kind: str, workers: int, reqs) -> tuple[list, float]:
-    """Verdicts in request order and wall seconds: ``evaluate``'s path, sandbox warm."""
+def in_process(kind: str, workers: int, reqs) -> tuple[list, float, float]:
+    """Verdicts in request order, wall seconds and this process's CPU seconds (the
+    host's side of ``evaluate``'s path), sandbox warm."""
     with get_sandbox(kind, workers, MEMORY_MB) as sandbox:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         verdicts = {v.id: v for v in sandbox.run(reqs)}
-        seconds = time.perf_counter() - start
-    return [verdicts[r.id] for r in reqs], seconds
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return [verdicts[r.id] for r in reqs], seconds, cpu
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
 def server(kind: str, workers: int):
-    """A real ``python -m harness serve`` on a free port; its URL once it accepts."""
+    """A real ``python -m harness serve`` on a free port; its URL and pid once it accepts."""
     argv = [sys.executable, "-m", "harness", "serve", "--sandbox", kind, "--workers", str(workers), "--port", "0",
             # /run_tests requests of ~200 cases hold a lane for seconds: let them queue.
             "--max-wait", "600"]
@@ -101,7 +108,7 @@ def server(kind: str, workers: int):
         line = proc.stdout.readline()  # the announce line, printed once the port accepts
         if not line.startswith("codeharness serve: http"):
             raise SystemExit(f"serve did not start (exit {proc.wait()}): {line!r}")
-        yield line.split()[2]
+        yield line.split()[2], proc.pid
     finally:
         proc.send_signal(2)  # SIGINT: the graceful stop
         try:
@@ -248,36 +255,43 @@ def humaneval(kind: str, args, items, payloads) -> tuple[dict, list[bool]]:
     limits = Limits(timeout=args.run_timeout, memory_mb=MEMORY_MB)
     reqs = [exec_request(p, program, limits, id=str(i)) for i, (p, program) in enumerate(items)]
     rounds = []
-    with server(kind, args.workers) as url:
+    with server(kind, args.workers) as (url, pid):
         for _ in range(args.repeat):
-            verdicts, secs = in_process(kind, args.workers, reqs)
+            verdicts, secs, cpu = in_process(kind, args.workers, reqs)
             ours = [v.passed for v in verdicts]
-            rounds.append((secs, *(over_http(client(url, args.in_flight), payloads, args.run_timeout, ours, items)
-                                   for client in (LeanClient, Client))))
-    secs = min(r[0] for r in rounds)
+            rounds.append((secs, *(over_http(client(url, args.in_flight), payloads, args.run_timeout, ours, items,
+                                             pid) for client in (LeanClient, Client)), cpu))
+    secs, cpu = min((r[0], r[3]) for r in rounds)
     lean, threads = (min((r[i] for r in rounds), key=lambda s: s["seconds"]) for i in (1, 2))
-    out = {"evaluate": {**rate(len(items), secs), "passed": sum(ours)}, "serve_run_code": lean,
+    out = {"evaluate": {**rate(len(items), secs), "passed": sum(ours),
+                        "host_cpu_ms_per_program": round(1000 * cpu / len(items), 3)},
+           "serve_run_code": lean,
            "serve_run_code_requests_client": threads, "ratio": round(secs / lean["seconds"], 3),
            "ratio_requests_client": round(secs / threads["seconds"], 3),
-           "rounds_s": [(round(e, 2), lean_s["seconds"], threads_s["seconds"]) for e, lean_s, threads_s in rounds]}
+           "rounds_s": [(round(e, 2), lean_s["seconds"], threads_s["seconds"]) for e, lean_s, threads_s, _ in rounds]}
     return out, ours
 
 
-def over_http(client: Client, payloads, run_timeout: float, reference: list[bool], items) -> dict:
-    """``/run_code`` per payload; agreement of ``Success`` with ``reference``."""
+def over_http(client: Client, payloads, run_timeout: float, reference: list[bool], items,
+              pid: int | None = None) -> dict:
+    """``/run_code`` per payload; agreement of ``Success`` with ``reference``; the CPU
+    the service process (``pid``: HTTP, admission and the pool's host side; not the
+    programs) spent per request meanwhile, when it runs here."""
+    cpu = process_cpu(pid) if pid else 0.0
     answers, secs = client.many("/run_code", payloads, 2 * run_timeout + 10)  # verl's request timeout
+    server_cpu = {"server_cpu_ms_per_request": round(1000 * (process_cpu(pid) - cpu) / len(payloads), 3)} if pid else {}
     success = [a is not None and a["status"] == "Success" for a in answers]
     return {**rate(len(payloads), secs), "passed": sum(success),
             "statuses": _histogram([a["status"] if a else "no answer" for a in answers]),
             "agreement": sum(a == b for a, b in zip(success, reference, strict=True)),
             "disagreements": [(items[i][0].id, i % 6) for i in range(len(items)) if success[i] != reference[i]][:10],
-            **client.figures()}
+            **server_cpu, **client.figures()}
 
 
 # ------------------------------------------------------------------ CodeContests
 
 def codecontests(kind: str, args, items) -> dict:
-    with server(kind, args.workers) as url:
+    with server(kind, args.workers) as (url, _):
         tests_payloads = [{"code": program, "cases": [{"stdin": i, "expected": o} for i, o in p.tests.cases],
                            "run_timeout": args.run_timeout, "memory_limit_MB": MEMORY_MB, "all_cases": True,
                            "case_sensitive": p.tests.case_sensitive} for p, program in items]

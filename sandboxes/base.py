@@ -8,9 +8,11 @@ Lifecycle of a sandbox:
    the command's options. Cheap: nothing starts yet.
 3. ``start()``: start what runs programs (containers, fork servers, a Ray fleet);
    idempotent. ``with sandbox:`` starts it and closes it on exit, error or Ctrl-C.
-4. ``execute(req)`` from any number of threads, ``run(requests)`` (completion order) or
-   ``map(requests)`` (request order): one ``Verdict`` per ``ExecRequest``. A harness
-   failure is a verdict with status ``sandbox_error``, never an exception.
+4. ``execute(req)`` from any number of threads, ``submit(req)`` (a future, for callers
+   that must not block a thread per request, such as ``serve``'s event loop),
+   ``run(requests)`` (completion order) or ``map(requests)`` (request order): one
+   ``Verdict`` per ``ExecRequest``. A harness failure is a verdict with status
+   ``sandbox_error``, never an exception.
 5. ``close()``: stop everything it started; idempotent.
 
 ``start`` raises ``WorkerBroken`` when the sandbox cannot run programs at all.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 
 from .records import ExecRequest, Verdict
 
@@ -76,15 +79,24 @@ class Sandbox(ABC):
         """Stop everything it started; idempotent."""
 
     @abstractmethod
-    def execute(self, req: ExecRequest) -> Verdict:
-        """Run one request (starting the sandbox if needed); safe from many threads.
+    def submit(self, req: ExecRequest) -> Future[Verdict]:
+        """Start one request (starting the sandbox if needed) and return at once; safe
+        from many threads.
 
         Args:
             req: the program, its tests and limits.
 
         Returns:
-            Its verdict, carrying ``req.id``.
+            A future of its verdict (carrying ``req.id``), completed from another
+            thread; its exception is ``WorkerBroken`` if the sandbox closed first.
+
+        Raises:
+            WorkerBroken: the sandbox is closed.
         """
+
+    def execute(self, req: ExecRequest) -> Verdict:
+        """``submit``'s verdict, waited for."""
+        return self.submit(req).result()
 
     @abstractmethod
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:

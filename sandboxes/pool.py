@@ -19,7 +19,8 @@ import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin before 3.11
 from pathlib import Path
 
 from .base import Sandbox, WorkerBroken
@@ -193,16 +194,25 @@ class WorkerPool(Sandbox):
         w.close()
 
     # ---- execution
-    def execute(self, req: ExecRequest) -> Verdict:
-        """Run one request; safe from many threads at once. A harness failure
+    def submit(self, req: ExecRequest) -> Future[Verdict]:
+        """Start one request; safe from many threads at once. A harness failure
         (``sandbox_error``: the worker died, hung or reported one) retires that worker
         and is retried once on a fresh one. ``limits.ceiling`` counts from this call."""
-        done = threading.Event()
-        job = self._submit(req, lambda _: done.set())
-        while not done.wait(1.0):
-            if self._closed and not done.wait(GRACE_SECONDS):  # no lane is left to answer it
-                raise WorkerBroken("sandbox closed")
-        return job.outcome()
+        future: Future[Verdict] = Future()
+        self._submit(req, lambda job: _settle(future, job.result))
+        return future
+
+    def execute(self, req: ExecRequest) -> Verdict:
+        future = self.submit(req)
+        while True:
+            try:
+                return future.result(1.0)
+            except FutureTimeout:
+                if self._closed:  # a lane that died would never answer it
+                    try:
+                        return future.result(GRACE_SECONDS)
+                    except FutureTimeout:
+                        raise WorkerBroken("sandbox closed") from None
 
     def run(self, requests: Iterable[ExecRequest]) -> Iterator[Verdict]:
         """Verdicts in completion order. As many requests again as the workers hold wait
@@ -236,13 +246,15 @@ class WorkerPool(Sandbox):
             self.close()
             raise
 
-    def _submit(self, req: ExecRequest, then) -> _Job:
+    def _submit(self, req: ExecRequest, then) -> None:
         self.start()
-        if self._closed:
-            raise WorkerBroken("sandbox closed")
         job = _Job(req, time.monotonic(), then)
-        self._inbox.put(job)
-        return job
+        # Under the lock that close() sets _closed under: a job is either refused here or
+        # queued ahead of the lanes' stop signals, so a lane answers it.
+        with self._lock:
+            if self._closed:
+                raise WorkerBroken("sandbox closed")
+            self._inbox.put(job)
 
     def _lane(self, w: Worker | None) -> None:
         """One worker's thread. It sends the next request before the answer to the one
@@ -342,6 +354,13 @@ class WorkerPool(Sandbox):
 
 
 _STOP = object()  # a lane's signal to end
+
+
+def _settle(future: Future, result: Verdict | BaseException) -> None:
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 class _Job:

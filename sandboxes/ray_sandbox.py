@@ -335,9 +335,9 @@ class RaySandbox(Sandbox):
         for key, verdict in dispatch(self._fleet, Source(take, finite=True, poll=5.0)):
             yield dataclasses.replace(verdict, id=originals.pop(key))
 
-    def execute(self, req: ExecRequest) -> Verdict:
-        """Safe from many threads at once (``run`` of the harness calls it so): one
-        dispatcher thread collects the requests and sends them in batches."""
+    def submit(self, req: ExecRequest) -> Future[Verdict]:
+        """Safe from many threads at once (``run`` of the harness calls ``execute`` so):
+        one dispatcher thread collects the requests and sends them in batches."""
         self.start()
         done: Future = Future()
         with self._lock:
@@ -346,7 +346,7 @@ class RaySandbox(Sandbox):
                                                     name="ray-sandbox-dispatch")
                 self._dispatcher.start()
             self._queue.put((req, done))
-        return done.result()
+        return done
 
     def _serve_queue(self) -> None:
         waiting: dict[str, tuple[ExecRequest, Future]] = {}

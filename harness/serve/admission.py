@@ -6,6 +6,10 @@ answer to be useful is refused at once (``Overloaded``, answered 504 with
 ``prefetch`` calls beyond the lanes run at once: the sandbox holds them and sends each
 to a worker while that worker's program runs, so a worker starts the next program the
 moment one ends instead of idling until the event loop (busy with HTTP) hands it one.
+
+A call is started, not run: it returns a future the sandbox completes from its own
+thread (``Sandbox.submit``), so no thread here waits on it; a thread per call and its
+two hand-overs cost the service more CPU per request than the HTTP stack did.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -32,7 +36,7 @@ class Overloaded(Exception):
 
 
 class Admission:
-    """Runs blocking calls (``sandbox.execute``), ``lanes + prefetch`` at once, FIFO."""
+    """Starts calls (``sandbox.submit``), ``lanes + prefetch`` running at once, FIFO."""
 
     def __init__(self, lanes: int, queue_size: int, prefetch: int = 0) -> None:
         self.lanes = lanes
@@ -42,7 +46,6 @@ class Admission:
         self.closing = False
         self.mean_service = 0.05  # seconds a call takes, running mean; refined as calls finish
         self._waiting: deque[asyncio.Future] = deque()
-        self._pool = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="lane")
 
     @property
     def queued(self) -> int:
@@ -53,10 +56,10 @@ class Admission:
         ahead = self.queued + self.running - self.depth + 1
         return max(0, ahead) * self.mean_service / self.depth
 
-    async def run(self, fn: Callable[[float], T], start_by: float | None = None) -> T:
-        """``fn(began)`` on a lane once one is free (``began``: the monotonic time it
-        started). ``start_by``: the monotonic time after which starting is pointless;
-        None: it waits as long as it takes.
+    async def run(self, start: Callable[[float], Future[T]], start_by: float | None = None) -> T:
+        """The result of ``start(began)``'s future, started once a lane is free
+        (``began``: the monotonic time it started). ``start_by``: the monotonic time
+        after which starting is pointless; None: it waits as long as it takes.
 
         Raises:
             Overloaded: the queue is full, or the request could not start by ``start_by``.
@@ -90,14 +93,17 @@ class Admission:
                 raise Overloaded("the server is stopping", 5)
         else:
             self.running += 1
+        if self.closing:  # granted a lane, but close() came before this task resumed
+            self._release()
+            raise Overloaded("the server is stopping", 5)
         began = time.monotonic()
         try:
-            call = asyncio.get_running_loop().run_in_executor(self._pool, fn, began)
-        except RuntimeError:  # close() shut the pool between the grant and now
+            call = asyncio.wrap_future(start(began))
+        except BaseException:
             self._release()
-            raise Overloaded("the server is stopping", 5) from None
+            raise
         # The lane frees when the call ends, not when its awaiting task is cancelled
-        # (a client gone): a lane's thread still running is never counted free.
+        # (a client gone): a program still running is never counted free.
         call.add_done_callback(lambda _: self._finish(began))
         return await asyncio.shield(call)
 
@@ -122,4 +128,3 @@ class Admission:
             waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_result(False)
-        self._pool.shutdown(wait=False, cancel_futures=True)

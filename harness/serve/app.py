@@ -8,7 +8,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from concurrent.futures import Future
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
@@ -61,32 +61,40 @@ def create_app(sandbox: Sandbox, policy: Policy, queue_size: int, api_key: str |
     app.state.admission = admission
     app.state.sandbox = sandbox
 
-    def execute(req: ExecRequest, start_by: float | None, due: float | None) -> Callable[[float], Verdict]:
-        def call(began: float) -> Verdict:
+    async def execute(req: ExecRequest, start_by: float | None, due: float | None) -> Verdict:
+        def start(began: float) -> Future[Verdict]:
             # Both count from the call: the sandbox may hold it behind another program.
             req_ = req if start_by is None else dataclasses.replace(req, start_within=max(0.0, start_by - began))
             if due is not None:
                 req_ = dataclasses.replace(req_, limits=dataclasses.replace(req.limits, ceiling=due - began))
             try:
-                return sandbox.execute(req_)
-            except Exception as exc:  # the contract says never; a service still answers
-                if not admission.closing:  # at a stop, closing the sandbox ends what runs (see stopped_or)
-                    log.exception("sandbox.execute raised")
-                return Verdict(status=Status.SANDBOX_ERROR, detail=f"sandbox failure: {exc}")
-        return call
+                return sandbox.submit(req_)
+            except Exception as exc:  # closed under us: answered below like a failed call
+                failed: Future[Verdict] = Future()
+                failed.set_exception(exc)
+                return failed
+
+        try:
+            return await admission.run(start, start_by)
+        except Overloaded:
+            raise
+        except Exception as exc:  # the contract says never; a service still answers
+            if not admission.closing:  # at a stop, closing the sandbox ends what runs (see stopped_or)
+                log.error("the sandbox failed", exc_info=exc)
+            return Verdict(status=Status.SANDBOX_ERROR, detail=f"sandbox failure: {exc}")
 
     async def run_all(reqs: list[ExecRequest], start_by: float | None, due: float | None,
                       until_failure: bool = False) -> list[Verdict]:
         """Their verdicts; ``until_failure``: one after another, none after the first that
         fails. Refused (``Overloaded``) as a whole: what else runs or waits is cancelled."""
-        if until_failure:
+        if until_failure or len(reqs) == 1:  # one needs no task of its own
             verdicts = []
             for req in reqs:
-                verdicts.append(await admission.run(execute(req, start_by, due), start_by))
+                verdicts.append(await execute(req, start_by, due))
                 if not verdicts[-1].passed:
                     break
             return stopped_or(verdicts)
-        tasks = [asyncio.ensure_future(admission.run(execute(r, start_by, due), start_by)) for r in reqs]
+        tasks = [asyncio.ensure_future(execute(r, start_by, due)) for r in reqs]
         try:
             verdicts = list(await asyncio.gather(*tasks))
         except BaseException:

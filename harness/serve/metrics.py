@@ -28,10 +28,18 @@ class Metrics:
         running.set_function(lambda: admission.running)
         lanes = Gauge("codeharness_lanes", "Requests the sandbox runs at once", registry=self.registry)
         lanes.set(admission.lanes)
+        self._children: dict[tuple, tuple] = {}
 
     def observe(self, endpoint: str, code: int, status: str, seconds: float) -> None:
-        self.requests.labels(endpoint, str(code), status).inc()
-        self.latency.labels(endpoint).observe(seconds)
+        # The labelled children, looked up once per label set: labels() costs more than
+        # the counting itself, on every request.
+        key = (endpoint, code, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(endpoint, str(code), status),
+                                              self.latency.labels(endpoint))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

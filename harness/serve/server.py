@@ -19,6 +19,10 @@ from .app import create_app
 from .translate import Policy
 
 GRACE_S = 5  # open connections get this long to take their answers after a stop
+# Longer than the clients' own idle expiry (httpx 5 s, aiohttp 15 s, requests none) and
+# than a Retry-After: at uvicorn's 5 s a pooled connection reused after a 5 s wait races
+# the server's close, and the client sees "disconnected without a response".
+KEEP_ALIVE_S = 75
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ def serve(sandbox: Sandbox, settings: Settings, sock: socket.socket, announce=pr
         app = create_app(sandbox, settings.policy, settings.queue_size, settings.api_key, settings.max_wait)
         # No proxy headers: behind no proxy by default, and a client must not pick its logged address.
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=GRACE_S,
+                                timeout_keep_alive=KEEP_ALIVE_S,
                                 lifespan="off", proxy_headers=False, server_header=False)
         server = _Server(config, app, sandbox, lambda: announce(
             f"codeharness serve: {_url(sock)} (sandbox {sandbox.name}, {sandbox.size} at once, queue "

@@ -176,6 +176,30 @@ def test_ping(url):
     assert (resp.status_code, resp.json()) == (200, "pong")
 
 
+@pytest.mark.slow
+def test_an_idle_connection_outlives_a_retry_after_wait(url):
+    """A pooled connection reused after a 6 s wait (a Retry-After, httpx's 5 s expiry)
+    still gets its answer: the server does not close it first (uvicorn's default 5 s
+    did, and clients saw "disconnected without sending a response")."""
+    host, port = url.removeprefix("http://").split(":")
+    body = b'{"code": "print(6 * 7)", "language": "python"}'
+    request = b"POST /run_code HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        answers = []
+        for wait in (0, 6):
+            time.sleep(wait)
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                    data.lower().partition(b"content-length: ")[2].split(b"\r\n")[0]):
+                chunk = sock.recv(65536)
+                assert chunk, f"the server closed the connection after {wait} s idle: {data!r}"
+                data += chunk
+            answers.append((data.split(b"\r\n", 1)[0], httpx.Response(200, content=data.partition(b"\r\n\r\n")[2])
+                            .json()["run_result"]["stdout"]))
+    assert answers == [(b"HTTP/1.1 200 OK", "42\n")] * 2
+
+
 def metric_lines(url: str, headers: dict | None = None) -> dict[str, float]:
     resp = httpx.get(f"{url}/metrics", headers=headers, timeout=30)
     assert resp.status_code == 200, resp.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -16,8 +17,12 @@ from harness.serve.metrics import Metrics
 
 # ---------------------------------------------------------------- admission
 
+THREADS = ThreadPoolExecutor(max_workers=32)  # runs the started calls, as a sandbox's lanes would
+
+
 class Gate:
-    """A blocking call that holds its lane until opened; counts calls in flight."""
+    """A call that holds its lane until opened (run on a thread of its own, as a
+    sandbox runs a submitted request); counts calls in flight."""
 
     def __init__(self) -> None:
         self.opened = threading.Event()
@@ -36,7 +41,7 @@ class Gate:
             with self.lock:
                 self.inside -= 1
             return tag
-        return call
+        return lambda began: THREADS.submit(call, began)
 
 
 async def settle(cond, tick: float = 0.0005) -> None:
@@ -256,9 +261,11 @@ def test_mean_service_moves_toward_the_observed_time(monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(admission_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
 
-    def two_seconds(began: float) -> float:
+    def two_seconds(began: float) -> Future:
         clock[0] = began + 2.0
-        return began
+        done: Future = Future()
+        done.set_result(began)
+        return done
 
     async def main():
         adm = Admission(lanes=1, queue_size=1)
