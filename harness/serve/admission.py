@@ -73,23 +73,26 @@ class Admission:
                 raise Overloaded(f"queue full ({self.queue_size} waiting)", self.expected_wait())
             if start_by is not None and time.monotonic() + self.expected_wait() > start_by:
                 raise Overloaded("the queue would hold it past its deadline", self.expected_wait())
-            waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
             self._waiting.append(waiter)
+            # A timer rather than wait_for, which costs a task and a shield per request.
+            timer = None if start_by is None else loop.call_later(max(0.0, start_by - time.monotonic()),
+                                                                  self._expire, waiter)
             try:
-                if start_by is None:
-                    await waiter
-                else:
-                    await asyncio.wait_for(asyncio.shield(waiter), max(0.0, start_by - time.monotonic()))
-            except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+                granted = await waiter
+            except asyncio.CancelledError:  # its client is gone
                 if waiter.done() and not waiter.cancelled() and waiter.result():
-                    self._release()  # granted just as we gave up: pass the lane on
-                elif waiter in self._waiting:  # cancelled with its task, or not woken yet
-                    waiter.cancel()
+                    self._release()  # granted just as the task was cancelled: pass the lane on
+                elif waiter in self._waiting:
                     self._waiting.remove(waiter)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                raise Overloaded("waited in the queue past its deadline", self.expected_wait()) from None
-            if not waiter.result():  # woken by close()
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            if granted is None:
+                raise Overloaded("waited in the queue past its deadline", self.expected_wait())
+            if not granted:
                 raise Overloaded("the server is stopping", 5)
         else:
             self.running += 1
@@ -110,6 +113,12 @@ class Admission:
     def _finish(self, began: float) -> None:
         self.mean_service += EWMA * (time.monotonic() - began - self.mean_service)
         self._release()
+
+    def _expire(self, waiter: asyncio.Future) -> None:
+        """``start_by`` passed while ``waiter`` was still in the queue."""
+        if not waiter.done():
+            self._waiting.remove(waiter)
+            waiter.set_result(None)
 
     def _release(self) -> None:
         """Hand the lane to the next live waiter, or free it."""
