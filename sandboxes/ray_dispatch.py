@@ -248,7 +248,9 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                     fleet.answered(actor)
                 for i, verdict in answered:
                     key, _, attempts = batch[i]
-                    yield key, dataclasses.replace(verdict, attempts=verdict.attempts + attempts)
+                    if attempts:  # a copy only then: dataclasses.replace costs the driver ~10 us
+                        verdict = dataclasses.replace(verdict, attempts=verdict.attempts + attempts)
+                    yield key, verdict
     except BaseException:
         for ref in in_flight:
             ray.cancel(ref, force=False)

@@ -138,6 +138,12 @@ class NodePool:
         self.sandbox.close()
 
 
+def _with_id(verdict: Verdict, id_: str) -> Verdict:
+    """``verdict`` with ``id_``: the node's pool has set it already, but for verdicts the
+    driver makes itself (an actor lost); copying every one costs the driver ~10 us each."""
+    return verdict if verdict.id == id_ else dataclasses.replace(verdict, id=id_)
+
+
 def check_address(address: str, timeout: float = 5.0) -> None:
     """Fail fast (one line) on an address nothing listens at: ``ray.init`` would retry
     for minutes. ``auto`` and ``local`` are Ray's to resolve."""
@@ -333,7 +339,7 @@ class RaySandbox(Sandbox):
             return out
 
         for key, verdict in dispatch(self._fleet, Source(take, finite=True, poll=5.0)):
-            yield dataclasses.replace(verdict, id=originals.pop(key))
+            yield _with_id(verdict, originals.pop(key))
 
     def submit(self, req: ExecRequest) -> Future[Verdict]:
         """Safe from many threads at once (``run`` of the harness calls ``execute`` so):
@@ -371,7 +377,7 @@ class RaySandbox(Sandbox):
         try:
             for key, verdict in dispatch(self._fleet, source):
                 req, done = waiting.pop(key)
-                done.set_result(dataclasses.replace(verdict, id=req.id))
+                done.set_result(_with_id(verdict, req.id))
         except BaseException as exc:
             for _, done in waiting.values():
                 done.set_exception(exc)
