@@ -116,7 +116,7 @@ class Worker(ABC):
         runs = len(req.cases) if req.cases else 1  # each case runs under its own limit
         line = self.channel.readline(req.limits.wall_ceiling * runs + GRACE_SECONDS * runs ** 0.5)
         try:
-            return Verdict.from_wire(json.loads(line))
+            return Verdict.from_wire(json.loads(line), id=req.id)
         except (ValueError, KeyError, TypeError) as exc:
             raise WorkerBroken(f"garbled answer from fork server: {exc}") from None
 
@@ -372,8 +372,11 @@ class _Job:
         self.result: Verdict | BaseException | None = None
 
     def finish(self, result: Verdict | BaseException) -> None:
-        if isinstance(result, Verdict):
-            result = dataclasses.replace(result, id=self.req.id, attempts=max(1, self.attempts))
+        attempts = max(1, self.attempts)
+        # A copy only when something changes (a retry, a verdict made here): on the host's
+        # side of every program, dataclasses.replace was ~5 % of its CPU.
+        if isinstance(result, Verdict) and (result.id != self.req.id or result.attempts != attempts):
+            result = dataclasses.replace(result, id=self.req.id, attempts=attempts)
         self.result = result
         self.then(self)
 

@@ -176,9 +176,11 @@ class Verdict:
         return self.status is Status.PASSED
 
     @classmethod
-    def from_wire(cls, data: dict) -> Verdict:
+    def from_wire(cls, data: dict, **fields) -> Verdict:
+        """The verdict ``data`` describes (unknown keys ignored), with ``fields`` set over it."""
         kwargs = {k: v for k, v in data.items() if k in _VERDICT_FIELDS}
         kwargs["status"] = Status(kwargs["status"])
+        kwargs.update(fields)
         return cls(**kwargs)
 
     def to_dict(self) -> dict:
