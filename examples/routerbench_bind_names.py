@@ -21,7 +21,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from benchmarks import get_benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a clone, installed or not
+
+from benchmarks import get_benchmark  # noqa: E402
 
 DEF = re.compile(r"^def\s+(\w+)", re.MULTILINE)
 CALLED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
@@ -61,4 +63,7 @@ def main(run_dir: str, out: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or not (Path(sys.argv[1]) / "run.sqlite").is_file():
+        sys.exit("usage: python examples/routerbench_bind_names.py RUN_DIR OUT_DIR "
+                 "(RUN_DIR: a replay run of RouterBench's MBPP rows, with its run.sqlite)")
     main(*sys.argv[1:3])
