@@ -248,7 +248,7 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                     fleet.answered(actor)
                 for i, verdict in answered:
                     key, _, attempts = batch[i]
-                    if attempts:  # a copy only then: dataclasses.replace costs the driver ~10 us
+                    if attempts:  # a copy only then: dataclasses.replace costs ~10-30 us
                         verdict = dataclasses.replace(verdict, attempts=verdict.attempts + attempts)
                     yield key, verdict
     except BaseException:

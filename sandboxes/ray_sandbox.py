@@ -140,7 +140,7 @@ class NodePool:
 
 def _with_id(verdict: Verdict, id_: str) -> Verdict:
     """``verdict`` with ``id_``: the node's pool has set it already, but for verdicts the
-    driver makes itself (an actor lost); copying every one costs the driver ~10 us each."""
+    driver makes itself (an actor lost); copying every one costs the driver ~10-30 us each."""
     return verdict if verdict.id == id_ else dataclasses.replace(verdict, id=id_)
 
 

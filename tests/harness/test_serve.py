@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import time
@@ -189,15 +190,27 @@ def test_an_idle_connection_outlives_a_retry_after_wait(url):
         for wait in (0, 6):
             time.sleep(wait)
             sock.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
-                    data.lower().partition(b"content-length: ")[2].split(b"\r\n")[0]):
-                chunk = sock.recv(65536)
-                assert chunk, f"the server closed the connection after {wait} s idle: {data!r}"
-                data += chunk
-            answers.append((data.split(b"\r\n", 1)[0], httpx.Response(200, content=data.partition(b"\r\n\r\n")[2])
-                            .json()["run_result"]["stdout"]))
+            head, body_ = read_response(sock, f"the server closed the connection after {wait} s idle")
+            answers.append((head.split(b"\r\n", 1)[0], json.loads(body_)["run_result"]["stdout"]))
     assert answers == [(b"HTTP/1.1 200 OK", "42\n")] * 2
+
+
+def read_response(sock: socket.socket, closed: str) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 answer off a kept-alive connection: its head and its body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += _recv(sock, closed, data)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().partition(b"content-length: ")[2].split(b"\r\n")[0])
+    while len(body) < length:
+        body += _recv(sock, closed, head + body)
+    return head, body
+
+
+def _recv(sock: socket.socket, closed: str, so_far: bytes) -> bytes:
+    chunk = sock.recv(65536)
+    assert chunk, f"{closed}: {so_far!r}"
+    return chunk
 
 
 def metric_lines(url: str, headers: dict | None = None) -> dict[str, float]:
