@@ -295,17 +295,20 @@ SLEEPER = {"code": "import time\ntime.sleep(1)\nprint('slept')\n", "language": "
 def overload(url: str, retry: bool) -> list[httpx.Response]:
     """40 requests (5x the queue) at once; with ``retry``, each 504 is sent again after
     its Retry-After, as verl does. Every request's last answer."""
-    def one(client: httpx.Client) -> httpx.Response:
-        for _ in range(100):
-            resp = client.post(f"{url}/run_code", json=SLEEPER)
-            if not (retry and resp.status_code == 504):
-                return resp
-            time.sleep(int(resp.headers["retry-after"]))
+    def one(_: int) -> httpx.Response:
+        # A client per caller, as verl's threads have: a client shared by 40 threads can
+        # close a connection it has just handed to another thread (encode/httpcore#1110),
+        # which fails the caller with EBADF whatever the server does.
+        with httpx.Client(timeout=60) as client:
+            for _ in range(100):
+                resp = client.post(f"{url}/run_code", json=SLEEPER)
+                if not (retry and resp.status_code == 504):
+                    return resp
+                time.sleep(int(resp.headers["retry-after"]))
         raise AssertionError("still refused after 100 tries")
 
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64)) as client, \
-            ThreadPoolExecutor(40) as pool:
-        return list(pool.map(lambda _: one(client), range(40)))
+    with ThreadPoolExecutor(40) as pool:
+        return list(pool.map(one, range(40)))
 
 
 def assert_slept(resp: httpx.Response) -> None:
