@@ -8,9 +8,9 @@ workers) and ``ray`` (N nodes x 1 CPU, a real cluster on this machine via
 * ``codecontests``: a replay run's CodeContests test66 programs in the run's order (a
   problem's samples adjacent), each at the budget the run gave it: its time-outs too.
 * ``humaneval``: the same run's HumanEval programs, for the driver's CPU per verdict.
-* ``dispatch``: the CodeContests requests through ``ray`` only, each answered 2 ms after
-  it starts without running (``InstantPool``): the driver's CPU per verdict for the
-  dispatch alone, with hardly any of Ray's background time in it.
+* ``dispatch``: the CodeContests and HumanEval requests through ``ray`` only, each
+  answered 2 ms after it starts without running (``InstantPool``): the driver's CPU per
+  verdict for the dispatch alone, with hardly any of Ray's background time in it.
 
 For each: seconds and programs/s of both, the ratio (local's seconds over Ray's: 1 is
 as fast as local on the same cores), verdict flips, the driver's CPU per verdict (also
@@ -128,11 +128,14 @@ def main() -> None:
                 }
             report["lost_actors"] = sb.lost
         if "dispatch" in args.workloads.split(","):
-            reqs = replay(run_dir, "codecontests")[:args.limit]
+            report["dispatch"] = {}
             with InstantRay(address=cluster.address, inner="local") as sb:
-                runs = [timed(sb, reqs) for _ in range(2)]
-            report["dispatch"] = {"programs": len(reqs), "seconds": [round(r[1], 2) for r in runs],
-                                  "driver_cpu_ms_per_verdict": [round(1000 * r[2] / len(reqs), 3) for r in runs]}
+                for dataset in ("codecontests", "humaneval"):
+                    reqs = replay(run_dir, dataset)[:args.limit]
+                    runs = [timed(sb, reqs) for _ in range(2)]
+                    report["dispatch"][dataset] = {
+                        "programs": len(reqs), "seconds": [round(r[1], 2) for r in runs],
+                        "driver_cpu_ms_per_verdict": [round(1000 * r[2] / len(reqs), 3) for r in runs]}
         with RaySandbox(address=cluster.address, inner="local"):  # connected, idle
             cpu0 = time.process_time()
             time.sleep(10)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import pickle
 from collections.abc import Iterator
 
 from .ray_fleet import MAX_CALLS, Actor, Fleet
@@ -133,7 +134,8 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
             actor.load += len(batch)
             actor.calls += 1
             actor.alone, actor.dry = alone, False
-        call = actor.handle.execute_batch.remote([r for _, r, _ in batch])  # a generator: it streams
+        blob = pickle.dumps([r for _, r, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)  # see execute_batch
+        call = actor.handle.execute_batch.remote(blob)  # a generator: it streams
         in_flight[call] = _Flight(batch, actor, alone, set(range(len(batch))))
 
     def ended(call, flight: _Flight) -> None:
@@ -202,7 +204,7 @@ def dispatch(fleet: Fleet, source: Source) -> Iterator[tuple[str, Verdict]]:
                 flight = in_flight[ref]
                 batch, actor, alone = flight.batch, flight.actor, flight.alone
                 try:
-                    answered, stolen = ray.get(next(ref))
+                    answered, stolen = pickle.loads(ray.get(next(ref)))
                 except (rex.RayError, StopIteration) as exc:  # any of Ray's: this call's failure, never the run's
                     # (StopIteration: its stream ended with requests unanswered, as no call of a live actor does)
                     ended(ref, flight)

@@ -57,12 +57,12 @@ class FaultyPool(NodePool):
     """A node's pool that dies (as an actor killed by what it runs would) whenever its batch
     holds the request ``poison``, and raises whenever it holds ``raises``."""
 
-    def execute_batch(self, reqs):  # a generator, as the one it stands for
+    def chunks(self, reqs):  # a generator, as the one it stands for
         if any(r.id == "poison" for r in reqs):
             os._exit(1)
         if any(r.id == "raises" for r in reqs):
             raise RuntimeError("the pool broke on this one")
-        yield from super().execute_batch(reqs)
+        yield from super().chunks(reqs)
 
 
 class FaultyRay(RaySandbox):

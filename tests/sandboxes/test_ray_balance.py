@@ -28,8 +28,8 @@ class TracingPool(NodePool):
         super().__init__(*args)
         self.answered: list[str] = []
 
-    def execute_batch(self, reqs):
-        for answered, stolen in super().execute_batch(reqs):
+    def chunks(self, reqs):
+        for answered, stolen in super().chunks(reqs):
             self.answered.extend(reqs[i].id for i, _ in answered)
             yield answered, stolen
 
