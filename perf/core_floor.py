@@ -6,8 +6,12 @@ one wrong solution (the prompt + `return None`) ×5, i.e. 984 programs, the whol
 
 Floor: `--workers` lanes (a multiprocessing Pool, warm, fed in chunks), each forking
 a child per program that execs the program and then its test code in one namespace
-and reports pass/fail by exit status; no isolation, no limits, no pipes. Measured
-before and after the sandboxes (the machine is shared); ratios use the faster.
+and reports pass/fail by exit status; no isolation, no limits, no pipes
+(floor_lanes.py). Each sandbox is measured against the floor under its own interpreter:
+`local` against the host's (this process's), `docker` against the image's `python3`
+(the lanes run in a container of the image; its ratio to the host's floor is printed
+too). Measured before and after the sandboxes (the machine is shared); ratios use the
+faster.
 
 Sandboxes: the same ExecRequests through `get_sandbox(name, workers=N).run`, warm.
 With `--codecontests N`, the same for stdin/stdout: the first N CodeContests problems
@@ -22,107 +26,56 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import json
-import multiprocessing as mp
 import os
-import resource
-import signal
+import pickle
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import floor_lanes  # noqa: E402  (this directory: the script's own path entry)
 
 from benchmarks import get_benchmark  # noqa: E402
 from benchmarks.requests import exec_request  # noqa: E402
 from sandboxes import Limits, get_sandbox  # noqa: E402
-from sandboxes.judge import compare_stdout  # noqa: E402
 
 WRONG_BODY = "    return None\n"
 CHUNK = 16  # programs per Pool task: few enough IPC round trips to keep dispatch small
 WARM = 8  # requests run before timing, so start-up and first imports are not counted
 
 
-# ---------------------------------------------------------------- floor (in the lanes)
+# ---------------------------------------------------------------- floors
 
-def _lane_init() -> None:
-    # Programs may print; their output must not reach our JSON on stdout. One dup2 per
-    # lane, not per program, so it costs the floor nothing.
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    os.dup2(null, 2)
-
-
-def _run_assert(code: str, test: str) -> bool:
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ns = {"__name__": "__main__"}
-            exec(compile(code, "main.py", "exec"), ns)
-            exec(compile(test, "tests.py", "exec"), ns)
-            status = 0
-        except BaseException:  # SystemExit too: exiting early is not a pass (as in ExecRequest)
-            pass
-        os._exit(status)  # skips atexit/flush: the child's only output is its status
-    _, status = os.waitpid(pid, 0)
-    return status == 0
+def host_floor(pool):
+    """The floor under this interpreter, the one ``local``'s fork servers run."""
+    def run(kind: str, tasks: list) -> tuple[list, float]:
+        floor_lanes.run(pool, kind, tasks[:2])  # warm, as the image's floor is
+        return floor_lanes.run(pool, kind, tasks)
+    return run
 
 
-def _floor_chunk(chunk: list[tuple[str, str]]) -> list[bool]:
-    return [_run_assert(code, test) for code, test in chunk]
+def image_floor(workers: int):
+    """The floor inside the sandbox image, under its ``python3``, the one ``docker``'s
+    fork servers run: floor_lanes.py in a container (no network), warm before timing."""
+    from sandboxes.image import DEFAULT_IMAGE, docker_client
 
+    client = docker_client()
 
-def _run_case(code: str, stdin: str, expected: str, opts: tuple[bool, bool, float]) -> bool:
-    # memfds, not pipes: the child never blocks on a full pipe and no reader thread is
-    # needed; the sandbox has to do at least this much to feed and judge a case.
-    inp, out = os.memfd_create("in"), os.memfd_create("out")
-    try:
-        os.write(inp, stdin.encode())
-        os.lseek(inp, 0, os.SEEK_SET)
-        pid = os.fork()
-        if pid == 0:
-            os.dup2(inp, 0)
-            os.dup2(out, 1)
-            # Pool workers replace sys.stdin with devnull; give the child fresh streams on fd 0/1.
-            sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
-            sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
-            # The sandbox's CPU limit (10 s), so a slow reference costs both sides the
-            # same; the alarm only guards the run against a reference that hangs.
-            resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
-            signal.alarm(60)
-            status = 1
-            try:
-                exec(compile(code, "main.py", "exec"), {"__name__": "__main__"})
-                status = 0
-            except SystemExit as e:
-                status = 0 if e.code in (None, 0) else 1
-            except BaseException:
-                pass
-            try:
-                sys.stdout.flush()
-            except BaseException:
-                status = 1
-            os._exit(status)
-        _, status = os.waitpid(pid, 0)
-        got = os.pread(out, os.fstat(out).st_size, 0).decode(errors="replace")
-    finally:
-        os.close(inp)
-        os.close(out)
-    sensitive, strict, tol = opts
-    return status == 0 and compare_stdout(got, expected, tol, sensitive, strict) is None
-
-
-def _floor_cases(task: tuple[str, list[tuple[str, str]], tuple[bool, bool, float]]) -> list[bool]:
-    code, cases, opts = task
-    return [_run_case(code, i, o, opts) for i, o in cases]
-
-
-def run_floor(pool, func, tasks, chunksize: int = 1) -> tuple[list, float]:
-    start = time.perf_counter()
-    results = list(pool.imap(func, tasks, chunksize))
-    return results, time.perf_counter() - start
+    def run(kind: str, tasks: list) -> tuple[list, float]:
+        with tempfile.TemporaryDirectory() as job:
+            with open(os.path.join(job, "job.pkl"), "wb") as f:
+                pickle.dump({"kind": kind, "tasks": tasks, "workers": workers, "warm": 2}, f)
+            client.containers.run(DEFAULT_IMAGE, ["python3", "/repo/perf/floor_lanes.py", "/job/job.pkl",
+                                                  "/job/out.pkl"], remove=True, network_mode="none",
+                                  volumes={str(REPO): {"bind": "/repo", "mode": "ro"},
+                                           job: {"bind": "/job", "mode": "rw"}})
+            with open(os.path.join(job, "out.pkl"), "rb") as f:
+                return pickle.load(f)
+    return run
 
 
 # ---------------------------------------------------------------- workloads
@@ -165,18 +118,45 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def measure_humaneval(pool, args) -> dict:
+# The floor run under each sandbox's interpreter (another sandbox: the host's).
+MATCHED = {"local": "host", "docker": "image"}
+
+
+def floor_runs(floors: dict, kind: str, tasks: list, out: dict, label: str, unit: str, count: int) -> dict:
+    """Each floor once over ``tasks``: {floor: (results, seconds)}, and its line in ``out``."""
+    runs = {}
+    for name, floor in floors.items():
+        results, secs = floor(kind, tasks)
+        runs[name] = results, secs
+        passed = [ok for r in results for ok in r]
+        out[f"floor_{name}_{label}"] = {"seconds": round(secs, 3), f"{unit}_per_s": round(count / secs, 1),
+                                        "passed": sum(passed)}
+    return runs
+
+
+def ratios(floors: dict, before: dict, after: dict, out: dict, unit: str, count: int, args) -> dict:
+    """Each floor's best of before/after; each sandbox against the floor of its own
+    interpreter (and, where that is another, against the host's too). The floors' best."""
+    best = {name: min(before[name][1], after[name][1]) for name in floors}
+    out[f"floor_{unit}_per_s"] = {name: round(count / secs, 1) for name, secs in best.items()}
+    for name in args.sandboxes:
+        floor = MATCHED.get(name, "host")
+        out[name]["floor"] = floor
+        out[name]["ratio_to_floor"] = round(best[floor] / out[name]["seconds"], 3)
+        if floor != "host":
+            out[name]["ratio_to_host_floor"] = round(best["host"] / out[name]["seconds"], 3)
+    return best
+
+
+def measure_humaneval(floors: dict, args) -> dict:
     items = humaneval_workload(args.repeat)
     reqs = [req for _, req in items]
     tasks = [(r.code, r.test) for r in reqs]
     chunks = [tasks[i:i + CHUNK] for i in range(0, len(tasks), CHUNK)]
-    run_floor(pool, _floor_chunk, chunks[:2])  # warm the lanes (imports, page cache)
     out: dict = {"programs": len(reqs)}
-    res, before = run_floor(pool, _floor_chunk, chunks)
-    floor = [ok for chunk in res for ok in chunk]
-    out["floor_before"] = {"seconds": round(before, 3), "programs_per_s": round(len(reqs) / before, 1),
-                           "passed": sum(floor)}
+    before = floor_runs(floors, "assert", chunks, out, "before", "programs", len(reqs))
     for name in args.sandboxes:
+        floor = [ok for chunk in before[MATCHED.get(name, "host")][0] for ok in chunk]
         verdicts, secs, startup = run_sandbox(name, args.workers, reqs)
         ours = [verdicts[r.id].passed for r in reqs]
         bad = [i for i in range(len(reqs)) if ours[i] != floor[i]]
@@ -187,34 +167,23 @@ def measure_humaneval(pool, args) -> dict:
                          {"problem": items[i][0], "floor_passed": floor[i],
                           "sandbox": verdicts[reqs[i].id].status.value,
                           "detail": verdicts[reqs[i].id].detail[:160]} for i in bad[:5]]}
-    res, after = run_floor(pool, _floor_chunk, chunks)
-    again = [ok for chunk in res for ok in chunk]
-    out["floor_after"] = {"seconds": round(after, 3), "programs_per_s": round(len(reqs) / after, 1),
-                          "passed": sum(again), "same_verdicts_as_before": again == floor}
-    best = min(before, after)
-    out["floor_programs_per_s"] = round(len(reqs) / best, 1)
-    for name in args.sandboxes:
-        out[name]["ratio_to_floor"] = round(best / out[name]["seconds"], 3)
+    after = floor_runs(floors, "assert", chunks, out, "after", "programs", len(reqs))
+    for name in floors:
+        out[f"floor_{name}_after"]["same_verdicts_as_before"] = after[name][0] == before[name][0]
+    ratios(floors, before, after, out, "programs", len(reqs), args)
     return out
 
 
-def measure_codecontests(pool, args) -> dict:
+def measure_codecontests(floors: dict, args) -> dict:
     items = codecontests_workload(args.codecontests)
     reqs = [req for _, req in items]
     tasks = [(p.references[0], list(p.tests.cases), (r.case_sensitive, r.strict_integers, r.float_tol))
              for p, r in items]
     ncases = sum(len(t[1]) for t in tasks)
-    run_floor(pool, _floor_cases, tasks[:2])
     out: dict = {"problems": len(reqs), "cases": ncases}
-
-    def floor_run(label: str) -> tuple[list[list[bool]], float]:
-        res, secs = run_floor(pool, _floor_cases, tasks)
-        out[label] = {"seconds": round(secs, 3), "cases_per_s": round(ncases / secs, 1),
-                      "problems_passed": sum(all(f) for f in res), "cases_passed": sum(map(sum, res))}
-        return res, secs
-
-    floor, before = floor_run("floor_before")
+    before = floor_runs(floors, "cases", tasks, out, "before", "cases", ncases)
     for name in args.sandboxes:
+        floor = before[MATCHED.get(name, "host")][0]
         verdicts, secs, startup = run_sandbox(name, args.workers, reqs)
         got = [verdicts[r.id] for r in reqs]
         bad = [i for i in range(len(reqs))
@@ -229,16 +198,14 @@ def measure_codecontests(pool, args) -> dict:
                           "sandbox_cases_passed": got[i].passed_tests,
                           "sandbox": got[i].status.value, "detail": got[i].detail[:160]}
                          for i in bad[:5]]}
-    again, after = floor_run("floor_after")
-    out["floor_after"]["same_verdicts_as_before"] = again == floor
-    floors = [before, after]
-    best = min(floors)
-    out["floor_cases_per_s"] = round(ncases / best, 1)
+    after = floor_runs(floors, "cases", tasks, out, "after", "cases", ncases)
+    for name in floors:
+        out[f"floor_{name}_after"]["same_verdicts_as_before"] = after[name][0] == before[name][0]
+    best = ratios(floors, before, after, out, "cases", ncases, args)
     for name in args.sandboxes:
-        s = out[name]["seconds"]
-        out[name]["ratio_to_floor"] = round(best / s, 3)
-        # Lane-milliseconds a case costs beyond the floor's (wall × lanes / cases).
-        out[name]["overhead_ms_per_case"] = round((s - best) * args.workers * 1000 / ncases, 3)
+        # Lane-milliseconds a case costs beyond its floor's (wall × lanes / cases).
+        extra = out[name]["seconds"] - best[out[name]["floor"]]
+        out[name]["overhead_ms_per_case"] = round(extra * args.workers * 1000 / ncases, 3)
     return out
 
 
@@ -253,11 +220,13 @@ def main() -> None:
     args.sandboxes = [s for s in args.sandboxes.split(",") if s]
     report: dict = {"workers": args.workers, "cpus": os.cpu_count(), "repeat": args.repeat,
                     "loadavg_before": _load(), "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
-    # fork, not forkserver/spawn: the lanes start warm with everything imported here.
-    with mp.get_context("fork").Pool(args.workers, initializer=_lane_init) as pool:
-        report["humaneval"] = measure_humaneval(pool, args)
+    with floor_lanes.lanes(args.workers) as pool:
+        floors = {"host": host_floor(pool)}
+        if "docker" in args.sandboxes:
+            floors["image"] = image_floor(args.workers)
+        report["humaneval"] = measure_humaneval(floors, args)
         if args.codecontests:
-            report["codecontests"] = measure_codecontests(pool, args)
+            report["codecontests"] = measure_codecontests(floors, args)
     report["loadavg_after"] = _load()
     print(json.dumps(report, indent=2))
 
