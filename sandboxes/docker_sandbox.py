@@ -2,24 +2,37 @@
 
 Containers: no network, read-only root, tmpfs scratch, every capability dropped,
 no-new-privileges, memory/pids/CPU limits, an unprivileged uid of their own. The
-host talks to the fork server over the container's attached stdin/stdout; with
-``stdin_once`` the daemon closes the server's stdin when this process goes away, so
-the server exits and ``auto_remove`` deletes the container even after ``kill -9``.
-Containers are labelled with their owner; stale ones are reaped on start.
+host sends the fork server its code over the container's attached stdin; the server
+then connects to a Unix socket this process listens at, bind-mounted read-only into
+the container, and speaks the protocol there: through the attach stream every request
+and verdict was relayed by dockerd and the container's shim, which spent as much CPU
+per program as this whole process (docs/performance.md). The socket's file is removed
+once the server is connected, so nothing else in the container can reach it. A daemon
+that is not on this machine (``DOCKER_HOST`` tcp/ssh) cannot mount the socket: then
+the protocol stays on the attach stream. When this process goes away, even by
+``kill -9``, the server's channel closes (and, with ``stdin_once``, its stdin), so it
+exits and ``auto_remove`` deletes the container. Containers are labelled with their
+owner; stale ones are reaped on start.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import select
+import shutil
 import socket
 import struct
+import tempfile
+import time
 
 from .base import WorkerBroken
 from .image import DEFAULT_IMAGE, OWNER_LABEL, SANDBOX_LABEL, docker_client, owner_tag, reap_stale
-from .pool import BOOTSTRAP, Channel, Worker, WorkerPool
+from .pool import BOOTSTRAP, START_TIMEOUT, Channel, Worker, WorkerPool
 
 STDOUT = 1
 SCRATCH_MB = 512
+CHANNEL_DIR = "/run/codeharness"  # in the container: where the host's socket is mounted
 
 
 class AttachChannel(Channel):
@@ -52,20 +65,83 @@ class AttachChannel(Channel):
         self.sock.sendall(data)
 
 
+class SocketChannel(Channel):
+    """The fork server's own connection to this process: no daemon in between."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise WorkerBroken("fork server closed its channel")
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+
 class ContainerWorker(Worker):
-    def __init__(self, client, config: dict) -> None:
+    def __init__(self, client, config: dict, direct: bool) -> None:
         self.client = client
         self.container_id = None
-        self.channel = None
+        self.channel = self.attach = None
+        self.listener, self.socket_dir = None, None
         try:
+            if direct:
+                config = self._listen(config)
             self.container_id = client.api.create_container(**config)["Id"]
             sock = client.api.attach_socket(self.container_id, params={"stdin": 1, "stdout": 1, "stream": 1})
-            self.channel = AttachChannel(sock)
+            self.channel = self.attach = AttachChannel(sock)
             client.api.start(self.container_id)
             self.handshake()
         except BaseException:
             self.close()
             raise
+
+    def _listen(self, config: dict) -> dict:
+        """A socket for the server to connect to, and ``config`` mounting it and telling
+        the server where it is."""
+        self.socket_dir = tempfile.mkdtemp(prefix="codeharness-chan-")
+        os.chmod(self.socket_dir, 0o711)  # the container's uid only needs to pass through
+        path = os.path.join(self.socket_dir, "chan")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o777)  # connecting needs write permission; the file goes at once
+        self.listener.listen(1)
+        host_config = dict(config["host_config"], Binds=[f"{self.socket_dir}:{CHANNEL_DIR}:ro"])
+        return dict(config, host_config=host_config, command=config["command"] + ["--connect", f"{CHANNEL_DIR}/chan"])
+
+    def connected(self) -> None:
+        if self.listener is None:
+            return
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        poller.register(self.attach.fileno(), select.POLLIN)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            left = deadline - time.monotonic()
+            ready = {fd for fd, _ in poller.poll(left * 1000)} if left > 0 else set()
+            if self.listener.fileno() in ready:
+                break
+            if not ready:
+                raise WorkerBroken(f"the fork server did not connect within {START_TIMEOUT:.0f} s")
+            self.attach._recv()  # WorkerBroken at end of stream: the container is gone
+        conn, _ = self.listener.accept()
+        self._unlisten()
+        self.channel = SocketChannel(conn)
+
+    def _unlisten(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+            self.socket_dir = None
 
     def diagnostics(self) -> str:
         try:
@@ -78,11 +154,12 @@ class ContainerWorker(Worker):
         # shutdown, not close: it wakes a thread blocked reading the socket with EOF,
         # where a descriptor closed under its select() would never wake it. The
         # socket is closed when the worker is dropped.
-        if self.channel is not None:
+        for channel in {self.channel, self.attach} - {None}:
             try:
-                self.channel.sock.shutdown(socket.SHUT_RDWR)
+                channel.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self._unlisten()
         if self.container_id is not None:
             try:
                 self.client.api.remove_container(self.container_id, force=True)
@@ -101,6 +178,7 @@ class DockerSandbox(WorkerPool):
         self.pids_limit = pids_limit
         self.cpus = cpus
         self._client = None
+        self._direct = False
 
     @classmethod
     def from_options(cls, workers: int | None = None, memory_mb: int | None = None) -> DockerSandbox:
@@ -125,6 +203,9 @@ class DockerSandbox(WorkerPool):
             raise WorkerBroken(f"sandbox image {self.image!r} not found; build it with "
                                "`python -m harness sandbox build`") from None
         reap_stale(self._client)
+        # A socket can be mounted only from this machine's file system into its own daemon's
+        # containers (the SDK's base URL for a Unix-socket daemon; tcp/ssh ones are remote).
+        self._direct = self._client.api.base_url == "http+docker://localhost"
 
     def describe(self) -> dict:
         return {
@@ -177,7 +258,7 @@ class DockerSandbox(WorkerPool):
         import docker.errors
 
         try:
-            return ContainerWorker(self._client, self._config())
+            return ContainerWorker(self._client, self._config(), direct=self._direct)
         except docker.errors.DockerException as exc:
             raise WorkerBroken(f"cannot start sandbox container: {exc}") from None
 

@@ -20,6 +20,7 @@ import gc
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -346,9 +347,17 @@ def main(argv):
     os.makedirs(tmp_root, mode=0o700, exist_ok=True)
     nproc_base = int(opts["--nproc-base"]) if "--nproc-base" in opts else forkreap.count_tasks(os.getuid())
     wipe = [d for d in opts.get("--wipe", "").split(",") if d]
-    # The protocol channel moves off fds 0/1 so no child can inherit or write to it.
-    inbox = Inbox(os.dup(0))
-    chan_out = os.fdopen(os.dup(1), "wb")
+    # The protocol channel moves off fds 0/1 so no child can inherit or write to it
+    # (children close every fd above theirs). ``--connect``: a Unix socket the host
+    # listens at (docker: bind-mounted), instead of stdin/stdout.
+    if "--connect" in opts:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(opts["--connect"])
+            chan = sock.detach()
+    else:
+        chan = os.dup(0)
+    inbox = Inbox(os.dup(chan))
+    chan_out = os.fdopen(chan if "--connect" in opts else os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)

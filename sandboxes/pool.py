@@ -94,6 +94,7 @@ class Worker(ABC):
     def handshake(self) -> None:
         try:
             self.channel.send(json.dumps(SERVER_MODULES).encode() + b"\n")
+            self.connected()
             self.info = json.loads(self.channel.readline(START_TIMEOUT))
         except (WorkerBroken, OSError) as exc:
             raise WorkerBroken(f"fork server did not start: {exc}; {self.diagnostics()}") from None
@@ -119,6 +120,10 @@ class Worker(ABC):
             return Verdict.from_wire(json.loads(line), id=req.id)
         except (ValueError, KeyError, TypeError) as exc:
             raise WorkerBroken(f"garbled answer from fork server: {exc}") from None
+
+    def connected(self) -> None:
+        """The server has its modules: switch ``channel`` here if it answers on another."""
+        return None
 
     def diagnostics(self) -> str:
         return ""
