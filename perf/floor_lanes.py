@@ -26,12 +26,21 @@ import sys
 import time
 from pathlib import Path
 
-# The sandbox's own rule, loaded by path: this file runs where the package's
-# dependencies are not installed (the image), and judge.py needs none.
-_JUDGE = Path(__file__).resolve().parents[1] / "sandboxes" / "judge.py"
-_spec = importlib.util.spec_from_file_location("_floor_judge", _JUDGE)
-judge = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(judge)
+
+def _sandbox_module(name: str):
+    """sandboxes/NAME.py, loaded by path: this file runs where the package's dependencies
+    are not installed (the image), and these two need none."""
+    spec = importlib.util.spec_from_file_location(f"_floor_{name}", _SANDBOXES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SANDBOXES = Path(__file__).resolve().parents[1] / "sandboxes"
+judge = _sandbox_module("judge")  # the sandbox's own rule for stdout
+# A fork server's warm interpreter: the modules it imports once so that no child pays for
+# them (forkchild's imports). Without them every child here imported what its tests use.
+_sandbox_module("forkchild")
 
 
 def lane_init() -> None:
