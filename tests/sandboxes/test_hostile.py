@@ -231,6 +231,25 @@ def test_killing_its_parent(sandbox):
     assert v.attempts == 1
 
 
+def test_the_protocol_channel_is_out_of_reach(sandbox):
+    """A program that could write to its server's channel could forge its own verdict: it
+    has no descriptor but its stdio and the result fd, and (docker) the socket the server
+    connected to is gone from the file system."""
+    v = run(sandbox, """
+        import os, socket
+        fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect("/run/codeharness/chan")
+            reached = "connected"
+        except OSError as exc:
+            reached = type(exc).__name__
+        print(fds, reached, os.path.exists("/run/codeharness/chan"))
+    """)
+    # 0-3: stdin, stdout, stderr, the result fd; 4: the listing's own directory fd.
+    assert (v.status, v.stdout_tail) == (Status.PASSED, "[0, 1, 2, 3, 4] FileNotFoundError False\n"), v
+
+
 @pytest.mark.isolates("processes")
 def test_detached_daemon_is_killed(sandbox):
     v = run(sandbox, """
