@@ -35,36 +35,6 @@ SCRATCH_MB = 512
 CHANNEL_DIR = "/run/codeharness"  # in the container: where the host's socket is mounted
 
 
-class AttachChannel(Channel):
-    """The attach stream multiplexes stdout/stderr in 8-byte-header frames."""
-
-    def __init__(self, sock) -> None:
-        super().__init__()
-        self.sock: socket.socket = getattr(sock, "_sock", sock)
-        self._frames = bytearray()
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def _recv(self) -> bytes:
-        data = self.sock.recv(1 << 16)
-        if not data:
-            raise WorkerBroken("container closed its output")
-        self._frames += data
-        out = bytearray()
-        while len(self._frames) >= 8:
-            stream, size = struct.unpack(">BxxxL", self._frames[:8])
-            if len(self._frames) < 8 + size:
-                break
-            if stream == STDOUT:
-                out += self._frames[8 : 8 + size]
-            del self._frames[: 8 + size]
-        return bytes(out)
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-
 class SocketChannel(Channel):
     """The fork server's own connection to this process: no daemon in between."""
 
@@ -78,11 +48,32 @@ class SocketChannel(Channel):
     def _recv(self) -> bytes:
         data = self.sock.recv(1 << 16)
         if not data:
-            raise WorkerBroken("fork server closed its channel")
+            raise WorkerBroken("the fork server's channel closed")
         return data
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+
+class AttachChannel(SocketChannel):
+    """The container's attach stream: stdout and stderr multiplexed in frames with an
+    8-byte header."""
+
+    def __init__(self, sock) -> None:
+        super().__init__(getattr(sock, "_sock", sock))
+        self._frames = bytearray()
+
+    def _recv(self) -> bytes:
+        self._frames += super()._recv()
+        out = bytearray()
+        while len(self._frames) >= 8:
+            stream, size = struct.unpack(">BxxxL", self._frames[:8])
+            if len(self._frames) < 8 + size:
+                break
+            if stream == STDOUT:
+                out += self._frames[8 : 8 + size]
+            del self._frames[: 8 + size]
+        return bytes(out)
 
 
 class ContainerWorker(Worker):

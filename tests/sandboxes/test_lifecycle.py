@@ -171,6 +171,27 @@ def test_closed_pool_leaves_no_containers():
     assert _wait_until(lambda: not left(), 10), left()
 
 
+def test_a_remote_daemon_keeps_the_protocol_on_the_attach_stream():
+    """A daemon on another machine cannot mount this machine's socket: the server then
+    answers through the container's attach stream, with the same verdicts, and leaves
+    no socket directory behind either way."""
+    docker_ready_or_skip()
+    from sandboxes.docker_sandbox import AttachChannel, DockerSandbox, SocketChannel
+
+    class RemoteDaemon(DockerSandbox):
+        def _prepare(self) -> None:
+            super()._prepare()
+            self._direct = False
+
+    req = ExecRequest("print(input()[::-1])\n", stdin="olleh\n", limits=Limits(timeout=5))
+    for cls, channel in ((RemoteDaemon, AttachChannel), (DockerSandbox, SocketChannel)):
+        with cls(workers=1) as sb:
+            v = sb.execute(req)
+            assert (v.status, v.stdout_tail) == (Status.PASSED, "hello\n"), v
+            assert [type(w.channel) for w in sb._all] == [channel]
+            assert all(w.socket_dir is None and w.listener is None for w in sb._all)
+
+
 def test_debian_mirror_from_apt_sources(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
