@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import select
 import shutil
 import socket
@@ -110,6 +111,8 @@ class ContainerWorker(Worker):
     def connected(self) -> None:
         if self.listener is None:
             return
+        secret = secrets.token_hex(16).encode() + b"\n"
+        self.attach.send(secret)
         poller = select.poll()
         poller.register(self.listener, select.POLLIN)
         poller.register(self.attach.fileno(), select.POLLIN)
@@ -117,14 +120,20 @@ class ContainerWorker(Worker):
         while True:
             left = deadline - time.monotonic()
             ready = {fd for fd, _ in poller.poll(left * 1000)} if left > 0 else set()
-            if self.listener.fileno() in ready:
-                break
             if not ready:
                 raise WorkerBroken(f"the fork server did not connect within {START_TIMEOUT:.0f} s")
-            self.attach._recv()  # WorkerBroken at end of stream: the container is gone
-        conn, _ = self.listener.accept()
+            if self.listener.fileno() not in ready:
+                self.attach._recv()  # WorkerBroken at end of stream: the container is gone
+                continue
+            channel = SocketChannel(self.listener.accept()[0])
+            try:  # the server says the secret first; another process on the host cannot
+                if channel.readline(max(deadline - time.monotonic(), 0.1)) == secret[:-1]:
+                    break
+            except WorkerBroken:
+                pass
+            channel.sock.close()
         self._unlisten()
-        self.channel = SocketChannel(conn)
+        self.channel = channel
 
     def _unlisten(self) -> None:
         if self.listener is not None:

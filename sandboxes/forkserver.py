@@ -347,12 +347,14 @@ def main(argv):
     os.makedirs(tmp_root, mode=0o700, exist_ok=True)
     nproc_base = int(opts["--nproc-base"]) if "--nproc-base" in opts else forkreap.count_tasks(os.getuid())
     wipe = [d for d in opts.get("--wipe", "").split(",") if d]
-    # The protocol channel moves off fds 0/1 so no child can inherit or write to it
-    # (children close every fd above theirs). ``--connect``: a Unix socket the host
-    # listens at (docker: bind-mounted), instead of stdin/stdout.
+    # The protocol channel moves off fds 0/1 so no child can inherit or write to it. With
+    # ``--connect``: a Unix socket the host listens at (docker: bind-mounted), where the
+    # server first says the secret the host gave on stdin, so no other process can pose as it.
     if "--connect" in opts:
+        secret = sys.stdin.buffer.readline()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(opts["--connect"])
+            sock.sendall(secret)
             chan = sock.detach()
     else:
         chan = os.dup(0)

@@ -192,6 +192,36 @@ def test_a_remote_daemon_keeps_the_protocol_on_the_attach_stream():
             assert all(w.socket_dir is None and w.listener is None for w in sb._all)
 
 
+def test_a_host_process_that_connects_first_cannot_pose_as_the_server():
+    """Anyone on the host who finds the socket's path can connect to it before the
+    container's server does: without the secret the server got on stdin, it is dropped."""
+    docker_ready_or_skip()
+    import socket as socketlib
+
+    from sandboxes import docker_sandbox
+
+    forgers = []
+
+    class Raced(docker_sandbox.ContainerWorker):
+        def _listen(self, config: dict) -> dict:
+            config = super()._listen(config)
+            forger = socketlib.socket(socketlib.AF_UNIX)
+            forger.connect(os.path.join(self.socket_dir, "chan"))
+            forger.sendall(b'{"ready": true, "forged": true}\n')
+            forgers.append(forger)
+            return config
+
+    class RacedSandbox(docker_sandbox.DockerSandbox):
+        def _spawn(self):
+            return Raced(self._client, self._config(), direct=True)
+
+    with RacedSandbox(workers=1) as sb:
+        v = sb.execute(ExecRequest("print(6 * 7)\n", limits=Limits(timeout=5)))
+        assert (v.status, v.stdout_tail) == (Status.PASSED, "42\n"), v
+        assert "forged" not in next(iter(sb._all)).info
+    assert len(forgers) == 1 and forgers[0].recv(1) == b""  # dropped: end of stream
+
+
 def test_debian_mirror_from_apt_sources(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
